@@ -1,0 +1,46 @@
+# `make demo` and `make test` each set up .venv from scratch on a fresh machine, then run.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint format typecheck test-fast clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# The CPU build of torch comes from local disk; a plain "torch" would pull a multi-GB CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[all,dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(PY) examples/demo_rollout.py
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# mypy cannot follow pyproject's package-dir mapping, so it checks a tree of links shaped like
+# the installed package (build/typecheck/assay/{envs,verifiers,...}).
+TREE := build/typecheck
+typecheck: setup
+	rm -rf $(TREE) && mkdir -p $(TREE)/assay
+	for f in assay/*.py; do ln -s ../../../$$f $(TREE)/assay/; done
+	for d in envs verifiers rewards agents sandboxes; do ln -s ../../../$$d $(TREE)/assay/$$d; done
+	cd $(TREE) && ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml -p assay
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint typecheck
+	$(PY) -m pytest -n 2 --dist loadfile
+
+test-fast: setup
+	$(PY) -m pytest -x -q -m "not slow and not docker and not e2e and not vllm"
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

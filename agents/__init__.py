@@ -1,0 +1,1 @@
+"""Agents: samplers, rollouts and trainers that consume assay environments."""

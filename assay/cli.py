@@ -1,0 +1,53 @@
+"""The ``assay`` command line (typer). Subcommands are added by the subpackages that own them."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import assay
+
+app = typer.Typer(
+    name="assay",
+    help="Gymnasium text environments with verifiable rewards for RL on language models.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"assay {assay.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Gymnasium text environments with verifiable rewards for RL on language models."""
+
+
+@app.command("list")
+def list_cmd(
+    namespace: str = typer.Option("assay", help="Gymnasium namespace to list."),
+) -> None:
+    """List the registered environments with a one-line description each."""
+    table = Table(title=f"{namespace}/* environments")
+    table.add_column("id", style="bold")
+    table.add_column("description")
+    for env_id in assay.list_envs(namespace):
+        table.add_row(env_id, assay.describe(env_id))
+    Console().print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Environments: the base classes and every registered ``assay/*`` env.
+
+Registration only records entry points with Gymnasium; an env's module is imported when the env
+is made, so ``import assay`` stays light.
+"""
+
+from assay.envs.base import (
+    RESET_INFO_KEYS,
+    STEP_INFO_KEYS,
+    MultiTurnEnv,
+    Reply,
+    SingleTurnEnv,
+    TextEnv,
+)
+from assay.envs.checker import check_text_env
+from assay.envs.spaces import Utf8Text
+from assay.envs.wrappers import ChatObservation, Messages
+from assay.registry import register
+from assay.verifiers.base import Status, Task, Verdict, Verifier
+
+__all__ = [
+    "RESET_INFO_KEYS",
+    "STEP_INFO_KEYS",
+    "ChatObservation",
+    "Messages",
+    "MultiTurnEnv",
+    "Reply",
+    "SingleTurnEnv",
+    "Status",
+    "Task",
+    "TextEnv",
+    "Utf8Text",
+    "Verdict",
+    "Verifier",
+    "check_text_env",
+]
+
+_BUILTIN = {
+    "assay/Arithmetic-v0": "assay.envs.math.arithmetic:ArithmeticEnv",
+    "assay/GuessNumber-v0": "assay.envs.logic.guess_number:GuessNumberEnv",
+}
+
+for _id, _entry in _BUILTIN.items():
+    register(_id, entry_point=_entry, disable_env_checker=False)

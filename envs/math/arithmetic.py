@@ -1,0 +1,121 @@
+"""Arithmetic: evaluate a procedurally generated integer expression.
+
+``assay/Arithmetic-v0``. Each task is an expression of ``num_operands`` integers of up to
+``digits`` digits joined by ``operations`` (``+ - *``, and ``/`` whose result may be a fraction),
+with the usual precedence. The gold answer is computed exactly with `fractions.Fraction`. The
+policy answers in ``\\boxed{}``, ``<answer>`` tags, or with a final number; `NumberMatch` accepts
+every way of writing the same rational (``0.5``, ``1/2``, ``\\frac{1}{2}``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from assay.envs.base import SingleTurnEnv
+from assay.verifiers.base import Task
+from assay.verifiers.match import NumberMatch
+
+__all__ = ["LEVELS", "ArithmeticEnv", "evaluate"]
+
+LEVELS: dict[str, dict[str, Any]] = {
+    "easy": {"digits": 1, "num_operands": 2, "operations": "+-"},
+    "medium": {"digits": 2, "num_operands": 3, "operations": "+-*"},
+    "hard": {"digits": 3, "num_operands": 4, "operations": "+-*/"},
+}
+
+PROMPT = "Compute {expr}.\nPut your final answer in \\boxed{{}}."
+
+
+def evaluate(numbers: list[int], ops: list[str]) -> Fraction:
+    """Evaluate ``n0 op0 n1 op1 n2 ...`` with * and / before + and -, exactly."""
+    if len(ops) != len(numbers) - 1:
+        raise ValueError("need one operator between each pair of numbers")
+    terms: list[Fraction] = [Fraction(numbers[0])]
+    signs: list[int] = [1]
+    for op, n in zip(ops, numbers[1:], strict=True):
+        if op == "*":
+            terms[-1] *= n
+        elif op == "/":
+            terms[-1] /= n
+        elif op in "+-":
+            terms.append(Fraction(n))
+            signs.append(1 if op == "+" else -1)
+        else:
+            raise ValueError(f"unknown operator {op!r}")
+    return sum((s * t for s, t in zip(signs, terms, strict=True)), Fraction(0))
+
+
+def _format(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+class ArithmeticEnv(SingleTurnEnv):
+    """Evaluate an integer expression such as ``37 + 12 * 4``.
+
+    Args:
+        level: ``"easy"``, ``"medium"`` or ``"hard"`` (see `LEVELS`); explicit arguments
+            override the level's values.
+        digits: Maximum digits per operand (1-9).
+        num_operands: Numbers in the expression (2-8).
+        operations: Operators to draw from, any of ``+-*/``.
+        **kwargs: Passed to `SingleTurnEnv` (``max_chars``, ``system_prompt``, ``rubric``...).
+    """
+
+    def __init__(
+        self,
+        level: str = "medium",
+        *,
+        digits: int | None = None,
+        num_operands: int | None = None,
+        operations: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if level not in LEVELS:
+            raise ValueError(f"level must be one of {sorted(LEVELS)}, got {level!r}")
+        cfg = {**LEVELS[level]}
+        for key, value in (("digits", digits), ("num_operands", num_operands), ("operations", operations)):
+            if value is not None:
+                cfg[key] = value
+        self.digits, self.num_operands, self.operations = (
+            int(cfg["digits"]),
+            int(cfg["num_operands"]),
+            str(cfg["operations"]),
+        )
+        if not 1 <= self.digits <= 9:
+            raise ValueError(f"digits must be in 1..9, got {self.digits}")
+        if not 2 <= self.num_operands <= 8:
+            raise ValueError(f"num_operands must be in 2..8, got {self.num_operands}")
+        if not self.operations or set(self.operations) - set("+-*/"):
+            raise ValueError(f"operations must be a non-empty subset of '+-*/', got {self.operations!r}")
+        kwargs.setdefault("verifier", NumberMatch())
+        super().__init__(**kwargs)
+        config = f"{self.digits}|{self.num_operands}|{self.operations}".encode()
+        self._salt = int.from_bytes(hashlib.sha256(config).digest()[:4], "little")
+        self._prefix = f"arithmetic/d{self.digits}n{self.num_operands}{self.operations}"
+
+    def task_at(self, index: int) -> Task:
+        rng = np.random.default_rng(np.random.SeedSequence([self._salt, index]))
+        high = 10**self.digits
+        numbers = [int(x) for x in rng.integers(0, high, size=self.num_operands)]
+        ops = [
+            str(self.operations[int(i)])
+            for i in rng.integers(0, len(self.operations), size=self.num_operands - 1)
+        ]
+        for i, op in enumerate(ops):  # no division by zero
+            if op == "/" and numbers[i + 1] == 0:
+                numbers[i + 1] = 1 + int(rng.integers(0, high - 1))
+        expr = " ".join(f"{n} {op}" for n, op in zip(numbers, ops, strict=False)) + f" {numbers[-1]}"
+        value = evaluate(numbers, ops)
+        return Task(
+            id=f"{self._prefix}/{index}",
+            prompt=PROMPT.format(expr=expr),
+            answer=_format(value),
+            meta={"expression": expr, "digits": self.digits, "num_operands": self.num_operands},
+        )
+
+    def gold(self, task: Task) -> str:
+        return f"The result is \\boxed{{{task.answer}}}."

@@ -1,0 +1,1 @@
+"""Sandboxes: run untrusted programs under isolation and resource limits."""

@@ -1,0 +1,149 @@
+"""Answer extraction: pull the final answer out of a model's response.
+
+Every function is linear in the length of its input (no backtracking regexes over model text)
+and returns ``None`` when it finds nothing. They compose: `first_of` tries extractors in order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+__all__ = [
+    "Extractor",
+    "answer_is",
+    "boxed",
+    "first_of",
+    "gsm8k_hash",
+    "last_boxed",
+    "last_number",
+    "tagged",
+]
+
+Extractor = Callable[[str], str | None]
+
+_BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+_TOKEN = re.compile(r"[^\s$]+")
+
+
+def _braced(text: str, start: int) -> tuple[str, int] | None:
+    """The contents of the brace group opening at ``text[start] == '{'`` and the end index."""
+    depth = 0
+    i = start
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\" and i + 1 < n:  # an escaped brace does not count
+            i += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1 : i], i + 1
+        i += 1
+    return None
+
+
+def boxed(text: str) -> list[str]:
+    """All top-level ``\\boxed{...}`` / ``\\fbox{...}`` contents, in order (nested braces kept).
+
+    ``\\boxed 5`` (a single token without braces) is accepted as ``5``.
+    """
+    out: list[str] = []
+    pos = 0
+    while (m := _BOX.search(text, pos)) is not None:
+        k = m.end()
+        while k < len(text) and text[k] == " ":
+            k += 1
+        if k < len(text) and text[k] == "{":
+            group = _braced(text, k)
+            if group is None:  # unbalanced: nothing trustworthy after this point
+                return out
+            out.append(group[0].strip())
+            pos = group[1]
+        else:
+            token = _TOKEN.match(text, k) if k > m.end() else None
+            if token:
+                out.append(token.group(0))
+                pos = token.end()
+            else:
+                pos = k
+    return out
+
+
+def last_boxed(text: str) -> str | None:
+    """The last ``\\boxed{}``/``\\fbox{}`` content, or None."""
+    found = boxed(text)
+    return found[-1] if found else None
+
+
+def tagged(tag: str) -> Extractor:
+    """An extractor for the last ``<tag>...</tag>`` span (stripped)."""
+    open_tag, close_tag = f"<{tag}>", f"</{tag}>"
+
+    def extract(text: str) -> str | None:
+        end = text.rfind(close_tag)
+        if end == -1:
+            return None
+        start = text.rfind(open_tag, 0, end)
+        if start == -1:
+            return None
+        return text[start + len(open_tag) : end].strip()
+
+    extract.__name__ = f"tagged_{tag}"
+    return extract
+
+
+_ANSWER_IS = re.compile(r"(?:final answer|answer)\s*(?:is|:)\s*:?\s*", re.IGNORECASE)
+
+
+def answer_is(text: str) -> str | None:
+    """The text after the last "the answer is" / "final answer:" up to the end of its line."""
+    last = None
+    for m in _ANSWER_IS.finditer(text):
+        last = m
+    if last is None:
+        return None
+    rest = text[last.end() :].split("\n", 1)[0].strip()
+    rest = rest.rstrip(".").strip()
+    if rest.startswith("$") and rest.endswith("$") and len(rest) > 1:
+        rest = rest.strip("$").strip()
+    return rest or None
+
+
+def gsm8k_hash(text: str) -> str | None:
+    """GSM8K's ``#### 42`` convention (the last one)."""
+    idx = text.rfind("####")
+    if idx == -1:
+        return None
+    rest = text[idx + 4 :].split("\n", 1)[0].strip()
+    return rest or None
+
+
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
+
+
+def last_number(text: str) -> str | None:
+    """The last number in the text (``-1,234.5`` style), thousands separators removed."""
+    last = None
+    for m in _NUMBER.finditer(text):
+        last = m
+    if last is None:
+        return None
+    return last.group(0).replace(",", "").rstrip(".")
+
+
+def first_of(*extractors: Extractor) -> Extractor:
+    """Try ``extractors`` in order; return the first non-None answer."""
+    chain: Sequence[Extractor] = extractors
+
+    def extract(text: str) -> str | None:
+        for fn in chain:
+            found = fn(text)
+            if found is not None:
+                return found
+        return None
+
+    return extract
