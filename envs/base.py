@@ -17,7 +17,7 @@ the reward, empty on non-final steps without turn rewards).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, SupportsFloat
 
@@ -217,12 +217,15 @@ class Reply:
         final: True when this action ends the episode and should be verified.
         answer: The completion to verify when ``final`` (default: the action itself).
         reward_terms: Per-turn reward terms (added to this step's reward).
+        messages: The transcript entries for this reply (e.g. one ``{"role": "tool", ...}``
+            message per tool result); None means one user message holding ``observation``.
     """
 
     observation: str = ""
     final: bool = False
     answer: str | None = None
     reward_terms: Mapping[str, float] = field(default_factory=dict)
+    messages: Sequence[Message] | None = None
 
 
 class MultiTurnEnv(SingleTurnEnv):
@@ -298,5 +301,8 @@ class MultiTurnEnv(SingleTurnEnv):
                 {**info, "verdict": verdict, "reward_terms": terms},
             )
         observation = reply.observation[: self.max_chars]
-        self.transcript.append({"role": "user", "content": observation})
+        if reply.messages is None:
+            self.transcript.append({"role": "user", "content": observation})
+        else:
+            self.transcript.extend(dict(m) for m in reply.messages)
         return observation, turn_reward, False, False, {**info, "verdict": None, "reward_terms": turn_terms}
