@@ -38,6 +38,10 @@ __all__ = [
 _BUILTIN = {
     "assay/Arithmetic-v0": "assay.envs.math.arithmetic:ArithmeticEnv",
     "assay/GuessNumber-v0": "assay.envs.logic.guess_number:GuessNumberEnv",
+    "assay/KnightsKnaves-v0": "assay.envs.logic.knights_knaves:KnightsKnavesEnv",
+    "assay/Sudoku-v0": "assay.envs.logic.sudoku:SudokuEnv",
+    "assay/Zebra-v0": "assay.envs.logic.zebra:ZebraEnv",
+    "assay/Countdown-v0": "assay.envs.logic.countdown:CountdownEnv",
 }
 
 for _id, _entry in _BUILTIN.items():
