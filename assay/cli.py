@@ -44,6 +44,11 @@ def list_cmd(
     Console().print(table)
 
 
+from assay.cli_eval import app as _eval_app  # noqa: E402 - sub-apps register after the root commands
+
+app.add_typer(_eval_app, name="eval")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

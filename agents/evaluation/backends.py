@@ -1,0 +1,93 @@
+"""`load_sampler`: turn ``assay eval --model`` into a sampler.
+
+- ``http://host:port`` (or ``https://``): an OpenAI-compatible server (``vllm serve``, ...),
+  through `assay.verifiers.sampler.OpenAISampler`. The served model name is asked from
+  ``GET /v1/models`` unless given.
+- a local directory (``save_pretrained`` layout): run with transformers (`HFSampler`, the
+  default engine) or in-process vLLM (`VLLMSampler`, ``engine="vllm"``).
+- ``import:package.module:name``: ``name`` is a sampler, or a zero-argument callable that
+  returns one (custom backends, scripted samplers in tests).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any, Literal
+
+from assay.errors import AssayError
+
+__all__ = ["Engine", "load_sampler"]
+
+Engine = Literal["hf", "vllm"]
+
+
+def _served_model(base_url: str, api_key: str | None, timeout_s: float) -> str:
+    import httpx
+
+    root = base_url.rstrip("/")
+    url = (root if root.endswith("/v1") else root + "/v1") + "/models"
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        r = httpx.get(url, headers=headers, timeout=timeout_s)
+        r.raise_for_status()
+        data = r.json().get("data") or []
+    except (httpx.HTTPError, ValueError) as e:
+        raise AssayError(f"cannot list models at {url} ({e}); pass the model name") from None
+    if not data:
+        raise AssayError(f"{url} lists no models; pass the model name")
+    return str(data[0]["id"])
+
+
+def load_sampler(
+    model: str,
+    *,
+    engine: Engine = "hf",
+    model_name: str | None = None,
+    api_key: str | None = None,
+    chat: bool = False,
+    timeout_s: float = 120.0,
+    concurrency: int = 16,
+    batch_size: int | None = None,
+    max_model_len: int = 2048,
+) -> Any:
+    """A sampler for ``model`` (see the module docstring for the accepted forms)."""
+    if model.startswith(("http://", "https://")):
+        from assay.verifiers.sampler import OpenAISampler
+
+        name = model_name or _served_model(model, api_key, timeout_s=min(timeout_s, 30.0))
+        return OpenAISampler(
+            model, name, chat=chat, api_key=api_key, timeout_s=timeout_s, concurrency=concurrency
+        )
+    if model.startswith("import:"):
+        module, _, attr = model.removeprefix("import:").partition(":")
+        if not module or not attr:
+            raise ValueError(f"expected import:package.module:name, got {model!r}")
+        obj = getattr(importlib.import_module(module), attr)
+        return obj() if isinstance(obj, type) or not hasattr(obj, "sample") else obj
+    path = Path(model)
+    if not path.is_dir():
+        raise ValueError(
+            f"--model {model!r} is neither an http(s) URL, an import: path nor a local directory"
+        )
+    if engine == "vllm":
+        try:
+            from assay.agents.sampler import VLLMSampler
+        except ImportError as e:  # pragma: no cover - depends on the agents issue
+            raise AssayError(f"the vLLM sampler is unavailable: {e}") from e
+        return VLLMSampler(str(path), max_model_len=max_model_len)
+    if engine == "hf":
+        try:
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            from assay.agents.sampler import HFSampler
+        except ImportError as e:
+            from gymnasium.error import DependencyNotInstalled
+
+            raise DependencyNotInstalled(
+                f'local models need the train extra: pip install "assay[train]" ({e})'
+            ) from e
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        policy = AutoModelForCausalLM.from_pretrained(path)
+        return HFSampler(policy, tokenizer, batch_size=batch_size)
+    raise ValueError(f"engine must be 'hf' or 'vllm', got {engine!r}")
