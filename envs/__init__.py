@@ -42,6 +42,16 @@ _BUILTIN = {
     "assay/Sudoku-v0": "assay.envs.logic.sudoku:SudokuEnv",
     "assay/Zebra-v0": "assay.envs.logic.zebra:ZebraEnv",
     "assay/Countdown-v0": "assay.envs.logic.countdown:CountdownEnv",
+    "assay/GraphColoring-v0": "assay.envs.logic.graph_coloring:GraphColoringEnv",
+    "assay/SAT-v0": "assay.envs.logic.sat:SatEnv",
+    "assay/Maze-v0": "assay.envs.logic.maze:MazeEnv",
+    "assay/Cryptarithm-v0": "assay.envs.logic.cryptarithm:CryptarithmEnv",
+    "assay/Nonogram-v0": "assay.envs.logic.nonogram:NonogramEnv",
+    "assay/Sequence-v0": "assay.envs.logic.sequence:SequenceEnv",
+    "assay/Syllogism-v0": "assay.envs.logic.syllogism:SyllogismEnv",
+    "assay/Entailment-v0": "assay.envs.logic.entailment:EntailmentEnv",
+    "assay/Almanac-v0": "assay.envs.tools.almanac:AlmanacEnv",
+    "assay/MultiHopQA-v0": "assay.envs.tools.multihop:MultiHopQAEnv",
 }
 
 for _id, _entry in _BUILTIN.items():

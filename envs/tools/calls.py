@@ -85,7 +85,8 @@ class ParsedAction:
 class CallFormat(Protocol):
     """How tool calls and results look as text."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def parse(self, action: str, turn: int) -> ParsedAction: ...
 
@@ -154,7 +155,8 @@ class JsonCalls:
         default_id = f"call_{turn}_{i}"
         if not isinstance(raw, dict):
             return ToolCall(default_id, "", error="a tool call must be a JSON object")
-        call_id = raw.get("id") if isinstance(raw.get("id"), str) and raw.get("id") else default_id
+        given = raw.get("id")
+        call_id = given if isinstance(given, str) and given else default_id
         fn = raw.get("function")
         if not isinstance(fn, dict):
             return ToolCall(

@@ -254,8 +254,11 @@ class ToolEnv(MultiTurnEnv):
     # -- gold and lifecycle -----------------------------------------------------------------
 
     def gold_plan(self, task: Task) -> Plan:
-        """The tool calls of a full-reward episode, one list per turn (default: none)."""
-        return []
+        """The tool calls of a full-reward episode, one list per turn.
+
+        Default: ``task.meta["gold_plan"]``, a list of turns, each a list of ``[name, arguments]``.
+        """
+        return [[(str(name), dict(args)) for name, args in turn] for turn in task.meta.get("gold_plan", [])]
 
     def gold(self, task: Task) -> str:
         return f"<answer>{task.answer}</answer>"

@@ -209,7 +209,8 @@ _CONSTANTS: dict[str, Number] = {"pi": math.pi, "e": math.e}
 
 def _eval(node: ast.AST) -> Number:
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return _check(Fraction(node.value) if isinstance(node.value, int) else float(node.value))
+        value = node.value
+        return _check(Fraction(value) if isinstance(value, int) else float(value))  # type: ignore[arg-type]
     if isinstance(node, ast.Name) and node.id in _CONSTANTS:
         return _CONSTANTS[node.id]
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd | ast.USub):

@@ -21,6 +21,7 @@ How a call runs (``isolation``):
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import types
@@ -81,8 +82,17 @@ def json_schema_of(annotation: Any, where: str = "value") -> dict[str, Any]:
     )
 
 
+def _require(module: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        from gymnasium.error import DependencyNotInstalled
+
+        raise DependencyNotInstalled(f'tools need {module}: pip install "assay[tools]"') from None
+
+
 def _docs(fn: Callable[..., Any]) -> tuple[str, dict[str, str]]:
-    from docstring_parser import parse
+    parse = _require("docstring_parser").parse
 
     doc = parse(inspect.getdoc(fn) or "")
     summary = "\n\n".join(p for p in (doc.short_description, doc.long_description) if p)
@@ -158,15 +168,18 @@ class Tool:
             else:
                 schema["default"] = p.default
             properties[p.name] = schema
-        parameters = {"type": "object", "properties": properties, "required": required}
-        parameters["additionalProperties"] = False
+        parameters: dict[str, Any] = {
+            "type": "object",
+            "properties": properties,
+            "required": required,
+            "additionalProperties": False,
+        }
         try:
             json.dumps(parameters)
         except (TypeError, ValueError) as e:
             raise TypeError(f"tool {name!r}: a default is not JSON-serialisable ({e})") from None
-        from jsonschema import Draft202012Validator
-
-        Draft202012Validator.check_schema(parameters)
+        validator = _require("jsonschema").Draft202012Validator
+        validator.check_schema(parameters)
         return cls(
             name=name,
             fn=fn,
@@ -176,7 +189,7 @@ class Tool:
             timeout_s=float(timeout_s),
             state=state,
             preload=preload,
-            _validator=Draft202012Validator(parameters),
+            _validator=validator(parameters),
         )
 
     def openai(self) -> dict[str, Any]:
