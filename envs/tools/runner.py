@@ -32,7 +32,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from assay.envs.tools.calls import ToolCall, ToolResult
-from assay.envs.tools.tool import Tool
+from assay.envs.tools.tool import Tool, ToolError
 
 __all__ = ["ToolRunner", "cap_output", "to_text"]
 
@@ -58,12 +58,14 @@ def cap_output(text: str, max_chars: int) -> str:
     return text[:max_chars] + f"\n...[truncated {len(text) - max_chars} characters]"
 
 
-def _describe(e: BaseException) -> str:
+def _describe(e: BaseException, max_chars: int = 2_000) -> str:
     try:
         msg = str(e)
     except Exception:  # noqa: BLE001 - a tool's exception may not even print
         msg = "<unprintable>"
-    return f"{type(e).__name__}: {msg[:500]}" if msg else type(e).__name__
+    if isinstance(e, ToolError):
+        return msg[:max_chars]
+    return f"{type(e).__name__}: {msg[:max_chars]}" if msg else type(e).__name__
 
 
 def _vm_bytes() -> int:

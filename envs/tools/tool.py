@@ -30,11 +30,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-__all__ = ["Isolation", "Stateful", "Tool", "json_schema_of", "tool"]
+__all__ = ["Isolation", "Stateful", "Tool", "ToolError", "json_schema_of", "tool"]
 
 Isolation = Literal["process", "thread", "inline"]
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+class ToolError(Exception):
+    """Raise it from a tool to show the model its message as is (no exception type prefix)."""
 
 
 @runtime_checkable
