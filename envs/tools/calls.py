@@ -114,7 +114,7 @@ def _arguments(raw: Any) -> tuple[Any, str | None]:
             return {}, None
         value, err = _loads(raw)
         if err is not None:
-            return None, f"{err} in the arguments"
+            return None, err.replace("bad JSON", "bad JSON in the arguments", 1)
         raw = value
     if not isinstance(raw, dict):
         return None, f"arguments must be a JSON object, got {type(raw).__name__}"

@@ -51,11 +51,15 @@ def to_text(value: Any) -> str:
         return repr(value)
 
 
-def cap_output(text: str, max_chars: int) -> str:
-    """``text`` cut to ``max_chars`` characters, saying how much was cut."""
-    if len(text) <= max_chars:
+def cap_output(text: str, max_chars: int, length: int | None = None) -> str:
+    """``text`` cut to ``max_chars`` characters, saying how much was cut.
+
+    ``length`` is the original length when ``text`` is already a prefix of a longer output.
+    """
+    length = len(text) if length is None else length
+    if length <= max_chars:
         return text
-    return text[:max_chars] + f"\n...[truncated {len(text) - max_chars} characters]"
+    return text[:max_chars] + f"\n...[truncated {length - max_chars} characters]"
 
 
 def _describe(e: BaseException, max_chars: int = 2_000) -> str:
@@ -104,9 +108,11 @@ def _serve(
                 break
             name, arguments, max_chars = msg
             try:
-                reply = (True, cap_output(to_text(fns[name](**arguments)), max_chars))
+                text = to_text(fns[name](**arguments))
+                reply = (True, text[:max_chars], len(text))
             except BaseException as e:  # noqa: BLE001 - the tool's failure is the model's observation
-                reply = (False, _describe(e))
+                text = _describe(e)
+                reply = (False, text[:max_chars], len(text))
             conn.send(reply)
     finally:
         os._exit(0)
@@ -151,8 +157,8 @@ class _Worker:
             if not self.conn.poll(timeout_s):
                 self.kill()
                 return False, f"timed out after {timeout_s:g} s"
-            ok, text = self.conn.recv()
-            return bool(ok), str(text)
+            ok, text, length = self.conn.recv()
+            return bool(ok), cap_output(str(text), max_chars, length)
         except (EOFError, OSError):
             code = self.kill()
             return False, f"the tool process died (exit status {code})"
@@ -212,8 +218,8 @@ class ToolRunner:
             return self._error(call, f"invalid arguments for {tool.name}: " + "; ".join(problems))
         ok, text = self._execute(tool, call.arguments)
         if not ok:
-            return self._error(call, f"{tool.name}: {text}")
-        return ToolResult(call.id, call.name, cap_output(text, self.max_output_chars), ok=True)
+            return ToolResult(call.id, call.name, f"error: {tool.name}: {text}", ok=False)
+        return ToolResult(call.id, call.name, text, ok=True)
 
     def _error(self, call: ToolCall, message: str) -> ToolResult:
         return ToolResult(
@@ -221,15 +227,18 @@ class ToolRunner:
         )
 
     def _execute(self, tool: Tool, arguments: Mapping[str, Any]) -> tuple[bool, str]:
+        """(ok, the output capped at ``max_output_chars``)."""
         if tool.isolation == "process":
             assert self._worker is not None
             return self._worker.call(tool.name, arguments, tool.timeout_s, self.max_output_chars)
         if tool.isolation == "thread":
-            return self._in_thread(tool, arguments)
-        try:
-            return True, to_text(tool.fn(**arguments))
-        except Exception as e:  # noqa: BLE001 - a tool's failure is the model's observation
-            return False, _describe(e)
+            ok, text = self._in_thread(tool, arguments)
+        else:
+            try:
+                ok, text = True, to_text(tool.fn(**arguments))
+            except Exception as e:  # noqa: BLE001 - a tool's failure is the model's observation
+                ok, text = False, _describe(e)
+        return ok, cap_output(text, self.max_output_chars)
 
     def _in_thread(self, tool: Tool, arguments: Mapping[str, Any]) -> tuple[bool, str]:
         box: dict[str, tuple[bool, str]] = {}
