@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from assay.envs.logic.puzzle import Puzzle, PuzzleEnv
+from assay.envs.logic.puzzle import Puzzle, PuzzleEnv, atom_masks
 from assay.verifiers.base import Status, Task, Verdict
 
 __all__ = ["KnightsKnavesEnv", "evaluate_statement", "render_statement"]
@@ -45,20 +44,6 @@ PROMPT = (
     "Who is a knight and who is a knave? Put your final answer inside <answer></answer> tags "
     "as a comma-separated list of name: role, e.g. <answer>{example}</answer>."
 )
-
-
-@lru_cache(maxsize=16)
-def _knight_masks(n: int) -> tuple[tuple[int, ...], int]:
-    """For each person j, the bitset of assignments (0..2**n-1) in which j is a knight."""
-    size = 1 << n
-    masks = []
-    for j in range(n):
-        m = 0
-        for r in range(size):
-            if r >> j & 1:
-                m |= 1 << r
-        masks.append(m)
-    return tuple(masks), (1 << size) - 1
 
 
 def evaluate_statement(statement: Statement, knights: Sequence[bool]) -> bool:
@@ -178,7 +163,7 @@ class KnightsKnavesEnv(PuzzleEnv):
 
     def generate(self, rng: np.random.Generator) -> Puzzle:
         n = self.people
-        masks, full = _knight_masks(n)
+        masks, full = atom_masks(n)
         names = [NAMES[int(j)] for j in rng.permutation(len(NAMES))[:n]]
         for _ in range(2_000):
             statements = []

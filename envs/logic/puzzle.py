@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
@@ -47,6 +48,7 @@ __all__ = [
     "Puzzle",
     "PuzzleEnv",
     "PuzzleVerifier",
+    "atom_masks",
     "extract_answer",
     "puzzle_rng",
 ]
@@ -79,6 +81,24 @@ def extract_answer(completion: str) -> str | None:
 def puzzle_rng(salt: int, index: int) -> np.random.Generator:
     """The generator of puzzle ``index`` under ``salt``: PCG64 seeded by ``SeedSequence([salt, index])``."""
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([salt, index])))
+
+
+@lru_cache(maxsize=32)
+def atom_masks(n: int) -> tuple[tuple[int, ...], int]:
+    """Truth tables of ``n`` boolean atoms as bitsets, and the all-true bitset.
+
+    Bit ``r`` of ``masks[j]`` is atom j's value under assignment ``r`` (atom j is bit j of r), so
+    ``&``, ``|`` and ``^ full`` evaluate a formula under all ``2**n`` assignments at once.
+    """
+    size = 1 << n
+    masks = []
+    for j in range(n):
+        m = 0
+        for r in range(size):
+            if r >> j & 1:
+                m |= 1 << r
+        masks.append(m)
+    return tuple(masks), (1 << size) - 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -166,7 +166,8 @@ class SudokuEnv(PuzzleEnv):
         grid = digits[base[row_order][:, col_order]]
         if bh == bw and rng.random() < 0.5:
             grid = grid.T
-        return grid.ravel()
+        flat: np.ndarray = grid.ravel()
+        return flat
 
     def generate(self, rng: np.random.Generator) -> Puzzle:
         n = self.size

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -70,7 +70,7 @@ def clue_holds(clue: Clue, houses: Sequence[Sequence[int]]) -> bool:
     return _RELATIONS[kind](h, g)
 
 
-_RELATIONS = {
+_RELATIONS: dict[str, Callable[[int, int], bool]] = {
     "same": lambda h, g: h == g,
     "not_same": lambda h, g: h != g,
     "left": lambda h, g: h + 1 == g,

@@ -1,0 +1,150 @@
+"""Syllogisms: does a categorical conclusion follow from a chain of premises?
+
+``assay/Syllogism-v0``. Terms T0, T1, ..., Tk are linked by premises about consecutive terms
+(``All``, ``No``, ``Some``, ``Some ... are not``, either way round) and the question asks about
+a statement relating T0 and Tk. The answer (``yes``/``no``) is decided by model checking: with
+t terms there are ``2**t`` regions of the Venn diagram, a model is the set of non-empty regions
+(``2**(2**t)`` models), and the conclusion follows when it is true in every model of the
+premises. Statements are read without existential import ("All A are B" does not say that any
+A exists), as the prompt states. Each label is drawn with probability 1/2 from the valid and the
+invalid forms of the chain.
+
+Answer: ``yes`` or ``no``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from assay.envs.logic.puzzle import Puzzle, PuzzleEnv
+from assay.verifiers.base import Status, Task, Verdict
+
+__all__ = ["FORMS", "SyllogismEnv", "statement_models"]
+
+FORMS = ("all", "no", "some", "some_not")
+
+NOUNS = (
+    "artists", "bakers", "cats", "dancers", "engineers", "farmers", "gardeners", "hikers",
+    "inventors", "judges", "knights", "lawyers", "musicians", "nurses", "owls", "painters",
+    "quilters", "runners", "sailors", "teachers", "umpires", "violinists", "writers", "zebras",
+)  # fmt: skip
+
+PROMPT = (
+    "Assume these premises are true:\n{premises}\n\n"
+    "Does it follow necessarily that {conclusion}? Read 'All X are Y' and 'No X are Y' without "
+    "assuming that any X exist; 'Some X are Y' means at least one X is a Y.\n"
+    "Put your final answer inside <answer></answer> tags: <answer>yes</answer> or <answer>no</answer>."
+)
+
+Statement = tuple[str, int, int]  # (form, subject term, predicate term)
+
+
+@lru_cache(maxsize=256)
+def statement_models(terms: int, statement: Statement) -> int:
+    """The bitset of models (bit m: regions in the binary expansion of m are non-empty) in which
+    ``statement`` is true, for ``terms`` terms."""
+    form, x, y = statement
+    regions = 1 << terms
+    region_ids = np.arange(regions)
+    in_x, in_y = (region_ids >> x) & 1 == 1, (region_ids >> y) & 1 == 1
+    sel = in_x & (in_y if form in ("no", "some") else ~in_y)
+    region_mask = int(np.sum(1 << region_ids[sel].astype(np.uint64))) if sel.any() else 0
+    models = np.arange(1 << regions, dtype=np.uint64)
+    hit = (models & np.uint64(region_mask)) != 0
+    true = ~hit if form in ("all", "no") else hit
+    return int.from_bytes(np.packbits(true, bitorder="little").tobytes(), "little")
+
+
+@lru_cache(maxsize=8)
+def _forms(terms: int) -> tuple[list[tuple[Statement, ...]], list[tuple[Statement, ...]]]:
+    """Every (premises..., conclusion) of a chain over ``terms`` terms, split into valid, invalid."""
+    links = [[(f, i, i + 1) for f in FORMS] + [(f, i + 1, i) for f in FORMS] for i in range(terms - 1)]
+    conclusions = [(f, 0, terms - 1) for f in FORMS] + [(f, terms - 1, 0) for f in FORMS]
+    valid: list[tuple[Statement, ...]] = []
+    invalid: list[tuple[Statement, ...]] = []
+
+    def walk(i: int, chosen: list[Statement], models: int) -> None:
+        if i == terms - 1:
+            for c in conclusions:
+                follows = models & ~statement_models(terms, c) == 0
+                (valid if follows else invalid).append((*chosen, c))
+            return
+        for s in links[i]:
+            walk(i + 1, [*chosen, s], models & statement_models(terms, s))
+
+    walk(0, [], (1 << (1 << (1 << terms))) - 1)
+    return valid, invalid
+
+
+def _say(statement: Statement, names: list[str]) -> str:
+    form, x, y = statement
+    a, b = names[x], names[y]
+    return {"all": f"all {a} are {b}", "no": f"no {a} are {b}", "some": f"some {a} are {b}"}.get(
+        form, f"some {a} are not {b}"
+    )
+
+
+class SyllogismEnv(PuzzleEnv):
+    """Categorical syllogisms and chains (yes/no), decided by exhaustive model checking.
+
+    Args:
+        level: ``easy``/``medium`` (two premises, three terms), ``hard`` (three premises).
+        premises: Premises in the chain (2-3).
+        **kwargs: See `PuzzleEnv`.
+    """
+
+    family = "syllogism"
+    LEVELS = {  # noqa: RUF012 - read-only table
+        "easy": {"premises": 2, "shuffle": False},
+        "medium": {"premises": 2, "shuffle": True},
+        "hard": {"premises": 3, "shuffle": True},
+    }
+
+    def __init__(
+        self,
+        level: str | None = None,
+        *,
+        premises: int | None = None,
+        shuffle: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(level, knobs={"premises": premises, "shuffle": shuffle}, **kwargs)
+
+    def configure(self, cfg: Mapping[str, Any]) -> None:
+        self.premises, self.shuffle = int(cfg["premises"]), bool(cfg["shuffle"])
+        if not 2 <= self.premises <= 3:
+            raise ValueError(f"premises must be 2 or 3, got {self.premises}")
+
+    def generate(self, rng: np.random.Generator) -> Puzzle:
+        terms = self.premises + 1
+        valid, invalid = _forms(terms)
+        u = rng.random(2).tolist()
+        follows = u[0] < 0.5
+        pool = valid if follows else invalid
+        form = pool[int(u[1] * len(pool))]
+        names = [NOUNS[i] for i in rng.permutation(len(NOUNS))[:terms].tolist()]
+        premises = list(form[:-1])
+        if self.shuffle:
+            premises = [premises[i] for i in rng.permutation(len(premises)).tolist()]
+        lines = "\n".join(f"{i + 1}. {_say(s, names).capitalize()}." for i, s in enumerate(premises))
+        prompt = PROMPT.format(premises=lines, conclusion=_say(form[-1], names))
+        meta = {"terms": terms, "premises": [list(s) for s in premises], "conclusion": list(form[-1])}
+        return Puzzle(prompt, "yes" if follows else "no", meta)
+
+    @staticmethod
+    def check(answer: str, task: Task) -> Verdict:
+        return check_yes_no(answer, task)
+
+
+def check_yes_no(answer: str, task: Task) -> Verdict:
+    """A yes/no answer against ``task.answer``."""
+    said = answer.strip().strip(".!*").strip().casefold()
+    if said not in ("yes", "no"):
+        return Verdict(Status.NO_ANSWER, reason="the answer must be yes or no")
+    if said == task.answer:
+        return Verdict(Status.CORRECT, 1.0, said, reason="right")
+    return Verdict(Status.INCORRECT, 0.0, said, reason=f"the answer is {task.answer}")
