@@ -83,13 +83,16 @@ def read_jsonl(path: str | Path) -> list[Trajectory]:
 
 
 class ScriptedPolicy:
-    """A policy that returns fixed actions in order (for tests and demos)."""
+    """A policy that returns fixed actions in order (for tests and demos).
 
-    def __init__(self, actions: Sequence[str]) -> None:
+    The actions are strings, or objects with ``.text`` (and token data) as a sampler returns.
+    """
+
+    def __init__(self, actions: Sequence[Any]) -> None:
         self.actions = list(actions)
         self.position = 0
 
-    def __call__(self, messages: list[dict[str, Any]]) -> str:
+    def __call__(self, messages: list[dict[str, Any]]) -> Any:
         if self.position >= len(self.actions):
             raise RuntimeError(f"the script has only {len(self.actions)} actions")
         self.position += 1
