@@ -1,0 +1,381 @@
+"""`DockerSandbox`: a warm pool of locked-down containers, each running a fork server.
+
+Guarantees (per container, enforced by Docker/the kernel, not by the program's good will):
+no network (``--network none``: only a loopback interface); read-only root filesystem; a
+size-capped tmpfs ``/work`` and ``/tmp`` (``/dev/shm`` capped too); runs as ``65534:65534``,
+never root; every capability dropped; ``no-new-privileges``; memory (no swap), pids and CPU
+caps; private IPC namespace with SysV message queues and semaphore sets disabled and shared
+memory removed with its last user; label ``assay.sandbox`` (and the owner's host and pid) so
+`reap_orphans` can remove leftovers, and ``auto_remove`` so a container whose supervisor exits
+disappears. Inside, one execution runs at a time: each starts from a pristine pre-forked
+process (see `_supervisor`), gets rlimits (address space, CPU, file size), a fresh work dir and
+an empty environment; when it ends every process it left is killed (``kill(-1)`` in the
+container's PID namespace) and ``/work``, ``/tmp``, ``/dev/shm`` are wiped, so nothing carries
+over. The supervisor and forker are non-dumpable (no ptrace, no ``/proc/<pid>/mem``) and PID 1
+ignores signals from inside. No daemon or no image raises `SandboxUnavailable`: there is never a
+silent fallback to `LocalSandbox`.
+
+Non-guarantees: the kernel is shared with the host (Docker's default seccomp profile applies,
+no gVisor); the pids cap and the memory cap are per container (set when the pool starts), while
+the per-execution ``processes`` limit is not enforced separately; CPU time is shared between
+containers by the CFS quota only; timing side channels are not closed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from assay.sandboxes.base import ExecResult, Limits, Session
+from assay.sandboxes.errors import SandboxError, SandboxUnavailable
+from assay.sandboxes.image import DEFAULT_IMAGE
+from assay.sandboxes.pool import WorkerPool
+from assay.sandboxes.worker import BOOT, Worker, WorkerSession, build_spec, supervisor_source
+
+__all__ = ["LABEL", "DockerSandbox", "docker_ready", "reap_orphans"]
+
+LABEL = "assay.sandbox"
+OWNER_LABEL = "assay.sandbox.owner"
+SANDBOX_USER = "65534:65534"
+MiB = 1 << 20
+
+
+def _sdk() -> Any:
+    try:
+        import docker
+    except ImportError as e:
+        from gymnasium.error import DependencyNotInstalled
+
+        raise DependencyNotInstalled('DockerSandbox needs the docker SDK: pip install "assay[docker]"') from e
+    return docker
+
+
+def _client(timeout_s: float = 30.0) -> Any:
+    """A connected docker client, or `SandboxUnavailable` saying why not."""
+    docker = _sdk()
+    try:
+        client = docker.from_env(timeout=int(max(1, timeout_s)))
+        client.ping()
+    except Exception as e:
+        raise SandboxUnavailable(
+            f"cannot reach the Docker daemon ({type(e).__name__}: {e}). Start it (e.g. "
+            "`dockerd --bridge=none --iptables=false &`) or use LocalSandbox; `assay sandbox doctor` checks."
+        ) from e
+    return client
+
+
+def docker_ready(image: str = DEFAULT_IMAGE) -> bool:
+    """True when the docker SDK is installed, a daemon answers and ``image`` is present."""
+    try:
+        client = _client(timeout_s=3.0)
+    except Exception:  # noqa: BLE001 - any daemon failure means the same here
+        return False
+    try:
+        client.images.get(image)
+        return True
+    except Exception:  # noqa: BLE001 - any daemon failure means the same here
+        return False
+    finally:
+        client.close()
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def reap_orphans(*, everything: bool = False) -> int:
+    """Remove leftover sandbox containers: those whose owning process is gone (on this host),
+    or every ``assay.sandbox`` container with ``everything=True``. Returns how many."""
+    client = _client()
+    removed = 0
+    host = socket.gethostname()
+    try:
+        for c in client.containers.list(all=True, filters={"label": LABEL}):
+            owner = c.labels.get(OWNER_LABEL, "")
+            owner_host, _, pid = owner.rpartition(":")
+            alive = owner_host == host and pid.isdigit() and _pid_alive(int(pid))
+            if everything or not alive:
+                try:
+                    c.remove(force=True)
+                    removed += 1
+                except Exception:  # noqa: BLE001 - any daemon failure means the same here
+                    pass
+    finally:
+        client.close()
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _AttachTransport:
+    """The container's stdin/stdout through the daemon's attach stream (multiplexed frames)."""
+
+    def __init__(self, sandbox: DockerSandbox, container: Any, sock: Any) -> None:
+        self.sandbox = sandbox
+        self.container = container
+        self.holder = sock  # keeps the HTTP response (and so the socket) alive
+        self.sock: socket.socket = getattr(sock, "_sock", sock)
+        self._pending = bytearray()
+        self._lock = threading.Lock()
+        self.stderr = bytearray()
+        self.error: str | None = None
+
+    def write(self, data: bytes) -> None:
+        with self._lock:
+            self.sock.sendall(data)
+
+    def read(self) -> bytes:
+        while True:
+            while len(self._pending) >= 8:
+                stream = self._pending[0]
+                size = int.from_bytes(self._pending[4:8], "big")
+                if len(self._pending) < 8 + size:
+                    break
+                payload = bytes(self._pending[8 : 8 + size])
+                del self._pending[: 8 + size]
+                if stream == 1:
+                    return payload
+                self.stderr += payload[-4096:]
+                del self.stderr[:-4096]
+            try:
+                data = self.sock.recv(1 << 16)
+            except OSError as e:
+                self.error = str(e)
+                return b""
+            if not data:
+                return b""
+            self._pending += data
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        with contextlib.suppress(Exception):
+            self.container.remove(force=True)
+
+    def describe_eof(self) -> str:
+        why = []
+        if self.error:
+            why.append(f"socket error: {self.error}")
+        try:
+            client = _client(timeout_s=2.0)
+            client.close()
+            why.append("the container's supervisor exited")
+        except SandboxUnavailable:
+            why.append("lost the connection to the Docker daemon: it is not answering (killed or restarted?)")
+        if self.stderr:
+            why.append("stderr: " + self.stderr[-1000:].decode("utf-8", "replace").strip())
+        return "; ".join(why)
+
+
+class DockerSandbox:
+    """A pool of warm containers; each execution costs a fork inside one, not a `docker run`.
+
+    See the module docstring for the guarantees and non-guarantees.
+
+    Args:
+        image: The sandbox image (build it with ``assay sandbox build``).
+        workers: Containers in the pool = concurrent executions (default: CPUs, at least 2).
+        limits: Default per-execution limits. ``memory_bytes`` also sizes each container's memory
+            cap (plus room for the supervisor and the tmpfs); ``processes`` sizes its pids cap.
+        cpus: CPU cap per container.
+        tmpfs_size: Size of the container's ``/work`` and ``/tmp`` (each).
+        warm: Start every container now rather than on first use.
+
+    Raises:
+        SandboxUnavailable: No docker SDK, no daemon, or no image. Never falls back.
+    """
+
+    name = "docker"
+
+    def __init__(
+        self,
+        image: str = DEFAULT_IMAGE,
+        *,
+        workers: int | None = None,
+        limits: Limits | None = None,
+        cpus: float = 1.0,
+        tmpfs_size: str = "64m",
+        warm: bool = False,
+    ) -> None:
+        self.image = image
+        self.limits = limits or Limits()
+        self.cpus = cpus
+        self.tmpfs_size = tmpfs_size
+        self._client_lock = threading.Lock()
+        self._client = _client()
+        try:
+            self._client.images.get(image)
+        except Exception as e:
+            raise SandboxUnavailable(
+                f"the sandbox image {image!r} is not available ({type(e).__name__}): "
+                "build it with `assay sandbox build`"
+            ) from e
+        self._source = supervisor_source("main")
+        self._pool = WorkerPool(self._create, workers or max(2, os.cpu_count() or 2))
+        if warm:
+            self._pool.warm()
+
+    # -- containers ------------------------------------------------------------------------
+
+    def _new_container(self) -> Any:
+        """Create (not start) one sandbox container through the low-level API."""
+        docker = _sdk()
+        api = self._client.api
+        memory = (self.limits.memory_bytes or 512 * MiB) + 256 * MiB
+        host_config = api.create_host_config(
+            network_mode="none",
+            read_only=True,
+            tmpfs={
+                "/work": f"size={self.tmpfs_size},mode=0755,uid=65534,gid=65534,exec,nr_inodes=16384",
+                "/tmp": f"size={self.tmpfs_size},mode=1777,nr_inodes=16384",
+            },
+            shm_size=16 * MiB,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            mem_limit=memory,
+            memswap_limit=memory,
+            pids_limit=(self.limits.processes or 32) + 8,
+            nano_cpus=int(self.cpus * 1e9),
+            ipc_mode="private",
+            sysctls={"kernel.msgmni": "0", "kernel.sem": "0 0 0 0", "kernel.shm_rmid_forced": "1"},
+            ulimits=[docker.types.Ulimit(name="core", soft=0, hard=0)],
+            auto_remove=True,
+        )
+        created = api.create_container(
+            self.image,
+            command=["python3", "-I", "-S", "-c", BOOT],
+            stdin_open=True,  # not detached: StdinOnce, so the stdin closes when we disconnect
+            detach=False,
+            tty=False,
+            user=SANDBOX_USER,
+            working_dir="/work",
+            hostname="sandbox",
+            environment={},
+            labels={LABEL: "1", OWNER_LABEL: _owner()},
+            host_config=host_config,
+        )
+        return self._client.containers.get(created["Id"])
+
+    def _create(self, slot: int) -> Worker:
+        docker = _sdk()
+        try:
+            container = self._new_container()
+        except docker.errors.ImageNotFound as e:
+            raise SandboxUnavailable(
+                f"the sandbox image {self.image!r} is gone: run `assay sandbox build`"
+            ) from e
+        except (docker.errors.DockerException, OSError) as e:  # the daemon may have restarted: reconnect once
+            with self._client_lock:
+                with contextlib.suppress(Exception):
+                    self._client.close()
+                self._client = _client()
+            try:
+                container = self._new_container()
+            except Exception as e2:  # noqa: BLE001 - any daemon failure means the same here
+                raise SandboxUnavailable(f"cannot create a sandbox container: {e2}") from e
+        try:
+            sock = self._client.api.attach_socket(
+                container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            )
+            container.start()
+        except Exception as e:
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+            raise SandboxUnavailable(f"cannot start a sandbox container: {e}") from e
+        transport = _AttachTransport(self, container, sock)
+        worker = Worker(transport, name=f"docker-{slot}-{container.short_id}")
+        cfg = {
+            "workdir": "/work",
+            "scratch": ["/work", "/tmp", "/dev/shm"],
+            "pidns": True,
+            "rlimit_nproc": False,
+            "require_undumpable": True,
+        }
+        try:
+            worker.boot(self._source, cfg, timeout_s=60.0)
+        except SandboxError:
+            worker.close()
+            raise
+        return worker
+
+    # -- the Sandbox protocol --------------------------------------------------------------
+
+    def run(
+        self,
+        source: str | bytes,
+        *,
+        language: str = "python",
+        stdin: str | bytes = b"",
+        argv: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        files: Mapping[str, str | bytes] | None = None,
+        limits: Limits | None = None,
+    ) -> ExecResult:
+        spec = build_spec(
+            source,
+            language=language,
+            stdin=stdin,
+            argv=argv,
+            env=env,
+            files=files,
+            limits=limits or self.limits,
+            channel=False,
+        )
+        worker = self._pool.acquire()
+        try:
+            return worker.execute(spec)
+        finally:
+            self._pool.release(worker)
+
+    def session(
+        self,
+        source: str | bytes,
+        *,
+        language: str = "python",
+        argv: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        files: Mapping[str, str | bytes] | None = None,
+        limits: Limits | None = None,
+    ) -> Session:
+        spec = build_spec(
+            source,
+            language=language,
+            stdin=b"",
+            argv=argv,
+            env=env,
+            files=files,
+            limits=limits or self.limits,
+            channel=True,
+        )
+        worker = self._pool.acquire()
+        return WorkerSession(worker, spec, self._pool.release)
+
+    def warm(self, n: int | None = None) -> None:
+        """Start ``n`` containers now (default: all)."""
+        self._pool.warm(n)
+
+    def close(self) -> None:
+        self._pool.close()
+        with contextlib.suppress(Exception):
+            self._client.close()
+
+    def __enter__(self) -> DockerSandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"DockerSandbox(image={self.image!r}, workers={self._pool.size})"

@@ -1,0 +1,324 @@
+"""`LocalSandbox`: the embedded sandbox, no daemon needed. A guardrail, not a container.
+
+Each worker is a fork server (see `_supervisor`) started from this machine's Python. How much
+it isolates depends on what the kernel lets this process do; `LocalSandbox.isolation` says which
+level is in force:
+
+``"namespaces"`` (running as root)
+    Guarantees: fresh mount, network, IPC, UTS and PID namespaces per worker; the network has
+    only a loopback interface; the program sees a minimal read-only root (the host's ``/usr``
+    and the Python installation, read-only, a fresh ``/proc`` showing only its own processes, a
+    synthetic ``/etc``, size-capped tmpfs ``/tmp``, ``/work``, ``/dev/shm``) and no other host
+    file; it runs as an unprivileged uid unique to its worker, with ``no_new_privs``, rlimits
+    (address space, CPU, processes, file size) and an empty environment; every process it
+    started is killed when it ends (``kill(-1)`` inside its PID namespace) and the scratch
+    dirs are wiped, so nothing carries over to the next execution.
+``"userns"`` (unprivileged, user namespaces allowed)
+    The same, inside a user namespace: the program runs as that namespace's uid 0 with every
+    capability dropped. ``RLIMIT_NPROC`` counts the invoking user's other processes too.
+``"none"`` (no namespaces available)
+    Only rlimits, a private work dir, a scrubbed environment and killing every descendant (the
+    forker is a child subreaper). The program can read whatever the invoking user can read, use
+    the network and see other processes.
+
+Non-guarantees, at every level: this is not a security boundary against kernel exploits (it
+shares the host kernel, with no seccomp filter); total memory is bounded only by
+``processes x memory_bytes`` (no cgroup); the CPU is not shared fairly between workers.
+Use `DockerSandbox` where isolation matters. `LocalSandbox` never pretends to be it: what is in
+force is always readable from `isolation`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from assay.sandboxes.base import DEFAULT_ENV, ExecResult, Limits, Session
+from assay.sandboxes.errors import SandboxError, SandboxUnavailable
+from assay.sandboxes.pool import WorkerPool
+from assay.sandboxes.worker import BOOT, Worker, WorkerSession, build_spec, supervisor_source
+
+__all__ = ["ISOLATION_LEVELS", "LocalSandbox"]
+
+ISOLATION_LEVELS = ("namespaces", "userns", "none")
+UID_BASE = 2_147_480_000
+"""Jobs of worker ``i`` run as uid/gid ``UID_BASE + i`` (namespaces level): ids no real user has."""
+
+
+class _PipeTransport:
+    def __init__(self, proc: subprocess.Popen[bytes], stderr: Any) -> None:
+        self.proc = proc
+        self.stderr = stderr
+        assert proc.stdin is not None and proc.stdout is not None
+        self._in = proc.stdin.fileno()
+        self._out = proc.stdout.fileno()
+        self._lock = threading.Lock()
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        with self._lock:
+            while view:
+                view = view[os.write(self._in, view) :]
+
+    def read(self) -> bytes:
+        return os.read(self._out, 1 << 16)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+        for stream in (self.proc.stdin, self.proc.stdout, self.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+    def describe_eof(self) -> str:
+        code = self.proc.poll()
+        why = "the local supervisor exited" + ("" if code is None else f" with status {code}")
+        try:
+            self.stderr.seek(0)
+            tail = self.stderr.read()[-2000:].decode("utf-8", "replace").strip()
+        except (OSError, ValueError):
+            tail = ""
+        return f"{why}: {tail}" if tail else why
+
+
+def _python_binds(python: str) -> list[str]:
+    """Host paths the sandboxed Python needs, read-only (besides /usr and the lib dirs)."""
+    out = []
+    for path in (sys.base_prefix, os.path.dirname(os.path.dirname(os.path.realpath(python)))):
+        if path and not path.startswith("/usr/") and path not in ("/", "/usr") and path not in out:
+            out.append(path)
+    return out
+
+
+def _user_process_count() -> int:
+    uid = os.getuid()
+    n = 0
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}").st_uid == uid:
+                    n += 1
+            except OSError:
+                pass
+    return n
+
+
+class LocalSandbox:
+    """Runs programs in forked, namespaced children of a warm local interpreter.
+
+    See the module docstring for guarantees and non-guarantees per isolation level.
+
+    Args:
+        isolation: ``"auto"`` (strongest that works here), or one of `ISOLATION_LEVELS`; an
+            explicit level that cannot be had raises `SandboxUnavailable` (no silent downgrade).
+        workers: Concurrent executions (default: the number of CPUs, at least 2).
+        limits: Default limits of each execution.
+        python: The interpreter to run (default: this one). Programs see its standard library
+            only: no site-packages.
+        tmpfs_size: Size cap of the program's ``/work`` and of ``/tmp`` (namespaces levels).
+        extra_binds: More host paths to expose read-only (namespaces levels).
+    """
+
+    name = "local"
+
+    def __init__(
+        self,
+        *,
+        isolation: str = "auto",
+        workers: int | None = None,
+        limits: Limits | None = None,
+        python: str | None = None,
+        tmpfs_size: str = "64m",
+        extra_binds: Sequence[str] = (),
+    ) -> None:
+        if isolation != "auto" and isolation not in ISOLATION_LEVELS:
+            raise ValueError(f"isolation must be 'auto' or one of {ISOLATION_LEVELS}, got {isolation!r}")
+        if not sys.platform.startswith("linux"):
+            raise SandboxUnavailable("LocalSandbox needs Linux")
+        self.requested = isolation
+        self.limits = limits or Limits()
+        self.python = os.path.realpath(python or sys.executable)
+        self.tmpfs_size = tmpfs_size
+        self.extra_binds = tuple(extra_binds)
+        self._level: str | None = None if isolation == "auto" else isolation
+        self._level_lock = threading.Lock()
+        self._source = supervisor_source("local_main", "_local_boot.py")
+        self._nproc_offset = 0
+        self._pool = WorkerPool(self._create, workers or max(2, os.cpu_count() or 2))
+
+    # -- workers ---------------------------------------------------------------------------
+
+    @property
+    def isolation(self) -> str:
+        """The isolation level in force (starts a worker to find out, under ``"auto"``)."""
+        if self._level is None:
+            self._pool.release(self._pool.acquire())
+        assert self._level is not None
+        return self._level
+
+    def _candidates(self) -> list[str]:
+        if self._level is not None:
+            return [self._level]
+        return ["namespaces", "userns", "none"] if os.geteuid() == 0 else ["userns", "none"]
+
+    def _create(self, slot: int) -> Worker:
+        with self._level_lock:
+            errors = []
+            for level in self._candidates():
+                try:
+                    worker = self._start(slot, level)
+                except SandboxUnavailable as e:
+                    errors.append(f"{level}: {e}")
+                    continue
+                self._level = level
+                return worker
+        raise SandboxUnavailable("; ".join(errors))
+
+    def _start(self, slot: int, level: str) -> Worker:
+        cleanup: list[str] = []
+        cfg: dict[str, Any] = {"isolation": level, "host_pid": os.getpid()}
+        if level == "none":
+            work = tempfile.mkdtemp(prefix="assay-work-")
+            cleanup.append(work)
+            cfg.update(workdir=work, scratch=[work], pidns=False, rlimit_nproc=True)
+            if not self._nproc_offset:
+                self._nproc_offset = _user_process_count() + 64
+            cfg["nproc_offset"] = self._nproc_offset
+        else:
+            root = tempfile.mkdtemp(prefix="assay-root-")
+            cleanup.append(root)
+            binds = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
+            binds += _python_binds(self.python) + list(self.extra_binds)
+            cfg.update(
+                root_dir=root,
+                binds=binds,
+                tmpfs={"tmp": self.tmpfs_size, "work": self.tmpfs_size, "shm": "16m"},
+                workdir="/work",
+                scratch=["/work", "/tmp", "/dev/shm"],
+                pidns=True,
+                rlimit_nproc=True,
+            )
+            if level == "namespaces":
+                cfg.update(uid=UID_BASE + slot, gid=UID_BASE + slot)
+            else:
+                cfg.update(drop_caps=True, require_undumpable=True)
+                if not self._nproc_offset:
+                    self._nproc_offset = _user_process_count() + 64
+                cfg["nproc_offset"] = self._nproc_offset
+        stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
+        try:
+            proc = subprocess.Popen(
+                [self.python, "-I", "-S", "-c", BOOT],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env={"LANG": "C.UTF-8"},
+                cwd="/",
+                start_new_session=True,
+            )
+        except OSError as e:
+            stderr.close()
+            for path in cleanup:
+                shutil.rmtree(path, ignore_errors=True)
+            raise SandboxUnavailable(f"cannot start {self.python}: {e}") from e
+
+        def on_close() -> None:
+            for path in cleanup:
+                shutil.rmtree(path, ignore_errors=True)
+
+        worker = Worker(_PipeTransport(proc, stderr), name=f"local-{slot}", on_close=on_close)
+        try:
+            worker.boot(self._source, cfg, timeout_s=30.0)
+        except SandboxError as e:
+            worker.close()
+            raise SandboxUnavailable(str(e)) from e
+        return worker
+
+    # -- the Sandbox protocol --------------------------------------------------------------
+
+    def _spec(
+        self,
+        source: str | bytes,
+        language: str,
+        stdin: str | bytes,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None,
+        files: Mapping[str, str | bytes] | None,
+        limits: Limits | None,
+        channel: bool,
+    ) -> dict[str, Any]:
+        base_env = dict(DEFAULT_ENV)
+        if self._level == "none":
+            base_env.update(HOME=".", TMPDIR=".")
+        return build_spec(
+            source,
+            language=language,
+            stdin=stdin,
+            argv=argv,
+            env=env,
+            files=files,
+            limits=limits or self.limits,
+            channel=channel,
+            base_env=base_env,
+        )
+
+    def run(
+        self,
+        source: str | bytes,
+        *,
+        language: str = "python",
+        stdin: str | bytes = b"",
+        argv: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        files: Mapping[str, str | bytes] | None = None,
+        limits: Limits | None = None,
+    ) -> ExecResult:
+        worker = self._pool.acquire()
+        try:
+            return worker.execute(self._spec(source, language, stdin, argv, env, files, limits, False))
+        finally:
+            self._pool.release(worker)
+
+    def session(
+        self,
+        source: str | bytes,
+        *,
+        language: str = "python",
+        argv: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        files: Mapping[str, str | bytes] | None = None,
+        limits: Limits | None = None,
+    ) -> Session:
+        worker = self._pool.acquire()
+        try:
+            spec = self._spec(source, language, b"", argv, env, files, limits, True)
+        except BaseException:
+            self._pool.release(worker)
+            raise
+        return WorkerSession(worker, spec, self._pool.release)
+
+    def warm(self, n: int | None = None) -> None:
+        """Start ``n`` workers now (default: all)."""
+        self._pool.warm(n)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __enter__(self) -> LocalSandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"LocalSandbox(isolation={self._level or self.requested!r}, workers={self._pool.size})"
