@@ -1,6 +1,7 @@
 """Built-in tools: calculator (no eval), sympy tools on safely parsed input, units, dates, table,
 memory, search."""
 
+import contextlib
 from fractions import Fraction
 
 import pytest
@@ -72,10 +73,8 @@ def test_calculator_refuses_with_a_reason(expression, why):
 
 @given(st.text(max_size=300))
 def test_calculator_never_fails_other_than_with_value_error(text):
-    try:
+    with contextlib.suppress(ValueError):
         calculate(text)
-    except ValueError:
-        pass
 
 
 @given(st.integers(-(10**30), 10**30), st.integers(-(10**30), 10**30), st.integers(1, 10**12))
@@ -125,7 +124,7 @@ def test_solve_simplify_integrate():
 def test_sympy_input_is_parsed_not_executed(text):
     with pytest.raises(ExpressionError):
         to_sympy(parse(text))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"."):
         simplify(text)
 
 
