@@ -48,6 +48,10 @@ from assay.cli_eval import app as _eval_app  # noqa: E402 - sub-apps register af
 
 app.add_typer(_eval_app, name="eval")
 
+from assay.cli_serve import app as _serve_app  # noqa: E402
+
+app.add_typer(_serve_app, name="serve")
+
 
 def main() -> None:
     """Console-script entry point."""
