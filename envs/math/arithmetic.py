@@ -62,6 +62,11 @@ class ArithmeticEnv(SingleTurnEnv):
         digits: Maximum digits per operand (1-9).
         num_operands: Numbers in the expression (2-8).
         operations: Operators to draw from, any of ``+-*/``.
+        max_operand: Draw operands from ``[0, max_operand)`` instead of ``[0, 10**digits)``
+            (e.g. 5 for the tiny-model addition task); None keeps the level's range.
+        prompt_template: The prompt as a ``str.format`` template with ``{expr}`` where the
+            expression goes (default `PROMPT`; ``"{expr}="`` suits a tiny model trained from
+            scratch).
         **kwargs: Passed to `SingleTurnEnv` (``max_chars``, ``system_prompt``, ``rubric``...).
     """
 
@@ -72,6 +77,8 @@ class ArithmeticEnv(SingleTurnEnv):
         digits: int | None = None,
         num_operands: int | None = None,
         operations: str | None = None,
+        max_operand: int | None = None,
+        prompt_template: str = PROMPT,
         **kwargs: Any,
     ) -> None:
         if level not in LEVELS:
@@ -91,15 +98,24 @@ class ArithmeticEnv(SingleTurnEnv):
             raise ValueError(f"num_operands must be in 2..8, got {self.num_operands}")
         if not self.operations or set(self.operations) - set("+-*/"):
             raise ValueError(f"operations must be a non-empty subset of '+-*/', got {self.operations!r}")
+        if max_operand is not None and not 1 <= max_operand <= 10**self.digits:
+            raise ValueError(f"max_operand must be in 1..10**digits, got {max_operand}")
+        self.max_operand = max_operand
+        if "{expr}" not in prompt_template or prompt_template.format(expr="") == prompt_template:
+            raise ValueError("prompt_template must be a str.format template with an '{expr}' field")
+        self.prompt_template = prompt_template
         kwargs.setdefault("verifier", NumberMatch())
         super().__init__(**kwargs)
-        config = f"{self.digits}|{self.num_operands}|{self.operations}".encode()
-        self._salt = int.from_bytes(hashlib.sha256(config).digest()[:4], "little")
+        config = f"{self.digits}|{self.num_operands}|{self.operations}"
         self._prefix = f"arithmetic/d{self.digits}n{self.num_operands}{self.operations}"
+        if max_operand is not None:  # ids and tasks of the default ranges stay as they were
+            config += f"|m{max_operand}"
+            self._prefix += f"m{max_operand}"
+        self._salt = int.from_bytes(hashlib.sha256(config.encode()).digest()[:4], "little")
 
     def task_at(self, index: int) -> Task:
         rng = np.random.default_rng(np.random.SeedSequence([self._salt, index]))
-        high = 10**self.digits
+        high = 10**self.digits if self.max_operand is None else self.max_operand
         numbers = [int(x) for x in rng.integers(0, high, size=self.num_operands)]
         ops = [
             str(self.operations[int(i)])
@@ -107,12 +123,12 @@ class ArithmeticEnv(SingleTurnEnv):
         ]
         for i, op in enumerate(ops):  # no division by zero
             if op == "/" and numbers[i + 1] == 0:
-                numbers[i + 1] = 1 + int(rng.integers(0, high - 1))
+                numbers[i + 1] = 1 + int(rng.integers(0, max(high - 1, 1)))
         expr = " ".join(f"{n} {op}" for n, op in zip(numbers, ops, strict=False)) + f" {numbers[-1]}"
         value = evaluate(numbers, ops)
         return Task(
             id=f"{self._prefix}/{index}",
-            prompt=PROMPT.format(expr=expr),
+            prompt=self.prompt_template.format(expr=expr),
             answer=_format(value),
             meta={"expression": expr, "digits": self.digits, "num_operands": self.num_operands},
         )

@@ -1,0 +1,215 @@
+"""Training configs: frozen dataclasses, loaded from YAML and ``key=value`` overrides.
+
+Each knob has the paper's name and an attribute docstring. `load_config` reads a YAML mapping
+(unknown keys are an error, not a silent typo) and applies overrides on top.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+__all__ = ["GRPOConfig", "PPOConfig", "RunConfig", "load_config", "parse_overrides"]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What every trainer shares: the env, the model, the run, the optimiser, the sampler."""
+
+    env: str = "assay/Arithmetic-v0"
+    """Gymnasium id of the environment."""
+    env_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    """Keyword arguments for the env's constructor."""
+    model: str = ""
+    """Local model directory (``save_pretrained`` layout; `assay model init-tiny` makes one)."""
+    out_dir: str = "runs/train"
+    """Checkpoints, ``metrics.jsonl`` and ``metrics.png`` go here."""
+    seed: int = 0
+    """Seeds tasks, sampling and anything else random: the same seed gives the same run (CPU)."""
+    steps: int = 100
+    """Optimisation steps (one rollout batch each)."""
+    num_prompts: int = 8
+    """Distinct tasks per step."""
+    max_new_tokens: int = 64
+    """Token budget of one action."""
+    temperature: float = 1.0
+    """Sampling temperature (the policy's log-probs use the same)."""
+    max_turns: int = 16
+    """Most actions in one episode (multi-turn envs)."""
+    max_context_tokens: int | None = None
+    """Cut episodes whose context would grow beyond this (None: no limit)."""
+    lr: float = 3e-4
+    """AdamW learning rate (0 freezes the policy: a control run)."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    """AdamW betas."""
+    max_grad_norm: float = 1.0
+    """Clip the global gradient norm to this (0 disables)."""
+    num_epochs: int = 1
+    """Passes over each rollout batch."""
+    num_minibatches: int = 1
+    """Optimizer steps per pass (the batch is split into this many minibatches)."""
+    micro_batch_size: int | None = None
+    """Sequences per forward/backward (gradient accumulation); None: the whole minibatch."""
+    sampler: Literal["hf", "vllm"] = "hf"
+    """``hf``: transformers ``generate`` on the policy; ``vllm``: in-process vLLM, synced each step."""
+    tis_cap: float = 2.0
+    """Truncated importance sampling cap, used when the sampler's log-probs differ from the policy's."""
+    tis_threshold: float = 1e-3
+    """Apply TIS when the mean absolute log-prob gap (nats/token) exceeds this."""
+    lora_r: int = 0
+    """LoRA rank (peft); 0 trains every weight."""
+    lora_alpha: int = 16
+    """LoRA alpha."""
+    dtype: str = "auto"
+    """Autocast dtype: ``auto`` is bfloat16 on a CUDA GPU that has it, float32 elsewhere."""
+    device: str = "cpu"
+    """Torch device."""
+    vectorization: Literal["sync", "async"] = "sync"
+    """Vector env mode: ``async`` verifies in worker processes (for heavy verifiers)."""
+    save_every: int = 0
+    """Checkpoint every this many steps (0: only at the end)."""
+    keep_checkpoints: int = 1
+    """Most recent checkpoints to keep."""
+    progress: bool = True
+    """Show a rich progress bar."""
+    plot: bool = True
+    """Write ``metrics.png`` (reward and KL) at the end."""
+    log_kl: bool = True
+    """Log the k3 KL to the initial policy (keeps a frozen copy; one extra forward per step)."""
+    report_to: tuple[str, ...] = ()
+    """Extra metric sinks: ``"tensorboard"`` and/or ``"wandb"``."""
+
+    def __post_init__(self) -> None:
+        if self.steps < 0 or self.num_prompts < 1 or self.max_new_tokens < 1:
+            raise ValueError("steps must be >= 0, num_prompts and max_new_tokens >= 1")
+        if self.num_epochs < 1 or self.num_minibatches < 1:
+            raise ValueError("num_epochs and num_minibatches must be >= 1")
+        if self.micro_batch_size is not None and self.micro_batch_size < 1:
+            raise ValueError("micro_batch_size must be >= 1 or None")
+        if self.lr < 0 or self.temperature < 0:
+            raise ValueError("lr and temperature must be >= 0")
+        if self.sampler not in ("hf", "vllm"):
+            raise ValueError(f"sampler must be 'hf' or 'vllm', got {self.sampler!r}")
+        if self.vectorization not in ("sync", "async"):
+            raise ValueError(f"vectorization must be 'sync' or 'async', got {self.vectorization!r}")
+        if set(self.report_to) - {"tensorboard", "wandb"}:
+            raise ValueError(f"report_to takes 'tensorboard' and 'wandb', got {self.report_to}")
+
+
+@dataclass(frozen=True)
+class GRPOConfig(RunConfig):
+    """GRPO (Shao et al. 2024) with the DAPO and Dr. GRPO options."""
+
+    group_size: int = 8
+    """Completions per prompt (G)."""
+    scale_advantages: bool = True
+    """Divide group-centred rewards by the group's std (GRPO); False is Dr. GRPO."""
+    eps_low: float = 0.2
+    """Lower clip of the ratio: ``1 - eps_low``."""
+    eps_high: float = 0.2
+    """Upper clip of the ratio: ``1 + eps_high`` (DAPO's clip-higher uses 0.28)."""
+    loss_agg: Literal["seq", "token", "constant"] = "token"
+    """Loss normalisation: per sequence (GRPO), per token (DAPO), constant (Dr. GRPO)."""
+    kl_coef: float = 0.0
+    """Weight of the k3 KL to the initial policy (0: no reference model, as DAPO/Dr. GRPO)."""
+    filter_groups: bool = True
+    """Drop groups whose rewards are all equal (zero advantage); skip the step if none is left."""
+    overlong: Literal["none", "filter", "penalty"] = "none"
+    """Overlong actions: keep, mask out of the loss (DAPO filter), or soft-penalise the reward."""
+    overlong_buffer: int = 4
+    """Soft penalty ramps over the last this many tokens of ``max_new_tokens``."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.group_size < 2:
+            raise ValueError(f"group_size must be >= 2 (a group of 1 has no baseline), got {self.group_size}")
+        if self.loss_agg not in ("seq", "token", "constant"):
+            raise ValueError(f"loss_agg must be seq, token or constant, got {self.loss_agg!r}")
+        if self.overlong not in ("none", "filter", "penalty"):
+            raise ValueError(f"overlong must be none, filter or penalty, got {self.overlong!r}")
+        if self.eps_low < 0 or self.eps_high < 0 or self.kl_coef < 0:
+            raise ValueError("eps_low, eps_high and kl_coef must be >= 0")
+
+
+@dataclass(frozen=True)
+class PPOConfig(RunConfig):
+    """PPO for language models (Ouyang et al. 2022; Huang et al. 2024 "N+ implementation details")."""
+
+    num_prompts: int = 64
+    """Episodes per step (one per prompt)."""
+    gamma: float = 1.0
+    """Discount."""
+    lam: float = 0.95
+    """GAE lambda."""
+    clip_eps: float = 0.2
+    """Policy ratio clip."""
+    value_clip: float = 0.2
+    """Value clip around the rollout-time values."""
+    vf_coef: float = 0.5
+    """Weight of the value loss."""
+    kl_coef: float = 0.0
+    """Per-token KL penalty in the reward, ``-kl_coef * (log pi - log pi_ref)`` (0: no reference)."""
+    whiten_advantages: bool = True
+    """Normalise advantages over the batch."""
+    critic: Literal["head", "separate"] = "head"
+    """``head``: a value head on the policy's trunk; ``separate``: a critic copy of the model."""
+    num_epochs: int = 2
+    """Passes over each rollout batch."""
+    num_minibatches: int = 2
+    """Optimizer steps per pass."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.critic not in ("head", "separate"):
+            raise ValueError(f"critic must be 'head' or 'separate', got {self.critic!r}")
+        if not 0 <= self.lam <= 1 or not 0 <= self.gamma <= 1:
+            raise ValueError("gamma and lam must be in [0, 1]")
+
+
+C = TypeVar("C", bound=RunConfig)
+
+
+def _coerce(cls: type[RunConfig], key: str, value: Any) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if key not in fields:
+        raise ValueError(f"{cls.__name__} has no setting {key!r}; known: {', '.join(sorted(fields))}")
+    if key in ("adam_betas", "report_to") and isinstance(value, list):
+        return tuple(value)
+    if key == "env_kwargs" and isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["lr=3e-4", "env_kwargs={level: easy}"]`` -> a dict (values parsed as YAML)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"override must look like key=value, got {pair!r}")
+        out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+    return out
+
+
+def load_config(
+    cls: type[C], path: str | Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> C:
+    """Build ``cls`` from a YAML file (a mapping of setting -> value) and then ``overrides``."""
+    import yaml
+
+    values: dict[str, Any] = {}
+    if path is not None:
+        loaded = yaml.safe_load(Path(path).read_text())
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ValueError(f"{path}: expected a mapping of settings, got {type(loaded).__name__}")
+        values.update(loaded or {})
+    values.update(overrides or {})
+    return cls(**{k: _coerce(cls, k, v) for k, v in values.items()})

@@ -1,0 +1,215 @@
+"""GRPO: group-relative policy optimisation (Shao et al. 2024), with DAPO and Dr. GRPO options.
+
+One step:
+
+1. Sample ``num_prompts`` tasks, ``group_size`` completions each (`collect_episodes`).
+2. Rewards come from the env's verifier and rubric; optionally DAPO's soft overlong penalty.
+3. Advantages are the rewards centred (and, unless Dr. GRPO, std-scaled) within each group,
+   one value per sequence, broadcast over its tokens.
+4. Groups with all-equal rewards carry no signal and are dropped (``filter_groups``). A batch
+   with no advantage left skips the optimizer step entirely: a zero gradient would still move
+   the weights through AdamW's momentum and weight decay.
+5. The policy's log-probs at sampling time (``old``) are recomputed by the trainer (with one
+   optimizer step per batch, from the first forward pass itself); where the sampler's own
+   log-probs differ from them by more than ``tis_threshold`` nats/token on average (vLLM, bf16),
+   each token's loss is weighted by the truncated importance ratio ``min(pi_old / pi_sampler,
+   cap)``. The gap is judged per forward chunk and logged as ``logprob_gap`` (the largest).
+6. ``num_epochs`` passes over ``num_minibatches`` minibatches; each minibatch is one optimizer
+   step over ``micro_batch_size`` chunks (gradient accumulation), with the clipped surrogate
+   (``eps_low``/``eps_high``), an optional k3 KL to the initial policy, ``loss_agg``
+   normalisation, and gradient-norm clipping.
+
+Simplifications, stated: no dynamic re-sampling to refill a filtered batch (DAPO does; here the
+batch just shrinks); the reference model is the initial policy, never refreshed; multi-turn
+episodes get one advantage for all their action tokens; the KL logged as ``kl`` is the k3
+estimate against the initial policy over the first minibatch's action tokens (``log_kl``; it
+costs one forward pass of a frozen copy).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+
+from assay.agents.config import GRPOConfig
+from assay.agents.losses import (
+    approx_kl_k3,
+    clipped_surrogate,
+    group_advantages,
+    masked_mean,
+    overlong_penalty,
+    token_weights,
+    truncated_is_weights,
+)
+from assay.agents.policy import token_logprobs
+from assay.agents.rollout import Episode, to_batch
+from assay.agents.trainer import Trainer, step_seed
+from assay.verifiers.sampler import Sampler
+
+__all__ = ["GRPO"]
+
+
+class GRPO(Trainer):
+    """The GRPO trainer. ``GRPO(config).train()`` runs it; `step` does one step.
+
+    Args:
+        config: A `GRPOConfig`.
+        model, tokenizer: Use these instead of loading ``config.model``.
+        sampler: Use this instead of building one from ``config.sampler``.
+    """
+
+    config: GRPOConfig
+
+    def __init__(
+        self, config: GRPOConfig, *, model: Any = None, tokenizer: Any = None, sampler: Sampler | None = None
+    ) -> None:
+        self.group_size = config.group_size
+        super().__init__(config, model=model, tokenizer=tokenizer, sampler=sampler)
+        self.ref_model = self.frozen_copy() if config.kl_coef > 0 or config.log_kl else None
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(
+            self.params, lr=config.lr, betas=config.adam_betas, weight_decay=config.weight_decay
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    def rewards(self, episodes: list[Episode]) -> torch.Tensor:
+        """The per-episode rewards the advantages use (with the overlong penalty if enabled)."""
+        r = torch.tensor([e.reward for e in episodes], dtype=torch.float32)
+        c = self.config
+        if c.overlong == "penalty":
+            longest = torch.tensor([max(e.action_tokens, default=0) for e in episodes])
+            r = r + overlong_penalty(
+                longest, max_tokens=c.max_new_tokens, buffer=min(c.overlong_buffer, c.max_new_tokens)
+            )
+        return r
+
+    def step(self) -> dict[str, float]:
+        c = self.config
+        seed = step_seed(c.seed, self.step_count)
+        t0 = time.perf_counter()
+        episodes = self.rollout(seed)
+        t_rollout = time.perf_counter() - t0
+
+        raw = torch.tensor([e.reward for e in episodes], dtype=torch.float32)
+        rewards = self.rewards(episodes)
+        adv = group_advantages(rewards, c.group_size, scale=c.scale_advantages)
+        group_std = rewards.view(-1, c.group_size).std(dim=1)
+        keep_group = group_std > 0 if c.filter_groups else torch.ones_like(group_std, dtype=torch.bool)
+        keep = keep_group.repeat_interleave(c.group_size) & (adv != 0 if c.filter_groups else True)
+        if c.overlong == "filter":
+            keep &= ~torch.tensor([e.overlong for e in episodes])
+        rows = torch.nonzero(keep).flatten().tolist()
+
+        metrics: dict[str, float] = {
+            "step": self.step_count + 1,
+            "reward/mean": raw.mean().item(),
+            "reward/std": raw.std().item() if raw.numel() > 1 else 0.0,
+            "correct": sum(e.status == "correct" for e in episodes) / len(episodes),
+            "no_answer": sum(e.status == "no_answer" for e in episodes) / len(episodes),
+            "tokens/mean": sum(e.num_action_tokens for e in episodes) / len(episodes),
+            "overlong": sum(e.overlong for e in episodes) / len(episodes),
+            "groups/kept": keep_group.float().mean().item(),
+            "time/rollout": t_rollout,
+        }
+        t1 = time.perf_counter()
+        if not rows or bool((adv[rows] == 0).all()):
+            metrics.update(self._no_update(episodes))
+        else:
+            metrics.update(self._update([episodes[i] for i in rows], adv[rows], seed))
+            self.after_update()
+        metrics["time/train"] = time.perf_counter() - t1
+        metrics["time/step"] = time.perf_counter() - t0
+        self.step_count += 1
+        return metrics
+
+    def _no_update(self, episodes: list[Episode]) -> dict[str, float]:
+        """Metrics of a skipped step (every advantage zero: the weights must not move)."""
+        kl = float("nan")
+        if self.ref_model is not None or self.config.kl_coef == 0:
+            batch = to_batch(episodes, self.pad_id)
+            with torch.no_grad(), self.autocast():
+                logp = token_logprobs(
+                    self.model, batch.input_ids, batch.attention_mask, temperature=self.config.temperature
+                )
+                kl = self._ref_kl(batch, logp)
+        return {
+            "skipped": 1.0,
+            "loss": 0.0,
+            "kl": kl,
+            "grad_norm": 0.0,
+            "clip_frac": 0.0,
+            "logprob_gap": float("nan"),
+        }
+
+    def _ref_kl(self, batch: Any, logp: torch.Tensor) -> float:
+        if self.ref_model is None:
+            return float("nan")
+        with torch.no_grad(), self.autocast():
+            ref = token_logprobs(
+                self.ref_model, batch.input_ids, batch.attention_mask, temperature=self.config.temperature
+            )
+        return masked_mean(approx_kl_k3(logp.float(), ref.float()), batch.loss_mask).item()
+
+    def _update(self, episodes: list[Episode], adv: torch.Tensor, seed: int) -> dict[str, float]:
+        c = self.config
+        batch = to_batch(episodes, self.pad_id)
+        dev = self.device
+        input_ids, attn = batch.input_ids.to(dev), batch.attention_mask.to(dev)
+        mask, sampler_lp, adv = batch.loss_mask.to(dev), batch.sampler_logprobs.to(dev), adv.to(dev)
+        # With one optimizer step per batch the first forward is still the sampling-time policy,
+        # so its detached log-probs serve as ``old``; otherwise compute them up front.
+        single_pass = c.num_epochs * min(c.num_minibatches, len(episodes)) == 1
+        with torch.no_grad(), self.autocast():
+            old_all = None if single_pass else self._logprobs(self.model, input_ids, attn)
+            ref = self._logprobs(self.ref_model, input_ids, attn) if self.ref_model is not None else None
+
+        losses, clip_fracs, norms, gaps, kls = [], [], [], [], []
+        for mb in self.minibatches(len(episodes), seed):
+            if not bool((adv[mb] != 0).any()):
+                continue  # nothing to learn from this minibatch: no optimizer step
+            weights = token_weights(mask[mb], c.loss_agg, max_tokens=c.max_new_tokens)
+            total = 0.0
+            for sl in self.micro_slices(len(mb)):
+                rows = mb[sl]
+                with self.autocast():
+                    logp = self._logprobs(self.model, input_ids[rows], attn[rows])
+                old = logp.detach() if old_all is None else old_all[rows]
+                gap = masked_mean((old - sampler_lp[rows]).abs(), mask[rows]).item()
+                gaps.append(gap)
+                per_tok, clipped = clipped_surrogate(
+                    logp, old, adv[rows], eps_low=c.eps_low, eps_high=c.eps_high
+                )
+                if gap > c.tis_threshold:
+                    per_tok = per_tok * truncated_is_weights(old, sampler_lp[rows], cap=c.tis_cap)
+                if ref is not None:
+                    kl_tok = approx_kl_k3(logp, ref[rows])
+                    kls.append(masked_mean(kl_tok.detach(), mask[rows]).item())
+                    if c.kl_coef > 0:
+                        per_tok = per_tok + c.kl_coef * kl_tok
+                loss = (weights[sl] * per_tok).sum()
+                loss.backward()
+                total += loss.item()
+                clip_fracs.append(masked_mean(clipped, mask[rows]).item())
+            norms.append(self.optimizer_step(self.optimizer, self.params))
+            losses.append(total)
+        gap = max(gaps) if gaps else float("nan")
+        return {
+            "skipped": 0.0 if losses else 1.0,
+            "loss": sum(losses) / len(losses) if losses else 0.0,
+            "kl": kls[0] if kls else float("nan"),
+            "grad_norm": sum(norms) / len(norms) if norms else 0.0,
+            "clip_frac": sum(clip_fracs) / len(clip_fracs) if clip_fracs else 0.0,
+            "logprob_gap": gap,
+            "tis": float(gap > c.tis_threshold),
+        }
+
+    def _logprobs(self, model: Any, input_ids: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:
+        return token_logprobs(model, input_ids, attn, temperature=self.config.temperature).float()

@@ -1,0 +1,191 @@
+"""PPO for language models: a value function, GAE, a per-token KL penalty, clipped losses.
+
+One step:
+
+1. Sample one episode for each of ``num_prompts`` tasks (`collect_episodes`).
+2. With the sampling-time policy: per-token log-probs, values and (if ``kl_coef > 0``) the
+   reference model's log-probs. Per-token reward ``r_t = -kl_coef * (log pi - log pi_ref)_t``,
+   plus the episode's reward on its last action token.
+3. GAE over the action tokens (observation tokens are skipped, not steps) gives advantages and
+   returns; advantages are whitened over the batch (``whiten_advantages``).
+4. ``num_epochs`` passes over ``num_minibatches`` minibatches: the clipped surrogate (mean over
+   the minibatch's action tokens) plus ``vf_coef`` times the clipped value loss; gradient
+   accumulation over ``micro_batch_size`` chunks, gradient-norm clipping.
+
+The value function is a linear head on the policy's last hidden state (``critic="head"``,
+shared trunk) or on a separate copy of the initial model (``critic="separate"``).
+
+Simplifications, stated: a multi-turn episode's reward is all credited to its last action token
+(intermediate turn rewards are summed into it); the reference model is the initial policy; the
+sampler's log-probs are trusted as the old policy's only through the recomputation (as GRPO, with
+truncated importance sampling when they differ).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+import torch
+
+from assay.agents.config import PPOConfig
+from assay.agents.losses import (
+    approx_kl_k3,
+    clipped_surrogate,
+    clipped_value_loss,
+    gae,
+    masked_mean,
+    token_weights,
+    truncated_is_weights,
+    whiten,
+)
+from assay.agents.policy import ValueModel, position_ids, token_logprobs
+from assay.agents.rollout import Batch, to_batch
+from assay.agents.trainer import Trainer, step_seed
+from assay.verifiers.sampler import Sampler
+
+__all__ = ["PPO"]
+
+
+class PPO(Trainer):
+    """The PPO trainer. ``PPO(config).train()`` runs it; `step` does one step."""
+
+    config: PPOConfig
+    group_size = 1
+
+    def __init__(
+        self, config: PPOConfig, *, model: Any = None, tokenizer: Any = None, sampler: Sampler | None = None
+    ) -> None:
+        super().__init__(config, model=model, tokenizer=tokenizer, sampler=sampler)
+        hidden = int(self.model.config.hidden_size)
+        self.value_head = ValueModel(hidden).to(self.device)
+        self.critic = None
+        if config.critic == "separate":
+            self.critic = copy.deepcopy(self.model.base_model)
+            self.critic.train()
+        self.ref_model = self.frozen_copy() if config.kl_coef > 0 or config.log_kl else None
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.params += list(self.value_head.parameters())
+        if self.critic is not None:
+            self.params += list(self.critic.parameters())
+        self.optimizer = torch.optim.AdamW(
+            self.params, lr=config.lr, betas=config.adam_betas, weight_decay=config.weight_decay
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {
+            **super().state_dict(),
+            "value_head": self.value_head.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+        }
+        if self.critic is not None:
+            state["critic"] = self.critic.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.value_head.load_state_dict(state["value_head"])
+        if self.critic is not None:
+            self.critic.load_state_dict(state["critic"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    def _forward(self, input_ids: torch.Tensor, attn: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probs ``(N, T-1)`` and values ``(N, T-1)``."""
+        with self.autocast():
+            logp, hidden = token_logprobs(
+                self.model, input_ids, attn, temperature=self.config.temperature, return_hidden=True
+            )
+            if self.critic is not None:
+                hidden = self.critic(
+                    input_ids=input_ids, attention_mask=attn, position_ids=position_ids(attn)
+                ).last_hidden_state
+            values = self.value_head(hidden)
+        return logp.float(), values.float()
+
+    def token_rewards(self, batch: Batch, logp: torch.Tensor, ref: torch.Tensor | None) -> torch.Tensor:
+        """``(N, T-1)``: the KL penalty on every action token plus the episode reward on the last."""
+        c = self.config
+        mask = batch.loss_mask
+        r = torch.zeros_like(logp)
+        if ref is not None and c.kl_coef > 0:
+            r = -c.kl_coef * (logp - ref) * mask
+        positions = torch.arange(mask.shape[1]).expand_as(mask)
+        last = torch.where(mask > 0, positions, torch.full_like(positions, -1)).max(dim=1).values
+        has = last >= 0
+        r[has, last[has]] += batch.rewards[has].to(r.dtype)
+        return r
+
+    def step(self) -> dict[str, float]:
+        c = self.config
+        seed = step_seed(c.seed, self.step_count)
+        t0 = time.perf_counter()
+        episodes = self.rollout(seed)
+        t_rollout = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        batch = to_batch(episodes, self.pad_id)
+        input_ids, attn, mask = batch.input_ids, batch.attention_mask, batch.loss_mask
+        with torch.no_grad():
+            old, old_values = self._forward(input_ids, attn)
+            ref = None
+            if self.ref_model is not None:
+                with self.autocast():
+                    ref = token_logprobs(self.ref_model, input_ids, attn, temperature=c.temperature).float()
+        gap = masked_mean((old - batch.sampler_logprobs).abs(), mask).item()
+        tis = (
+            truncated_is_weights(old, batch.sampler_logprobs, cap=c.tis_cap)
+            if gap > c.tis_threshold
+            else None
+        )
+        rewards = self.token_rewards(batch, old, ref)
+        adv, returns = gae(rewards, old_values, mask, gamma=c.gamma, lam=c.lam)
+        if c.whiten_advantages:
+            adv = whiten(adv, mask)
+
+        pg_losses, vf_losses, clip_fracs, norms = [], [], [], []
+        for mb in self.minibatches(len(episodes), seed):
+            weights = token_weights(mask[mb], "token")
+            denom = mask[mb].sum().clamp(min=1.0)
+            for sl in self.micro_slices(len(mb)):
+                rows = mb[sl]
+                logp, values = self._forward(input_ids[rows], attn[rows])
+                per_tok, clipped = clipped_surrogate(
+                    logp, old[rows], adv[rows], eps_low=c.clip_eps, eps_high=c.clip_eps
+                )
+                if tis is not None:
+                    per_tok = per_tok * tis[rows]
+                pg = (weights[sl] * per_tok).sum()
+                share = mask[rows].sum() / denom  # this chunk's share of the minibatch's tokens
+                vf = (
+                    clipped_value_loss(values, old_values[rows], returns[rows], mask[rows], clip=c.value_clip)
+                    * share
+                )
+                (pg + c.vf_coef * vf).backward()
+                pg_losses.append(pg.item())
+                vf_losses.append(vf.item())
+                clip_fracs.append(masked_mean(clipped, mask[rows]).item())
+            norms.append(self.optimizer_step(self.optimizer, self.params))
+        self.after_update()
+        raw = batch.rewards
+        metrics = {
+            "step": self.step_count + 1,
+            "reward/mean": raw.mean().item(),
+            "reward/std": raw.std().item() if raw.numel() > 1 else 0.0,
+            "correct": sum(e.status == "correct" for e in episodes) / len(episodes),
+            "no_answer": sum(e.status == "no_answer" for e in episodes) / len(episodes),
+            "tokens/mean": sum(e.num_action_tokens for e in episodes) / len(episodes),
+            "overlong": sum(e.overlong for e in episodes) / len(episodes),
+            "loss/policy": sum(pg_losses) / max(len(norms), 1),
+            "loss/value": sum(vf_losses) / max(len(norms), 1),
+            "value/mean": masked_mean(old_values, mask).item(),
+            "kl": masked_mean(approx_kl_k3(old, ref), mask).item() if ref is not None else float("nan"),
+            "grad_norm": sum(norms) / len(norms),
+            "clip_frac": sum(clip_fracs) / len(clip_fracs),
+            "logprob_gap": gap,
+            "tis": float(tis is not None),
+            "time/rollout": t_rollout,
+            "time/train": time.perf_counter() - t1,
+            "time/step": time.perf_counter() - t0,
+        }
+        self.step_count += 1
+        return metrics

@@ -1,0 +1,268 @@
+"""Rollouts: run a `Sampler` against a Gymnasium vector env of assay text envs.
+
+`collect_episodes` plays one episode per sub-env. Single-turn envs take one step. Multi-turn
+envs (`assay.envs.MultiTurnEnv`, tool envs) alternate: the policy's action, then the env's
+observation, until every episode has ended. The conversation is kept as token ids: the sampled
+ids go in verbatim (including the end-of-sequence token that ended the turn) and each
+observation is tokenised once and appended, so nothing is re-tokenised between turns (a sampler
+with ``accepts_token_ids = True`` gets the ids themselves as the next prompt). Observation
+tokens carry ``mask == 0``, so they are context for the policy but never in its loss.
+
+GRPO groups: reset with ``seeds=assay.group_seeds(seed, num_prompts, G)`` and
+``group_size=G``; the first turn then samples ``G`` completions of each distinct prompt in one
+sampler call (``n=G``).
+
+Truncation: an episode the env truncates (``max_turns``) ends with the env's reward; one whose
+context would outgrow ``max_context_tokens`` is ended by the rollout with ``truncated=True``
+and the reward collected so far; an action that hit ``max_new_tokens`` without stopping is
+flagged ``overlong`` (GRPO can mask or penalise it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from gymnasium.vector import VectorEnv
+
+from assay.verifiers.sampler import Sample, Sampler
+
+__all__ = ["Batch", "Episode", "collect_episodes", "to_batch"]
+
+
+@dataclass
+class Episode:
+    """One episode as token ids, ready for a policy-gradient loss.
+
+    Attributes:
+        task_id: The env's ``task_id``.
+        group: Index of the GRPO group (sub-env index // group size).
+        prompt_ids: Token ids of the first observation (the prompt).
+        ids: Every token after the prompt: actions and observations, in order.
+        mask: Per token of ``ids``: 1 where the policy sampled it, 0 for observation tokens.
+        logprobs: Per token of ``ids``: the sampler's log-prob (0.0 at observation tokens).
+        reward: Sum of the env's rewards over the episode.
+        turns: Actions taken.
+        terminated: The env ended the episode (a final answer).
+        truncated: The env truncated it (e.g. ``max_turns``) or the rollout cut it
+            (``max_context_tokens`` / ``max_turns`` of the rollout).
+        overlong: Some action hit ``max_new_tokens`` without an end-of-sequence token.
+        status: The final verdict's status value (``"correct"``, ...), ``""`` if none.
+        actions: The text of each action.
+        action_tokens: The number of tokens of each action.
+    """
+
+    task_id: str
+    group: int
+    prompt_ids: list[int]
+    ids: list[int] = field(default_factory=list)
+    mask: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    reward: float = 0.0
+    turns: int = 0
+    terminated: bool = False
+    truncated: bool = False
+    overlong: bool = False
+    status: str = ""
+    actions: list[str] = field(default_factory=list)
+    action_tokens: list[int] = field(default_factory=list)
+
+    @property
+    def num_action_tokens(self) -> int:
+        """Tokens the policy sampled (the ones in the loss)."""
+        return sum(self.mask)
+
+
+def _encode(tokenizer: Any, text: str) -> list[int]:
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _sample(
+    sampler: Sampler,
+    prompts: Sequence[str | list[int]],
+    *,
+    n: int,
+    max_new_tokens: int,
+    temperature: float,
+    seed: int,
+) -> list[list[Sample]]:
+    out = sampler.sample(prompts, n=n, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)  # type: ignore[arg-type]
+    if len(out) != len(prompts) or any(len(g) != n for g in out):
+        raise RuntimeError(
+            f"sampler returned {[len(g) for g in out]} samples for {len(prompts)} prompts x n={n}"
+        )
+    return out
+
+
+def collect_episodes(
+    envs: VectorEnv[Any, Any, Any],
+    sampler: Sampler,
+    tokenizer: Any,
+    *,
+    seeds: Sequence[int] | None = None,
+    options: dict[str, Any] | None = None,
+    group_size: int = 1,
+    max_new_tokens: int = 64,
+    temperature: float = 1.0,
+    seed: int = 0,
+    max_turns: int = 64,
+    max_context_tokens: int | None = None,
+    format_observation: Callable[[str], str] = lambda obs: obs,
+) -> list[Episode]:
+    """Play one episode in each sub-env of ``envs`` and return them in sub-env order.
+
+    Args:
+        envs: A vector env with autoreset disabled (as `assay.make_vec` builds).
+        sampler: The policy. Its samples' ``token_ids`` must come from ``tokenizer``.
+        tokenizer: Encodes prompts and observations.
+        seeds: Reset seeds, one per sub-env (e.g. `assay.group_seeds`).
+        options: Reset options (e.g. ``{"task_id": ...}``).
+        group_size: Sub-envs ``[g*G, (g+1)*G)`` hold the same task; their first turn is one
+            sampler call with ``n=G`` per group.
+        max_new_tokens: Token budget per action.
+        temperature: Sampling temperature.
+        seed: Sampling seed (turn ``k`` uses ``seed + k``).
+        max_turns: The rollout stops any episode still running after this many actions.
+        max_context_tokens: Episodes whose prompt, actions and observations would exceed this
+            many tokens are cut (``truncated=True``) before the next action.
+        format_observation: Text placed in the context for an observation (e.g. a role header).
+    """
+    n = envs.num_envs
+    if group_size < 1 or n % group_size:
+        raise ValueError(f"num_envs={n} is not a multiple of group_size={group_size}")
+    obs, info = envs.reset(seed=list(seeds) if seeds is not None else None, options=options)
+    prompts = [str(o) for o in obs]
+    for g in range(0, n, group_size):
+        if len(set(prompts[g : g + group_size])) != 1:
+            raise ValueError(f"sub-envs {g}..{g + group_size - 1} do not share a prompt: use group_seeds")
+    eps = [
+        Episode(
+            task_id=str(info["task_id"][i]), group=i // group_size, prompt_ids=_encode(tokenizer, prompts[i])
+        )
+        for i in range(n)
+    ]
+    active = np.ones(n, dtype=bool)
+    stale = np.zeros(n, dtype=bool)  # ended sub-envs: reset (masked) before the next vector step
+    token_prompts = bool(getattr(sampler, "accepts_token_ids", False))
+    for turn in range(max_turns):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        if turn == 0:
+            unique = prompts[::group_size]
+            grouped = _sample(
+                sampler,
+                unique,
+                n=group_size,
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                seed=seed,
+            )
+            samples = {i: grouped[i // group_size][i % group_size] for i in range(n)}
+        else:
+            contexts: list[str | list[int]] = []
+            for i in idx:
+                ctx = eps[i].prompt_ids + eps[i].ids
+                contexts.append(ctx if token_prompts else tokenizer.decode(ctx))
+            got = _sample(
+                sampler,
+                contexts,
+                n=1,
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                seed=seed + turn,
+            )
+            samples = {int(i): g[0] for i, g in zip(idx, got, strict=True)}
+        actions = [""] * n
+        for i, s in samples.items():
+            ep = eps[i]
+            if len(s.logprobs) != len(s.token_ids):
+                raise RuntimeError("sampler returned no per-token log-probs; a trainer needs them")
+            ep.ids += s.token_ids
+            ep.mask += [1] * len(s.token_ids)
+            ep.logprobs += [float(x) for x in s.logprobs]
+            ep.overlong |= s.finish_reason == "length"
+            ep.turns += 1
+            ep.actions.append(s.text)
+            ep.action_tokens.append(len(s.token_ids))
+            actions[i] = s.text
+        if stale.any():
+            envs.reset(options={"reset_mask": stale.copy()})
+            stale[:] = False
+        obs, reward, terminated, truncated, info = envs.step(tuple(actions))
+        for i in idx:
+            ep = eps[i]
+            ep.reward += float(reward[i])
+            if terminated[i] or truncated[i]:
+                ep.terminated, ep.truncated = bool(terminated[i]), bool(truncated[i])
+                verdict = info["verdict"][i] if "verdict" in info else None
+                ep.status = verdict.status.value if verdict is not None else ""
+                active[i], stale[i] = False, True
+                continue
+            obs_ids = _encode(tokenizer, format_observation(str(obs[i])))
+            ep.ids += obs_ids
+            ep.mask += [0] * len(obs_ids)
+            ep.logprobs += [0.0] * len(obs_ids)
+            if (
+                max_context_tokens is not None
+                and len(ep.prompt_ids) + len(ep.ids) + max_new_tokens > max_context_tokens
+            ):
+                ep.truncated, active[i], stale[i] = True, False, True
+    for i in np.flatnonzero(active):  # still running after max_turns
+        eps[i].truncated = True
+    return eps
+
+
+@dataclass
+class Batch:
+    """Episodes as right-padded tensors, aligned on next-token targets.
+
+    ``input_ids``/``attention_mask`` are ``(N, T)``; ``loss_mask``, ``sampler_logprobs`` are
+    ``(N, T-1)`` with entry ``j`` about the token ``input_ids[:, j+1]`` (predicted at ``j``).
+    ``rewards`` is ``(N,)``.
+    """
+
+    input_ids: Any
+    attention_mask: Any
+    loss_mask: Any
+    sampler_logprobs: Any
+    rewards: Any
+
+    def __len__(self) -> int:
+        return int(self.input_ids.shape[0])
+
+    def select(self, index: Any) -> Batch:
+        """The sub-batch of rows ``index`` (a slice, list or index tensor)."""
+        return Batch(
+            self.input_ids[index],
+            self.attention_mask[index],
+            self.loss_mask[index],
+            self.sampler_logprobs[index],
+            self.rewards[index],
+        )
+
+
+def to_batch(episodes: Sequence[Episode], pad_id: int, *, rewards: Sequence[float] | None = None) -> Batch:
+    """Pad ``episodes`` into a `Batch` (``rewards`` overrides the episodes' own rewards)."""
+    import torch
+
+    if not episodes:
+        raise ValueError("no episodes")
+    width = max(len(e.prompt_ids) + len(e.ids) for e in episodes)
+    n = len(episodes)
+    input_ids = torch.full((n, width), pad_id, dtype=torch.long)
+    attention = torch.zeros((n, width), dtype=torch.long)
+    loss_mask = torch.zeros((n, width - 1), dtype=torch.float32)
+    logprobs = torch.zeros((n, width - 1), dtype=torch.float32)
+    for i, e in enumerate(episodes):
+        seq = e.prompt_ids + e.ids
+        p = len(e.prompt_ids)
+        input_ids[i, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+        attention[i, : len(seq)] = 1
+        if e.ids:
+            loss_mask[i, p - 1 : p - 1 + len(e.ids)] = torch.tensor(e.mask, dtype=torch.float32)
+            logprobs[i, p - 1 : p - 1 + len(e.ids)] = torch.tensor(e.logprobs, dtype=torch.float32)
+    r = torch.tensor([e.reward for e in episodes] if rewards is None else list(rewards), dtype=torch.float32)
+    return Batch(input_ids, attention, loss_mask, logprobs, r)

