@@ -52,6 +52,7 @@ _BUILTIN = {
     "assay/Entailment-v0": "assay.envs.logic.entailment:EntailmentEnv",
     "assay/Almanac-v0": "assay.envs.tools.almanac:AlmanacEnv",
     "assay/MultiHopQA-v0": "assay.envs.tools.multihop:MultiHopQAEnv",
+    "assay/PythonMath-v0": "assay.envs.tools.python_math:PythonMathEnv",
 }
 
 for _id, _entry in _BUILTIN.items():
