@@ -34,7 +34,15 @@ from assay.sandboxes.base import ExecResult, Limits, Session
 from assay.sandboxes.errors import SandboxError, SandboxUnavailable
 from assay.sandboxes.image import DEFAULT_IMAGE
 from assay.sandboxes.pool import WorkerPool
-from assay.sandboxes.worker import BOOT, Worker, WorkerSession, build_spec, supervisor_source
+from assay.sandboxes.worker import (
+    BOOT,
+    PYTHON_FLAGS,
+    SUPERVISOR_ENV,
+    Worker,
+    WorkerSession,
+    build_spec,
+    supervisor_source,
+)
 
 __all__ = ["LABEL", "DockerSandbox", "docker_ready", "reap_orphans"]
 
@@ -255,14 +263,14 @@ class DockerSandbox:
         )
         created = api.create_container(
             self.image,
-            command=["python3", "-I", "-S", "-c", BOOT],
+            command=["python3", *PYTHON_FLAGS, "-c", BOOT],
             stdin_open=True,  # not detached: StdinOnce, so the stdin closes when we disconnect
             detach=False,
             tty=False,
             user=SANDBOX_USER,
             working_dir="/work",
             hostname="sandbox",
-            environment={},
+            environment=dict(SUPERVISOR_ENV),
             labels={LABEL: "1", OWNER_LABEL: _owner()},
             host_config=host_config,
         )

@@ -43,7 +43,15 @@ from typing import Any
 from assay.sandboxes.base import DEFAULT_ENV, ExecResult, Limits, Session
 from assay.sandboxes.errors import SandboxError, SandboxUnavailable
 from assay.sandboxes.pool import WorkerPool
-from assay.sandboxes.worker import BOOT, Worker, WorkerSession, build_spec, supervisor_source
+from assay.sandboxes.worker import (
+    BOOT,
+    PYTHON_FLAGS,
+    SUPERVISOR_ENV,
+    Worker,
+    WorkerSession,
+    build_spec,
+    supervisor_source,
+)
 
 __all__ = ["ISOLATION_LEVELS", "LocalSandbox"]
 
@@ -218,11 +226,11 @@ class LocalSandbox:
         stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
         try:
             proc = subprocess.Popen(
-                [self.python, "-I", "-S", "-c", BOOT],
+                [self.python, *PYTHON_FLAGS, "-c", BOOT],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
-                env={"LANG": "C.UTF-8"},
+                env=dict(SUPERVISOR_ENV),
                 cwd="/",
                 start_new_session=True,
             )
