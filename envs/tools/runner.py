@@ -264,5 +264,7 @@ class ToolRunner:
             self._worker.kill()
 
     def __del__(self) -> None:
-        with contextlib.suppress(Exception):
+        try:  # noqa: SIM105 - contextlib may already be torn down at interpreter exit
             self.close()
+        except Exception:  # noqa: BLE001 - best effort in a finaliser
+            pass

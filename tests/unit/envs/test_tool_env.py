@@ -4,6 +4,8 @@ import json
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from assay.envs import ChatObservation, Status, Task
 from assay.envs.tools import FINAL_ANSWER, TagCalls, Tool, ToolChat, ToolEnv, tool
@@ -248,3 +250,49 @@ def test_step_info_keys_are_stable_on_every_kind_of_step(env):
     for action in (calls(env, ("add", {"a": 1, "b": 1})), 12345, "<answer>42</answer>"):
         *_, info = env.step(action)
         assert keys <= set(info)
+
+
+_fragments = st.sampled_from(
+    [
+        "<tool_call>",
+        "</tool_call>",
+        '{"name": "add", "arguments": ',
+        '{"tool_calls": [',
+        '{"function": ',
+        "}",
+        "]",
+        '"a": 1',
+        ", ",
+        "null",
+        "<answer>42</answer>",
+        '"add"',
+        "{",
+        '"final_answer"',
+    ]
+)
+_actions = st.one_of(
+    st.text(max_size=300), st.lists(st.one_of(_fragments, st.text(max_size=5)), max_size=12).map("".join)
+)
+
+
+@pytest.fixture(scope="module")
+def envs_by_format():
+    envs = {fmt: SumEnv(call_format=fmt, max_turns=4) for fmt in ("json", "tag")}
+    yield envs
+    for env in envs.values():
+        env.close()
+
+
+@pytest.mark.parametrize("call_format", ["json", "tag"])
+@settings(max_examples=150, deadline=None)
+@given(actions=st.lists(_actions, min_size=1, max_size=4))
+def test_any_action_gives_an_observation_never_an_exception(envs_by_format, call_format, actions):
+    env = envs_by_format[call_format]
+    env.reset(options={"task": TASK})
+    for action in actions:
+        obs, reward, terminated, truncated, info = env.step(action)
+        assert isinstance(obs, str) and len(obs) <= env.max_chars
+        assert {"task_id", "turn", "verdict", "reward_terms", "tool_calls", "tool_results"} <= set(info)
+        assert all(r["ok"] or r["content"].startswith("error:") for r in info["tool_results"])
+        if terminated or truncated:
+            break
