@@ -13,6 +13,7 @@ from assay.envs.base import (
     TextEnv,
 )
 from assay.envs.checker import check_text_env
+from assay.envs.reasoning_gym import from_reasoning_gym
 from assay.envs.spaces import Utf8Text
 from assay.envs.wrappers import ChatObservation, Messages
 from assay.registry import register
@@ -33,6 +34,7 @@ __all__ = [
     "Verdict",
     "Verifier",
     "check_text_env",
+    "from_reasoning_gym",
 ]
 
 _BUILTIN = {
