@@ -27,6 +27,7 @@ import contextlib
 import os
 import socket
 import threading
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,10 +45,11 @@ from assay.sandboxes.worker import (
     supervisor_source,
 )
 
-__all__ = ["LABEL", "DockerSandbox", "docker_ready", "reap_orphans"]
+__all__ = ["LABEL", "POOL_LABEL", "DockerSandbox", "docker_ready", "reap_orphans"]
 
 LABEL = "assay.sandbox"
 OWNER_LABEL = "assay.sandbox.owner"
+POOL_LABEL = "assay.sandbox.pool"
 SANDBOX_USER = "65534:65534"
 MiB = 1 << 20
 
@@ -218,6 +220,8 @@ class DockerSandbox:
         warm: bool = False,
     ) -> None:
         self.image = image
+        self.pool_id = uuid.uuid4().hex[:12]
+        """Label value (``assay.sandbox.pool``) of this pool's containers."""
         self.limits = limits or Limits()
         self.cpus = cpus
         self.tmpfs_size = tmpfs_size
@@ -271,7 +275,7 @@ class DockerSandbox:
             working_dir="/work",
             hostname="sandbox",
             environment=dict(SUPERVISOR_ENV),
-            labels={LABEL: "1", OWNER_LABEL: _owner()},
+            labels={LABEL: "1", OWNER_LABEL: _owner(), POOL_LABEL: self.pool_id},
             host_config=host_config,
         )
         return self._client.containers.get(created["Id"])

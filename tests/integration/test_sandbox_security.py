@@ -1,0 +1,236 @@
+"""Security properties of both sandboxes, one property per test.
+
+Runs on the local sandbox always and on the Docker sandbox when its daemon and image are ready
+(the docker tier: skipped on a laptop without them, required in CI with ASSAY_REQUIRE_DOCKER=1).
+Network checks only ever touch loopback.
+"""
+
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+from assay.sandboxes import Limits, LocalSandbox, SandboxUnavailable
+
+LIMITS = Limits(wall_s=5, cpu_s=5, memory_bytes=256 * 2**20, processes=16, output_bytes=64_000)
+
+
+def _require_docker(reason):
+    if os.environ.get("ASSAY_REQUIRE_DOCKER") == "1":  # tests/conftest.py's require_or_skip
+        pytest.fail(f"docker tier is required here but unavailable: {reason}")
+    pytest.skip(reason)
+
+
+def open_sandbox(kind, **kwargs):
+    if kind == "local":
+        return LocalSandbox(limits=LIMITS, **kwargs)
+    from assay.sandboxes.docker import DockerSandbox
+
+    try:
+        return DockerSandbox(limits=LIMITS, **kwargs)
+    except SandboxUnavailable as e:
+        _require_docker(str(e))
+
+
+@pytest.fixture(scope="module", params=["local", pytest.param("docker", marks=pytest.mark.docker)])
+def box(request):
+    sandbox = open_sandbox(request.param, workers=2)
+    yield sandbox
+    sandbox.close()
+
+
+def test_network_has_only_loopback_and_cannot_reach_the_host(box):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    try:
+        src = (
+            "import socket\n"
+            "print(sorted(n for _, n in socket.if_nameindex()))\n"
+            "s = socket.socket(); s.settimeout(1)\n"
+            f"try:\n    s.connect(('127.0.0.1', {port})); print('REACHED HOST')\n"
+            "except OSError as e:\n    print('refused')\n"
+            "try:\n    socket.getaddrinfo('deb.debian.org', 80); print('DNS WORKS')\n"
+            "except OSError:\n    print('no dns')\n"
+        )
+        r = box.run(src)
+    finally:
+        server.close()
+    assert r.stdout.split("\n")[:3] == ["['lo']", "refused", "no dns"], r
+
+
+def test_fork_bomb_is_contained_and_cleaned_up(box):
+    src = (
+        "import os, time\n"
+        "n = 0\n"
+        "while n < 10_000:\n"
+        "    try:\n"
+        "        if os.fork() == 0:\n"
+        "            time.sleep(60)\n"
+        "            os._exit(0)\n"
+        "        n += 1\n"
+        "    except OSError:\n"
+        "        break\n"
+        "print(n)\n"
+    )
+    r = box.run(src)
+    assert r.exit_code == 0 and int(r.stdout) < 64, r
+    after = box.run("import os\nprint(sum(p.isdigit() for p in os.listdir('/proc')))")
+    assert int(after.stdout) <= 5, after  # supervisor, forker, spare, this job (no sleepers left)
+
+
+def test_memory_bomb_is_reported_as_oom(box):
+    r = box.run("chunks = []\nwhile True:\n    chunks.append(bytearray(16 * 2**20))")
+    assert r.oom and not r.ok, r
+
+
+def test_disk_fill_is_capped_and_wiped(box):
+    src = (
+        "import os\n"
+        "written = 0\n"
+        "for d in ('/tmp', '.', '/dev/shm'):\n"
+        "    for i in range(10_000):\n"
+        "        try:\n"
+        "            with open(os.path.join(d, f'fill{i}'), 'wb') as f:\n"
+        "                f.write(b'x' * (4 << 20))\n"
+        "            written += 4 << 20\n"
+        "        except OSError:\n"
+        "            break\n"
+        "print(written >> 20)\n"
+    )
+    r = box.run(src, limits=LIMITS.with_(wall_s=20, cpu_s=20))
+    assert r.exit_code == 0 and int(r.stdout) <= 64 * 3 + 16, r
+    for _ in range(2):  # whichever worker: nothing carried over
+        left = box.run(
+            "import os\nprint(len(os.listdir('/tmp')) + len(os.listdir('/dev/shm')), os.listdir('.'))"
+        )
+        assert left.stdout == "0 ['main.py']\n", left
+
+
+def test_endless_output_is_capped(box):
+    t0 = time.monotonic()
+    r = box.run("import sys\nwhile True:\n    sys.stdout.write('y' * 4096)")
+    assert r.output_truncated and len(r.stdout) <= LIMITS.output_bytes
+    assert time.monotonic() - t0 < 5
+
+
+def test_sleep_forever_is_killed_on_time(box):
+    t0 = time.monotonic()
+    r = box.run("import time\ntime.sleep(10**6)", limits=LIMITS.with_(wall_s=1))
+    assert r.timed_out and time.monotonic() - t0 < 1 + 2
+
+
+def test_no_host_files(box, tmp_path):
+    secret = tmp_path / "tests.json"
+    secret.write_text('{"expected": 42}')
+    secret.chmod(0o644)
+    here = os.path.abspath(__file__)
+    src = (
+        "import os\n"
+        f"for p in [{str(secret)!r}, {here!r}, '/etc/shadow', '/root/.cache', '/home', '/var/lib/docker', '/work/main']:\n"
+        "    try:\n"
+        "        print(p, 'READ' if os.path.isfile(p) and open(p).read(1) else ('LISTED' if os.listdir(p) else 'empty'))\n"
+        "    except OSError as e:\n"
+        "        print(p, type(e).__name__)\n"
+    )
+    r = box.run(src)
+    assert "READ" not in r.stdout and "LISTED" not in r.stdout, r.stdout
+
+
+def test_no_host_environment_or_processes(box, monkeypatch):
+    monkeypatch.setenv("ASSAY_HOST_SECRET", "hunter2")
+    src = (
+        "import os\n"
+        "print(dict(os.environ))\n"
+        "cmds = []\n"
+        "for p in os.listdir('/proc'):\n"
+        "    if p.isdigit():\n"
+        "        try:\n"
+        "            cmds.append(open(f'/proc/{p}/cmdline', 'rb').read())\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "        try:\n"
+        "            print('ENV', open(f'/proc/{p}/environ', 'rb').read())\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "print(len(cmds), b'pytest' in b''.join(cmds))\n"
+    )
+    r = box.run(src)
+    assert "hunter2" not in r.stdout and "ASSAY_HOST_SECRET" not in r.stdout
+    n, pytest_seen = r.stdout.strip().split("\n")[-1].split()
+    assert int(n) <= 5 and pytest_seen == "False", r.stdout
+
+
+def test_runs_as_non_root_without_privileges(box):
+    src = (
+        "import os\n"
+        "print(os.getuid() != 0 or os.geteuid() != 0 or 'caps-dropped')\n"
+        "try:\n    os.setuid(0); print('BECAME ROOT')\nexcept OSError:\n    print('setuid refused')\n"
+        "try:\n    open('/proc/1/mem', 'rb').read(1); print('READ PID 1')\nexcept OSError:\n    print('pid 1 protected')\n"
+        "print(open('/proc/self/status').read().split('CapEff:')[1].split()[0])\n"
+    )
+    r = box.run(src)
+    lines = r.stdout.split("\n")
+    assert lines[1:3] == ["setuid refused", "pid 1 protected"], r
+    assert int(lines[3], 16) == 0  # no effective capabilities
+
+
+def test_executions_do_not_see_each_other(box):
+    with open_sandbox(box.name, workers=1) as one:
+        one.run(
+            "import os, subprocess, time\n"
+            "open('/tmp/planted', 'w').write('x'); open('left', 'w').write('x')\n"
+            "if os.fork() == 0:\n    os.setsid()\n    time.sleep(60)\n"
+        )
+        r = one.run(
+            "import os\nprint(os.path.exists('/tmp/planted'), os.listdir('.'), sum(p.isdigit() for p in os.listdir('/proc')))"
+        )
+    assert r.stdout.split()[:2] == ["False", "['main.py']"], r.stdout
+    assert int(r.stdout.split()[-1]) <= 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["local", pytest.param("docker", marks=pytest.mark.docker)])
+def test_1000_executions_leave_nothing_behind(kind):
+    sandbox = open_sandbox(kind, workers=2)
+    program = "import os, time\nif os.fork() == 0:\n    time.sleep(30)\n    os._exit(0)\nprint('ok')"
+    errors = []
+
+    def work(n):
+        for _ in range(n):
+            r = sandbox.run(program)
+            if r.stdout != "ok\n":
+                errors.append(r)
+
+    threads = [threading.Thread(target=work, args=(500,)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+    inside = sandbox.run("import os\nprint(sum(p.isdigit() for p in os.listdir('/proc')))")
+    assert int(inside.stdout) <= 4, inside
+    sandbox.close()
+    time.sleep(0.5)
+    if kind == "docker":
+        from assay.sandboxes.docker import POOL_LABEL, _client
+
+        client = _client()
+        mine = client.containers.list(all=True, filters={"label": f"{POOL_LABEL}={sandbox.pool_id}"})
+        client.close()
+        assert mine == []
+    else:
+        from assay.sandboxes.local import UID_BASE
+
+        leftover = []
+        for p in os.listdir("/proc"):
+            if p.isdigit():
+                try:
+                    if os.stat(f"/proc/{p}").st_uid >= UID_BASE:
+                        leftover.append(p)
+                except OSError:
+                    pass
+        assert leftover == []
