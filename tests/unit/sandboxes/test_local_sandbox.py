@@ -150,7 +150,7 @@ def test_bad_arguments_raise_value_errors(box):
         box.run("pass", files={"../escape": "x"})
     with pytest.raises(ValueError, match="unknown language"):
         box.run("pass", language="cobol")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="wall_s"):
         Limits(wall_s=0)
 
 
@@ -195,5 +195,5 @@ def test_get_sandbox_is_shared_per_process_and_validates():
     mine = LocalSandbox(workers=1)
     assert get_sandbox(mine) is mine
     mine.close()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="sandbox must be"):
         get_sandbox("vm")
