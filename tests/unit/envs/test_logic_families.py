@@ -1,0 +1,234 @@
+"""Logic families: pinned puzzles, determinism across processes, levels, ids, partial credit."""
+
+import hashlib
+import subprocess
+import sys
+import textwrap
+import time
+
+import gymnasium as gym
+import pytest
+
+import assay
+from assay.envs.logic.countdown import CountdownEnv
+from assay.envs.logic.cryptarithm import CryptarithmEnv
+from assay.envs.logic.graph_coloring import GraphColoringEnv
+from assay.envs.logic.knights_knaves import KnightsKnavesEnv
+from assay.envs.logic.nonogram import NonogramEnv
+from assay.envs.logic.puzzle import PuzzleEnv, puzzle_rng
+from assay.envs.logic.sat import SatEnv
+from assay.envs.logic.sudoku import SudokuEnv
+from assay.envs.logic.zebra import ZebraEnv
+from assay.errors import UnknownTask
+from assay.verifiers.base import Status, Task
+
+PINNED = {
+    ("assay/KnightsKnaves-v0", 0): "4ca7d87a76160127",
+    ("assay/KnightsKnaves-v0", 12345): "323075f2bf6ab5aa",
+    ("assay/Sudoku-v0", 0): "fc10edf1a9b26235",
+    ("assay/Sudoku-v0", 12345): "1ca41fc57554ccb6",
+    ("assay/Zebra-v0", 0): "056f573f2ce1d14a",
+    ("assay/Zebra-v0", 12345): "f321053900c1267e",
+    ("assay/Countdown-v0", 0): "0d9fa087a37a8b51",
+    ("assay/Countdown-v0", 12345): "57474947a8cc090e",
+    ("assay/GraphColoring-v0", 0): "1602b4b42c65305e",
+    ("assay/GraphColoring-v0", 12345): "874151768226ff01",
+    ("assay/SAT-v0", 0): "38ff7ef53a2b3ec6",
+    ("assay/SAT-v0", 12345): "d5dbb05dfcd3f4e6",
+    ("assay/Maze-v0", 0): "35c4f2c738e8cb3a",
+    ("assay/Maze-v0", 12345): "8ef220ad85c510a7",
+    ("assay/Cryptarithm-v0", 0): "fde26dedc3ea05ac",
+    ("assay/Cryptarithm-v0", 12345): "56cf34de3103638b",
+    ("assay/Nonogram-v0", 0): "4468eff91827c241",
+    ("assay/Nonogram-v0", 12345): "1a7da2c703f71a13",
+    ("assay/Sequence-v0", 0): "da2649c9944338fc",
+    ("assay/Sequence-v0", 12345): "0ef2bde0ebec1a0b",
+    ("assay/Syllogism-v0", 0): "4bd8c3f5f49a41ee",
+    ("assay/Syllogism-v0", 12345): "7532f9cc4d292057",
+    ("assay/Entailment-v0", 0): "3d365b1ec46fff6c",
+    ("assay/Entailment-v0", 12345): "b894faabaf2d7ef3",
+}
+LOGIC_IDS = sorted({env_id for env_id, _ in PINNED})
+
+
+def digest(task: Task) -> str:
+    return hashlib.sha256((task.prompt + "\0" + (task.answer or "")).encode()).hexdigest()[:16]
+
+
+def test_at_least_ten_logic_families_are_registered():
+    assert len(LOGIC_IDS) >= 10
+    assert set(LOGIC_IDS) <= set(assay.list_envs())
+
+
+@pytest.mark.parametrize(("env_id", "index"), sorted(PINNED))
+def test_pinned_puzzles_are_unchanged(env_id, index):
+    assert digest(gym.make(env_id).unwrapped.task_at(index)) == PINNED[env_id, index]
+
+
+def test_same_puzzles_in_a_fresh_process_with_another_hash_seed():
+    code = textwrap.dedent(
+        """
+        import hashlib, sys, gymnasium as gym, assay
+        for env_id in sys.argv[1:]:
+            t = gym.make(env_id).unwrapped.task_at(12345)
+            print(env_id, hashlib.sha256((t.prompt + "\\0" + t.answer).encode()).hexdigest()[:16])
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "123"},
+    ).stdout.split("\n")
+    got = dict(line.split() for line in out if line)
+    assert got == {env_id: PINNED[env_id, 12345] for env_id in LOGIC_IDS}
+
+
+def test_puzzle_rng_is_seedsequence_of_salt_and_index():
+    import numpy as np
+
+    a = puzzle_rng(7, 3).random(4)
+    b = np.random.default_rng(np.random.SeedSequence([7, 3])).random(4)
+    assert (a == b).all()
+    assert not (puzzle_rng(7, 4).random(4) == a).any()
+
+
+@pytest.mark.parametrize("env_id", LOGIC_IDS)
+def test_constructs_quickly_and_every_level_works(env_id):
+    start = time.perf_counter()
+    env = gym.make(env_id).unwrapped
+    assert time.perf_counter() - start < 0.5
+    assert isinstance(env, PuzzleEnv)
+    for level in env.level_names():
+        assert env.set_level(level) == level
+        task = env.task_at(1)
+        assert task.id.startswith(f"{env.family}/{level}/")
+        assert "<answer>" in task.prompt  # the prompt states the answer format
+        assert env.verifier(env.gold(task), task).correct
+
+
+def test_levels_by_position_clamp():
+    env = SudokuEnv()
+    assert env.set_level(0) == "easy"
+    assert env.set_level(99) == env.level_names()[-1]
+
+
+def test_task_by_id_rebuilds_any_named_level():
+    env = KnightsKnavesEnv("easy")
+    hard = KnightsKnavesEnv("hard").task_at(42)
+    assert env.task_by_id(hard.id) == hard
+    assert env.level == "easy" and env.task_at(1).id == "knights_knaves/easy/1"
+    prompt, info = env.reset(options={"task_id": hard.id})
+    assert info["task_id"] == hard.id and prompt == hard.prompt
+
+
+def test_custom_knobs_get_their_own_ids_and_streams():
+    env = SudokuEnv("easy", clues=6)
+    task = env.task_at(3)
+    assert task.id.startswith("sudoku/c") and task.id != SudokuEnv("easy").task_at(3).id
+    assert env.task_by_id(task.id) == task
+    with pytest.raises(UnknownTask):
+        SudokuEnv("easy").task_by_id(task.id)
+    with pytest.raises(UnknownTask):
+        env.task_by_id("zebra/easy/3")
+
+
+def test_bad_knobs_are_rejected():
+    with pytest.raises(ValueError, match="level"):
+        SudokuEnv("impossible")
+    with pytest.raises(ValueError, match="size"):
+        SudokuEnv(size=5)
+    with pytest.raises(ValueError, match="forms"):
+        KnightsKnavesEnv(forms=["xor"])
+    with pytest.raises(ValueError, match="partial credit"):
+        KnightsKnavesEnv(partial_credit=True)
+
+
+def test_neighbouring_indices_share_no_puzzles():
+    env = SatEnv("hard")
+    prompts = {env.task_at(i).prompt for i in range(200)}
+    assert len(prompts) == 200
+
+
+# -- verifiers: formats, malformed answers, partial credit ------------------------------
+
+
+def test_malformed_answers_are_no_answer_with_a_reason():
+    cases = [
+        (SudokuEnv("easy"), "12\n34"),
+        (KnightsKnavesEnv(), "Zed: knight"),
+        (ZebraEnv("easy"), "the first house is red"),
+        (CountdownEnv(), "((3 + 4)"),
+        (GraphColoringEnv(), "1, 2"),
+        (SatEnv(), "x1=1"),
+        (CryptarithmEnv(), "A=1"),
+        (NonogramEnv(), "#."),
+    ]
+    for env, text in cases:
+        v = env.verifier(f"<answer>{text}</answer>", env.task_at(0))
+        assert v.status is Status.NO_ANSWER and v.reason, (type(env).__name__, v)
+
+
+def test_oversized_answer_is_no_answer():
+    env = SudokuEnv()
+    v = env.verifier("<answer>" + "1" * 30_000 + "</answer>", env.task_at(0))
+    assert v.status is Status.NO_ANSWER and "longer" in v.reason
+
+
+def test_partial_credit_is_off_by_default_and_scores_fractions_when_on():
+    task = SudokuEnv("easy").task_at(5)
+    n = 4
+    grid = [int(ch) for ch in task.answer if ch.isdigit()]
+    blank = next(i for i in range(n * n) if not task.meta["givens"][i])
+    grid[blank] = grid[blank] % n + 1
+    text = (
+        "<answer>" + "\n".join("".join(map(str, grid[r * n : (r + 1) * n])) for r in range(n)) + "</answer>"
+    )
+    off, on = SudokuEnv("easy"), SudokuEnv("easy", partial_credit=True)
+    off.reset(options={"task": task})
+    on.reset(options={"task": task})
+    _, r_off, *_, i_off = off.step(text)
+    _, r_on, *_, i_on = on.step(text)
+    assert i_off["verdict"].status is Status.INCORRECT and r_off == 0.0
+    assert i_on["verdict"].status is Status.INCORRECT and r_on == pytest.approx(9 / 12)
+    on.reset(options={"task": task})
+    assert on.step(on.gold(task))[1] == 1.0 and on.rubric.bounds == (0.0, 1.0)
+
+
+def test_zebra_partial_credit_counts_right_cells():
+    env = ZebraEnv("easy", partial_credit=True)
+    task = env.task_at(2)
+    lines = task.answer.splitlines()
+    lines[0], lines[1] = lines[1].replace("2:", "1:"), lines[0].replace("1:", "2:")
+    v = env.verifier("<answer>" + "\n".join(lines) + "</answer>", task)
+    assert v.status is Status.INCORRECT and v.score == pytest.approx(1 / 3)
+
+
+def test_cryptarithm_accepts_a_second_solution():
+    # AB + CD = EF has many solutions; each one is accepted
+    task = Task(
+        "cryptarithm/x/0",
+        "p",
+        "A=1, B=2, C=3, D=5, E=4, F=7",
+        {"words": ["AB", "CD"], "result": "EF", "letters": list("ABCDEF")},
+    )
+    assert CryptarithmEnv.check("A=1, B=2, C=3, D=5, E=4, F=7", task).correct  # 12 + 35 = 47
+    assert CryptarithmEnv.check("A=2, B=1, C=3, D=6, E=5, F=7", task).correct  # 21 + 36 = 57
+    assert CryptarithmEnv.check("A=1, B=2, C=3, D=4, E=4, F=7", task).status is Status.INCORRECT
+    assert CryptarithmEnv.check("A=0, B=2, C=3, D=4, E=3, F=6", task).status is Status.INCORRECT  # leading 0
+
+
+def test_countdown_rules():
+    task = Task(
+        "countdown/x/0", "p", "(2 + 3) * 4", {"numbers": [2, 3, 4, 4], "target": 20, "use_all": False}
+    )
+    check = CountdownEnv.check
+    assert check("4 * (3 + 2)", task).correct
+    assert check("4 × (3 + 2) = 20", task).correct
+    assert check("(4 + 4) * 2 + 4", task).status is Status.INCORRECT  # 4 used three times
+    assert check("4 / (3 - 3)", task).status is Status.INCORRECT
+    assert check("-4 * -5", task).status is Status.NO_ANSWER
+    assert check("eval('20')", task).status is Status.NO_ANSWER
+    strict = Task("countdown/x/1", "p", "2 + 3", {"numbers": [2, 3, 4], "target": 5, "use_all": True})
+    assert check("2 + 3", strict).status is Status.INCORRECT and "all" in check("2 + 3", strict).reason
