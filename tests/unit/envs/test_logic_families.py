@@ -75,7 +75,7 @@ def test_same_puzzles_in_a_fresh_process_with_another_hash_seed():
         """
     )
     out = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", code, *LOGIC_IDS],
         capture_output=True,
         text=True,
         check=True,
