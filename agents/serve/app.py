@@ -26,11 +26,12 @@ import asyncio
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 from fastapi import FastAPI, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -201,11 +202,9 @@ def _task(env: SingleTurnEnv, req: VerifyRequest) -> Task:
         raise HTTPException(422, f"bad task: {e}") from None
 
 
-def _verdict_out(v: Verdict) -> VerdictOut:
-    d = v.to_dict()
-    return VerdictOut(
-        status=v.status, score=d["score"], extracted=d["extracted"], reason=d["reason"], details=d["details"]
-    )
+def _json(obj: Any) -> Response:
+    body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=str)
+    return Response(body.encode(), media_type="application/json")
 
 
 def create_app(config: ServeConfig | None = None) -> FastAPI:
@@ -231,7 +230,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     registry.register(_RejectedCollector(stats))
 
     envs = _Envs(config)
-    limiter = anyio.CapacityLimiter(config.threads)
+    pool = ThreadPoolExecutor(config.threads, thread_name_prefix="assay-verify")
     routes = {"/v1/verify", "/v1/verify/batch", "/v1/reward", "/v1/reward/batch", "/v1/openrlhf", "/v1/envs"}
 
     def observe(path: str, code: int, seconds: float) -> None:
@@ -242,7 +241,13 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
 
     stats.observe = observe
 
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        pool.shutdown(wait=False, cancel_futures=True)  # after uvicorn has drained the requests
+
     app = FastAPI(
+        lifespan=lifespan,
         title="assay verifier service",
         version=assay.__version__,
         description="Verification and rewards for assay environments.",
@@ -262,48 +267,66 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         """Score ``reqs`` in up to ``threads`` worker threads, within ``verify_timeout_s``."""
         if len(reqs) > config.max_batch:
             raise HTTPException(413, f"{len(reqs)} items in one batch; the limit is {config.max_batch}")
+        loop = asyncio.get_running_loop()
         chunks = max(1, min(config.threads, len(reqs)))
         size = -(-len(reqs) // chunks)
-        parts = [reqs[i : i + size] for i in range(0, len(reqs), size)]
+        futures = [
+            loop.run_in_executor(pool, score_all, reqs[i : i + size]) for i in range(0, len(reqs), size)
+        ]
+        waiting = futures[0] if len(futures) == 1 else asyncio.gather(*futures)
+        expired = False
+
+        def expire() -> None:  # a timer, cheaper than a timeout scope per request
+            nonlocal expired
+            expired = True
+            waiting.cancel()
+
+        timer = loop.call_later(config.verify_timeout_s, expire)
         try:
-            with anyio.fail_after(config.verify_timeout_s):
-                done = await asyncio.gather(
-                    *(anyio.to_thread.run_sync(score_all, p, limiter=limiter) for p in parts)
-                )
-        except TimeoutError:
+            done = await waiting
+        except asyncio.CancelledError:
+            if not expired:
+                raise
             timeout = Verdict(Status.ERROR, reason=f"verification took over {config.verify_timeout_s} s")
             return [(Task(id=r.task_id or "inline", prompt=""), timeout, Reward(0.0, {})) for r in reqs]
-        return [x for part in done for x in part]
+        finally:
+            timer.cancel()
+        return list(done) if len(futures) == 1 else [x for part in done for x in part]
+
+    def verify_json(task: Task, verdict: Verdict) -> dict[str, Any]:
+        return {"task_id": task.id, "verdict": verdict.to_dict()}
+
+    def reward_json(task: Task, verdict: Verdict, reward: Reward) -> dict[str, Any]:
+        return {
+            "task_id": task.id,
+            "reward": reward.total,
+            "terms": reward.terms,
+            "verdict": verdict.to_dict(),
+        }
+
+    # Handlers return ready JSON (the response models document the shape for the OpenAPI spec).
 
     @app.post("/v1/verify", response_model=VerifyResponse)
-    async def verify(req: VerifyRequest) -> VerifyResponse:
+    async def verify(req: VerifyRequest) -> Response:
         """Judge one completion with the env's verifier."""
         ((task, verdict, _),) = await run([req])
-        return VerifyResponse(task_id=task.id, verdict=_verdict_out(verdict))
+        return _json(verify_json(task, verdict))
 
     @app.post("/v1/verify/batch", response_model=VerifyBatchResponse)
-    async def verify_batch(req: BatchRequest) -> VerifyBatchResponse:
+    async def verify_batch(req: BatchRequest) -> Response:
         """Judge many completions (results in request order)."""
-        done = await run(req.items)
-        return VerifyBatchResponse(
-            results=[VerifyResponse(task_id=t.id, verdict=_verdict_out(v)) for t, v, _ in done]
-        )
-
-    def _reward_out(task: Task, verdict: Verdict, reward: Reward) -> RewardResponse:
-        return RewardResponse(
-            task_id=task.id, reward=reward.total, terms=reward.terms, verdict=_verdict_out(verdict)
-        )
+        return _json({"results": [verify_json(t, v) for t, v, _ in await run(req.items)]})
 
     @app.post("/v1/reward", response_model=RewardResponse)
-    async def reward(req: VerifyRequest) -> RewardResponse:
+    async def reward(req: VerifyRequest) -> Response:
         """Judge one completion and apply the env's rubric: total reward and its terms."""
         ((task, verdict, rew),) = await run([req])
-        return _reward_out(task, verdict, rew)
+        return _json(reward_json(task, verdict, rew))
 
     @app.post("/v1/reward/batch", response_model=RewardBatchResponse)
-    async def reward_batch(req: BatchRequest) -> RewardBatchResponse:
+    async def reward_batch(req: BatchRequest) -> Response:
         """Rewards for many completions (results in request order)."""
-        return RewardBatchResponse(results=[_reward_out(*x) for x in await run(req.items)])
+        return _json({"results": [reward_json(*x) for x in await run(req.items)]})
 
     @app.post("/v1/openrlhf", response_model=OpenRLHFResponse)
     async def openrlhf(

@@ -7,8 +7,6 @@ verification); ``/metrics`` has the counts.
 
 from __future__ import annotations
 
-from typing import Any
-
 from assay.agents.serve.app import ServeConfig, create_app
 
 __all__ = ["run"]
@@ -21,14 +19,15 @@ def run(
     port: int = 8000,
     graceful_timeout_s: float = 30.0,
     log_level: str = "warning",
-    ready: Any = None,
 ) -> None:
-    """Serve until SIGTERM/SIGINT. ``ready`` (a callable) is called once the socket listens."""
+    """Serve until SIGTERM/SIGINT, then finish the requests in flight and exit.
+
+    (uvicorn re-raises the signal after its graceful shutdown, so the exit status is that of
+    the signal, e.g. -15 for SIGTERM, as for any process that a signal ended.)
+    """
     import uvicorn
 
     app = create_app(config)
-    if ready is not None:
-        app.router.add_event_handler("startup", ready)
     uvicorn_config = uvicorn.Config(
         app,
         host=host,

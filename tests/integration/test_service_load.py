@@ -1,0 +1,54 @@
+"""200 concurrent loopback clients against `assay serve`: no errors, deliberate 429s, a bounded p99.
+
+The issue's floor is 60 s with p99 < 100 ms: ``ASSAY_SOAK_SECONDS=60 ASSAY_SOAK_P99_MS=100``
+runs exactly that (``benchmarks/service.py --seconds 60`` prints the full table). By default
+this test runs 10 s with a looser p99 bound, because the suite shares the machine's cores with
+itself (pytest -n 2) and with whatever else runs there.
+"""
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_benchmark():
+    spec = importlib.util.spec_from_file_location("service_benchmark", ROOT / "benchmarks" / "service.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["service_benchmark"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_200_clients_get_answers_or_429_never_errors():
+    bench = load_benchmark()
+    seconds = float(os.environ.get("ASSAY_SOAK_SECONDS", "10"))
+    p99_ms = float(os.environ.get("ASSAY_SOAK_P99_MS", "250"))
+    port = bench.free_port()
+    proc = bench.start_assay_serve(port, max_concurrency=16)
+    try:
+        reqs = [
+            (bench.http_post("127.0.0.1", port, "/v1/verify", b), s)
+            for b, s in bench.verify_bodies(bench.arithmetic_items())
+        ]
+        bench.run_load("127.0.0.1", port, reqs, clients=8, seconds=1.0)
+        r = bench.run_load("127.0.0.1", port, reqs, clients=200, seconds=seconds, check=bench.check_verdict)
+    finally:
+        bench.stop(proc)
+    load = os.getloadavg()[0]
+    summary = (
+        f"{r.ok} answered ({r.rps:.0f}/s), {r.rejected} x 429, {r.errors} errors, {r.wrong} wrong verdicts, "
+        f"p50 {1000 * r.pct(0.5):.1f} ms, p99 {1000 * r.pct(0.99):.1f} ms, load average {load:.1f}"
+    )
+    print(summary)
+    assert r.errors == 0, r.first_error
+    assert r.wrong == 0
+    assert r.rejected > 0, "200 clients against a limit of 16 must see back-pressure"
+    assert r.ok > 0
+    assert r.pct(0.99) * 1000 < p99_ms, summary
