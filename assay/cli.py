@@ -52,6 +52,12 @@ from assay.cli_serve import app as _serve_app  # noqa: E402
 
 app.add_typer(_serve_app, name="serve")
 
+from assay.cli_sandbox import app as _sandbox_app  # noqa: E402
+from assay.cli_verify import app as _verify_app  # noqa: E402
+
+app.add_typer(_sandbox_app, name="sandbox")
+app.add_typer(_verify_app, name="verify")
+
 
 def main() -> None:
     """Console-script entry point."""
