@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -24,16 +25,15 @@ def _exit(verdict_status: str) -> None:
 
 @app.command("code")
 def code(
-    tests: Path = typer.Option(
-        ...,
-        "--tests",
-        exists=True,
-        dir_okay=False,
-        help="Tests as JSON (function-call or stdin/stdout spec).",
-    ),
-    program: Path = typer.Option(
-        ..., "--program", exists=True, dir_okay=False, help="The program to verify."
-    ),
+    tests: Annotated[
+        Path,
+        typer.Option(
+            "--tests", exists=True, dir_okay=False, help="Tests as JSON (function-call or stdin/stdout spec)."
+        ),
+    ],
+    program: Annotated[
+        Path, typer.Option("--program", exists=True, dir_okay=False, help="The program to verify.")
+    ],
     sandbox: str = typer.Option("auto", "--sandbox", help="docker, local, or auto (Docker when ready)."),
     timeout: float = typer.Option(5.0, "--timeout", help="Time limit per test case, in seconds."),
     scoring: str = typer.Option("all", "--scoring", help="all (1 or 0) or fraction (of cases passed)."),
