@@ -51,27 +51,49 @@ def _containers() -> set[str]:
     return set(out.stdout.split()) if out.returncode == 0 else set()
 
 
+def _docker_or_skip() -> None:
+    from assay.sandboxes.docker import docker_ready
+
+    if not docker_ready():  # tests/conftest.py's require_or_skip (conftest is not importable here)
+        reason = "no Docker daemon or sandbox image (assay sandbox build)"
+        if os.environ.get("ASSAY_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"docker tier is required here but unavailable: {reason}")
+        pytest.skip(reason)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize(("mode", "episodes"), [("async", EPISODES), ("sync", 96)])
-def test_thousand_episodes_leave_nothing_behind(mode, episodes):
-    """Async (the default): 1,000 episodes in worker processes; sync: fewer, all in this process."""
+@pytest.mark.parametrize(
+    ("mode", "episodes", "sandbox", "num_envs"),
+    [
+        ("async", EPISODES, "local", NUM_ENVS),
+        ("sync", 96, "local", NUM_ENVS),
+        pytest.param("async", 200, "docker", 4, marks=pytest.mark.docker),
+    ],
+)
+def test_thousand_episodes_leave_nothing_behind(mode, episodes, sandbox, num_envs):
+    """Async (the default): 1,000 episodes in worker processes; sync: fewer, all in this process;
+    Docker: each worker's python tool owns a container pool, gone after close."""
+    if sandbox == "docker":
+        _docker_or_skip()
     assert ID in gym.registry
     reference = PythonMathEnv()
     before = (_descendants(os.getpid()), _fds(), _containers())
-    envs = assay.make_vec(ID, num_envs=NUM_ENVS, vectorization_mode=mode)
+    envs = assay.make_vec(ID, num_envs=num_envs, vectorization_mode=mode, sandbox=sandbox)
     done, rewards = 0, []
     try:
-        for round_ in range(episodes // NUM_ENVS):
-            _, info = envs.reset(seed=[round_ * NUM_ENVS + i for i in range(NUM_ENVS)])
+        for round_ in range(episodes // num_envs):
+            _, info = envs.reset(seed=[round_ * num_envs + i for i in range(num_envs)])
             plans = [reference.gold_actions(reference.task_by_id(str(t))) for t in info["task_id"]]
             assert len({len(p) for p in plans}) == 1  # every kind's gold episode has 3 actions
             for step in range(len(plans[0])):
                 _, reward, terminated, truncated, info = envs.step([p[step] for p in plans])
             assert terminated.all() and not truncated.any()
             rewards += reward.tolist()
-            done += NUM_ENVS
+            done += num_envs
         during = _descendants(os.getpid())
+        if sandbox == "docker":
+            assert len(_containers() - before[2]) >= num_envs  # the containers did exist
     finally:
         envs.close()
         reference.close()
@@ -79,7 +101,7 @@ def test_thousand_episodes_leave_nothing_behind(mode, episodes):
         gc.collect()
     assert done == episodes and rewards == [1.0] * episodes
     if mode == "async":
-        assert len(during - before[0]) >= NUM_ENVS  # the workers (and their tool processes) did exist
+        assert len(during - before[0]) >= num_envs  # the workers (and their tool processes) did exist
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and _descendants(os.getpid()) - before[0]:
         time.sleep(0.1)
