@@ -10,7 +10,7 @@
 - ``discovery_gap``: years between the discoveries of two minerals (two lookups, one turn).
 
 Tools: ``days_between``, ``add_days``, ``weekday``, ``convert``, ``lookup`` (the minerals table
-shipped in ``data/minerals.json``), ``calculator``, ``final_answer``. Numbers are checked with
+shipped in ``minerals.json``), ``calculator``, ``final_answer``. Numbers are checked with
 `NumberMatch` (exact rationals), dates and names with `ExactMatch`, both on ``<answer>`` tags.
 """
 

@@ -8,8 +8,8 @@ is verifiable from the facts and needs several searches. Every name token is uni
 so a search for a name finds its document.
 
 It also has minerals (density, hardness, year of discovery, where found): the table of
-``assay/Almanac-v0``. ``python -m assay.envs.tools.world`` rewrites ``data/world_corpus.jsonl``,
-``data/world_questions.jsonl`` and ``data/minerals.json``; a test checks the shipped files equal a
+``assay/Almanac-v0``. ``python -m assay.envs.tools.world`` rewrites ``world_corpus.jsonl``, ``world_questions.jsonl``
+and ``minerals.json`` (beside this module); a test checks the shipped files equal a
 fresh generation.
 """
 
@@ -35,7 +35,8 @@ __all__ = [
 ]
 
 SEED = 6
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parent
+"""Where the shipped files live: beside this module, so the package-data patterns ship them."""
 CORPUS_FILE = "world_corpus.jsonl"
 QUESTIONS_FILE = "world_questions.jsonl"
 MINERALS_FILE = "minerals.json"

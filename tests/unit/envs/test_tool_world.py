@@ -83,3 +83,16 @@ def test_multihop_gold_episodes_read_the_needed_documents(call_format):
         for doc_id, content in zip(task.meta["docs"], seen, strict=True):
             assert docs[doc_id] in content
     env.close()
+
+
+def test_shipped_files_match_the_package_data_patterns():
+    """setuptools ships only files beside a module that match [tool.setuptools.package-data]."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["*"]
+    for name in (CORPUS_FILE, QUESTIONS_FILE, MINERALS_FILE):
+        assert (DATA_DIR / name).parent == root / "envs" / "tools"
+        assert any(fnmatch.fnmatch(name, p) for p in patterns), name
