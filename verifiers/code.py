@@ -213,6 +213,14 @@ def extract_code(text: str, language: str = "python") -> str | None:
     return text
 
 
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
 def _defines(code: str, names: Sequence[str]) -> bool:
     try:
         tree = ast.parse(code)
@@ -602,7 +610,8 @@ class CodeVerifier:
     """Verify a completion's program against ``task.meta[tests_key]`` (see `verify_program`).
 
     The program is the completion's code (`extract_code`) after ``task.meta["preamble"]`` when the
-    task has one (`compose_program`). No extractable code is ``NO_ANSWER``.
+    task has one (`compose_program`); a completion that is a bare continuation of the preamble
+    (parses only after it) is taken as is. No extractable code is ``NO_ANSWER``.
 
     Attributes:
         sandbox: ``"auto"`` (Docker when ready, else local), ``"docker"``, ``"local"`` or a `Sandbox`.
@@ -625,6 +634,9 @@ class CodeVerifier:
             code = self.extract(completion)
         except (ValueError, RecursionError, MemoryError) as e:
             return Verdict(Status.NO_ANSWER, reason=f"could not extract code: {type(e).__name__}")
+        preamble = str(task.meta.get("preamble", ""))
+        if code is None and preamble and _parses(preamble + completion):
+            code = completion  # a bare continuation of the prompt (HumanEval's original format)
         if code is None:
             return Verdict(Status.NO_ANSWER, reason="no code block found")
         if self.tests_key not in task.meta:
@@ -641,7 +653,7 @@ class CodeVerifier:
             names = (spec.entry_point,)
         elif isinstance(spec, AssertTests):
             names = spec.names
-        program = compose_program(str(task.meta.get("preamble", "")), code, names)
+        program = compose_program(preamble, code, names)
         return verify_program(
             program,
             spec,
