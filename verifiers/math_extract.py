@@ -1,0 +1,294 @@
+"""`extract_answer`: the final answer of a model response, as a string.
+
+Where the answer is looked for, in order of *position* (the one that ends last wins, so a
+self-correction that ends in a new final answer is judged by that answer):
+
+- ``\\boxed{...}`` / ``\\fbox{...}`` (nested braces; also ``\\\\boxed`` from over-escaped text).
+  Boxes separated only by connectors (``,``, "and", "or", ``\\quad``, ``$``, a short label such
+  as ``y_2 =``) form one answer: ``\\boxed{-2} and \\boxed{1}`` is the list ``-2, 1``. Boxes
+  separated by prose are separate statements, and only the last one counts.
+- ``<answer>...</answer>``;
+- "the answer is ...", "Final Answer: ..." (up to the end of the sentence or line);
+- GSM8K's ``#### ...``.
+
+With none of these, and ``fallback=True`` (the default): the whole text when it reads as a bare
+answer (``1 000``, ``\\frac{1}{3} \\text{meters}``, ``$x \\in [-2,7]$``), otherwise the later of the
+last math span (``$...$``, ``\\(...\\)``, ``\\[...\\]``) and the last number in the prose (a number
+glued to a preceding letter, as in ``AZYUK2A``, does not count).
+
+The text after the last ``</think>`` is searched when there is one, and chat-template stop
+tokens (``<|im_end|>``, ``<|im_start|>``, ...) end the response. Every step is linear in the
+length of the text; nothing here evaluates anything.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["answer_like", "extract_answer"]
+
+_STOP = re.compile(
+    r"<\|im_end\|>|<\|im_start\|>|<\|endoftext\|>|<\|eot_id\|>|<\|end\|>|<\uff5cend\u2581of\u2581sentence\uff5c>"
+)
+_BOX = re.compile(r"(?:\\{1,2}|(?<![A-Za-z\\]))(?:boxed|fbox)\s*\{")
+_BRACE = re.compile(r"\\.|[{}]", re.DOTALL)
+_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
+_MARKER = re.compile(
+    r"(?i)\b(?:final\s+answer|the\s+answer|answer)\s*(?:\*\*|__)?\s*(?:is\b|:|=)\s*(?:\*\*|__)?\s*:?",
+)
+_MATH_DELIM = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|(?<!\\)\$")
+_NUMBER = re.compile(
+    r"(?<![A-Za-z_\d.])(?:-\s?)?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+(?!\d|\.\d))?(?:\s*%)?"
+)
+_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
+_TEXT_CMD = re.compile(
+    r"\\(?:text|textbf|textit|mbox|mathrm|textnormal)\s*\{|\\(?:begin|end|operatorname|mathbb)\s*\{[A-Za-z*]*\}"
+)
+_SENTENCE_BREAK = re.compile(r"[.!?]\s+[A-Z]|\n\s*\n")
+
+_GAP_WORDS = frozenset(
+    {"and", "or", "for", "part", "parts", "respectively", "also", "both", "then", "with", "text", "quad", "qquad",
+     "textbf", "mathrm", "mbox", "as", "well"}
+)  # fmt: skip
+MAX_GAP = 80
+"""Longest text between two boxes that still joins them into one answer."""
+
+_VOCAB = frozenset(
+    {
+        "and", "or", "percent", "pct", "percentage", "degree", "degrees", "deg", "million", "billion",
+        "thousand", "trillion", "pi", "infty", "inf", "infinity", "sqrt", "sin", "cos", "tan", "sec",
+        "csc", "cot", "ln", "log", "exp", "arcsin", "arccos", "arctan", "cm", "mm", "km", "ft", "in",
+        "yd", "mi", "kg", "mg", "lb", "lbs", "oz", "hr", "hrs", "min", "mins", "secs", "mph",
+        "ml", "sq", "units", "unit", "square", "cubic", "meters", "meter", "metres", "miles", "mile",
+        "feet", "foot", "inches", "inch", "yards", "seconds", "second", "minutes", "minute", "hours",
+        "hour", "days", "day", "weeks", "week", "months", "month", "years", "year", "dollars",
+        "dollar", "cents", "cent", "grams", "gram", "kilograms", "pounds", "pound", "liters", "liter",
+        "centimeters", "kilometers", "millimeters", "yuan", "euros", "people", "students",
+    }
+)  # fmt: skip
+
+
+def _cut(text: str) -> str:
+    stop = _STOP.search(text)
+    if stop is not None:
+        text = text[: stop.start()]
+    think = text.rfind("</think>")
+    if think != -1:
+        text = text[think + len("</think>") :]
+    return text
+
+
+def _boxes(text: str) -> list[tuple[int, int, str]]:
+    """Every top-level box: (start, end, content). Stops at the first unbalanced box."""
+    out: list[tuple[int, int, str]] = []
+    pos = 0
+    while (m := _BOX.search(text, pos)) is not None:
+        depth = 0
+        end = -1
+        for b in _BRACE.finditer(text, m.end() - 1):
+            tok = b.group(0)
+            if tok == "{":
+                depth += 1
+            elif tok == "}":
+                depth -= 1
+                if depth == 0:
+                    end = b.end()
+                    break
+        if end == -1:  # unclosed (a truncated response): the rest of the text is its content
+            out.append((m.start(), len(text), text[m.end() :].strip()))
+            break
+        out.append((m.start(), end, text[m.end() : end - 1].strip()))
+        pos = end
+    return out
+
+
+def _joins(gap: str) -> bool:
+    """Whether the text between two boxes only connects them: ``, ``, `` and ``, ``\\quad``, a
+    label, or a few words around a connector (``\\boxed{1} papers and \\boxed{2} bins``)."""
+    if len(gap) > MAX_GAP or _SENTENCE_BREAK.search(gap):
+        return False
+    words = [w.group(0).lower() for w in _WORD.finditer(gap)]
+    if all(w in _GAP_WORDS for w in words):
+        return True
+    connected = "," in gap or ";" in gap or "and" in words or "or" in words
+    return connected and len(words) <= 4
+
+
+def _box_groups(text: str) -> list[tuple[int, int, str]]:
+    boxes = _boxes(text)
+    groups: list[tuple[int, int, str]] = []
+    for start, end, content in boxes:
+        if groups and _joins(text[groups[-1][1] : start]):
+            gstart, _, gcontent = groups[-1]
+            groups[-1] = (gstart, end, f"{gcontent}, {content}")
+        else:
+            groups.append((start, end, content))
+    return groups
+
+
+def _sentence(text: str, start: int) -> tuple[str, int]:
+    """The text from ``start`` to the end of its sentence (outside math) or line; at most 400 chars."""
+    n = len(text)
+    i = start
+    while i < n and text[i] in " \t":
+        i += 1
+    if i < n and text[i] == "\n":  # "Final Answer:\n\n$$5$$": the answer is on the next line
+        while i < n and text[i].isspace():
+            i += 1
+    begin = i
+    limit = min(n, begin + 400)
+    dollars = 0
+    depth = 0
+    while i < limit:
+        c = text[i]
+        if c == "\\" and i + 1 < n:
+            nxt = text[i + 1]
+            if nxt in "([":
+                depth += 1
+            elif nxt in ")]":
+                depth -= 1
+            i += 2
+            continue
+        if c == "$":
+            dollars ^= 1
+        elif c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+        elif (c == "\n" and not dollars and depth <= 0) or (
+            c in ".!?" and not dollars and depth <= 0 and (i + 1 >= n or text[i + 1].isspace())
+        ):
+            break
+        i += 1
+    return text[begin:i].strip(), i
+
+
+def _strip_math(s: str) -> str:
+    return _MATH_DELIM.sub(" ", s).strip()
+
+
+def answer_like(s: str) -> bool:
+    """Whether ``s`` reads as a bare answer rather than prose.
+
+    True when every English-looking word in it is known vocabulary (units, connectors, function
+    names) once ``\\text{}`` wrappers are set aside, or when it is a short phrase without digits
+    (a word answer such as ``Evelyn``).
+    """
+    t = _strip_math(s)
+    if not t:
+        return False
+    bare = _TEXT_CMD.sub(" ", t)
+    words = [w.group(0) for w in _WORD.finditer(bare)]
+    unknown = [w for w in words if w.lower() not in _VOCAB]
+    if not unknown:
+        return True
+    has_math = any(c.isdigit() or c in "=+^_\\<>" for c in t)
+    return not has_math and len(t.split()) <= 4
+
+
+def _spans(text: str) -> list[tuple[int, int, str]]:
+    """Math spans ($...$, $$...$$, \\(...\\), \\[...\\]) in order; linear."""
+    out: list[tuple[int, int, str]] = []
+    closer = {"\\(": "\\)", "\\[": "\\]", "$$": "$$", "$": "$"}
+    open_tok: str | None = None
+    open_end = 0
+    open_start = 0
+    for m in _MATH_DELIM.finditer(text):
+        tok = m.group(0)
+        if open_tok is None:
+            if tok in closer:
+                open_tok, open_start, open_end = tok, m.start(), m.end()
+        elif tok == closer[open_tok]:
+            out.append((open_start, m.end(), text[open_end : m.start()].strip()))
+            open_tok = None
+    return out
+
+
+def _last_number(text: str, spans: list[tuple[int, int, str]]) -> tuple[int, str] | None:
+    masked = text
+    if spans:
+        parts = []
+        prev = 0
+        for s, e, _ in spans:
+            parts.append(text[prev:s])
+            parts.append(" " * (e - s))
+            prev = e
+        parts.append(text[prev:])
+        masked = "".join(parts)
+    last = None
+    for m in _NUMBER.finditer(masked):
+        last = m
+    if last is None:
+        return None
+    return last.end(), last.group(0).replace(" ", "")
+
+
+def _fallback(text: str) -> str | None:
+    t = text.strip()
+    if (len(t) <= 300 and answer_like(t)) or (len(t) <= 100 and t and not any(c.isspace() for c in t)):
+        return t
+    spans = [s for s in _spans(text) if s[2]]
+    number = _last_number(text, spans)
+    span = spans[-1] if spans else None
+    if span is not None and (number is None or span[1] >= number[0]):
+        return span[2]
+    return number[1] if number is not None else None
+
+
+def _refine(content: str) -> str | None:
+    """Clean a marked answer: boxes inside win; prose around a value is dropped."""
+    groups = _box_groups(content)
+    if groups:
+        return groups[-1][2]
+    c = content.strip().rstrip(".").strip()
+    if c.lower().startswith("is "):
+        c = c[3:].strip()
+    if not c:
+        return None
+    if answer_like(c):
+        return c
+    tail = c.lower().rfind(" is ")
+    if tail != -1 and answer_like(c[tail + 4 :]):
+        return c[tail + 4 :].strip()
+    return _fallback(c) or c
+
+
+def extract_answer(text: str, *, fallback: bool = True) -> str | None:
+    """The final answer in ``text`` (see the module docstring), or None when there is none."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be str, got {type(text).__name__}")
+    text = _cut(text)
+    best: tuple[int, str, str] | None = None  # (end, kind, content)
+
+    def offer(end: int, kind: str, content: str) -> None:
+        nonlocal best
+        if best is None or end >= best[0]:
+            best = (end, kind, content)
+
+    groups = _box_groups(text)
+    if groups:
+        offer(groups[-1][1], "box", groups[-1][2])
+    tag = None
+    for found in _ANSWER_TAG.finditer(text):
+        tag = found
+    if tag is not None:
+        offer(tag.end(), "tag", tag.group(1))
+    for m in _MARKER.finditer(text):
+        content, end = _sentence(text, m.end())
+        if content:
+            offer(end, "marker", content)
+    hashes = text.rfind("####")
+    if hashes != -1:
+        line = text[hashes + 4 :].split("\n", 1)[0].strip()
+        if line:
+            offer(hashes + 4 + len(line), "hash", line)
+    if best is not None:
+        _, kind, content = best
+        if kind == "box":
+            return content or None
+        refined = _refine(content)
+        if refined:
+            return refined
+    if not fallback:
+        return None
+    return _fallback(text)
