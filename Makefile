@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint format typecheck test-fast clean
+.PHONY: setup demo test lint format typecheck test-fast clean sandbox-image test-docker
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ format: setup
 
 test: lint typecheck
 	$(PY) -m pytest -n 2 --dist loadfile
+
+# The Docker sandbox image: debootstrapped offline and `docker import`ed (needs root, a daemon).
+sandbox-image: setup
+	$(VENV)/bin/assay sandbox build
+
+test-docker: setup
+	ASSAY_REQUIRE_DOCKER=1 $(PY) -m pytest -n 2 --dist loadfile -m docker
 
 test-fast: setup
 	$(PY) -m pytest -x -q -m "not slow and not docker and not e2e and not vllm"
