@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,9 @@ class RunConfig:
     """Autocast dtype: ``auto`` is bfloat16 on a CUDA GPU that has it, float32 elsewhere."""
     device: str = "cpu"
     """Torch device."""
+    num_threads: int | None = None
+    """``torch.set_num_threads`` for the run (None: leave it). 1 is fastest for tiny models:
+    extra intra-op threads only spin on a busy machine."""
     vectorization: Literal["sync", "async"] = "sync"
     """Vector env mode: ``async`` verifies in worker processes (for heavy verifiers)."""
     save_every: int = 0
@@ -176,13 +180,21 @@ C = TypeVar("C", bound=RunConfig)
 
 
 def _coerce(cls: type[RunConfig], key: str, value: Any) -> Any:
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name for f in dataclasses.fields(cls)}
     if key not in fields:
         raise ValueError(f"{cls.__name__} has no setting {key!r}; known: {', '.join(sorted(fields))}")
-    if key in ("adam_betas", "report_to") and isinstance(value, list):
-        return tuple(value)
+    hint = typing.get_type_hints(cls)[key]
+    if key in ("adam_betas", "report_to") and isinstance(value, list | str):
+        return tuple(value.split(",") if isinstance(value, str) else value)
     if key == "env_kwargs" and isinstance(value, str):
         return json.loads(value)
+    try:  # YAML reads 5e-4 (no dot) as a string
+        if hint is float and isinstance(value, str | int) and not isinstance(value, bool):
+            return float(value)
+        if hint in (int, int | None) and isinstance(value, str):
+            return int(value)
+    except ValueError as e:
+        raise ValueError(f"setting {key!r}: cannot read {value!r} as {hint}") from e
     return value
 
 

@@ -13,13 +13,16 @@ import string
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ALPHABET", "SPECIAL_TOKENS", "build_char_tokenizer", "init_tiny"]
+__all__ = ["ALPHABET", "ARITHMETIC_ALPHABET", "SPECIAL_TOKENS", "build_char_tokenizer", "init_tiny"]
 
 SPECIAL_TOKENS = ("<pad>", "<eos>", "<unk>")
 """Padding, end of sequence (generation stops on it) and unknown character."""
 
 ALPHABET = "".join(dict.fromkeys(string.printable))
-"""The characters that get their own token: Python's ``string.printable`` (100 characters)."""
+"""The default characters that get their own token: ``string.printable`` (100 characters)."""
+
+ARITHMETIC_ALPHABET = "0123456789 +-*/=."
+"""A small alphabet for arithmetic demos: a 20-token vocabulary explores far faster from scratch."""
 
 
 def build_char_tokenizer(alphabet: str = ALPHABET) -> Any:
@@ -51,6 +54,7 @@ def init_tiny(
     num_kv_heads: int = 1,
     intermediate_size: int = 128,
     max_position_embeddings: int = 512,
+    alphabet: str = ALPHABET,
     seed: int = 0,
 ) -> Path:
     """Write a randomly initialised tiny Qwen2 causal LM and its char tokenizer to ``path``.
@@ -61,7 +65,7 @@ def init_tiny(
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
     out = Path(path)
-    tokenizer = build_char_tokenizer()
+    tokenizer = build_char_tokenizer(alphabet)
     config = Qwen2Config(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,

@@ -57,6 +57,8 @@ class Trainer:
         sampler: Sampler | None = None,
     ) -> None:
         self.config = config
+        if config.num_threads is not None:
+            torch.set_num_threads(config.num_threads)
         torch.manual_seed(config.seed)  # LoRA / value-head initialisation
         if model is None:
             if not config.model:
