@@ -117,6 +117,8 @@ class Term:
             out = self.fn(completion, task, verdict)
         except Exception as e:  # noqa: BLE001 - a broken term is not applicable, not a crash
             return None, {"error": f"{type(e).__name__}: {e}"}
+        if out.__class__ is float and out == out:  # the common case, inlined (not NaN)
+            return (self.low if out < self.low else self.high if out > self.high else out), _EMPTY
         return self._settle(out)
 
     def evaluate_batch(

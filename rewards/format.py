@@ -32,14 +32,29 @@ __all__ = ["fenced_blocks", "fenced_code", "json_schema", "json_valid", "tags"]
 class _Tags:
     def __init__(self, names: Sequence[str], outside: Literal["whitespace", "any"]) -> None:
         self.markers = [m for n in names for m in (f"<{n}>", f"</{n}>")]
-        # one regex pass finds every marker (faster than a find() per marker on long responses)
-        self.pattern = re.compile(
-            "|".join(re.escape(m) for m in sorted(set(self.markers), key=len, reverse=True))
-        )
+        self.distinct = sorted(set(self.markers), key=len, reverse=True)
+        self.pattern = re.compile("|".join(re.escape(m) for m in self.distinct))
         self.strict = outside == "whitespace"
 
+    def _find(self, text: str) -> list[tuple[str, int, int]]:
+        """Every marker occurrence, in order. Jumps from one "<" to the next (a memchr-speed
+        scan); text with very many "<" falls back to one regex pass."""
+        found: list[tuple[str, int, int]] = []
+        i = text.find("<")
+        hops = 0
+        while i >= 0:
+            hops += 1
+            if hops > 64:
+                return [(m.group(), m.start(), m.end()) for m in self.pattern.finditer(text)]
+            for marker in self.distinct:
+                if text.startswith(marker, i):
+                    found.append((marker, i, i + len(marker)))
+                    break
+            i = text.find("<", i + 1)
+        return found
+
     def __call__(self, completion: str, task: Task, verdict: Verdict) -> float | Scored:
-        found = [(m.group(), m.start(), m.end()) for m in self.pattern.finditer(completion)]
+        found = self._find(completion)
         if len(found) != len(self.markers) or any(
             f[0] != m for f, m in zip(found, self.markers, strict=True)
         ):
