@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from assay.envs.logic.puzzle import Puzzle, PuzzleEnv
+from assay.envs.logic.puzzle import Puzzle, PuzzleEnv, distinct
 from assay.verifiers.base import Status, Task, Verdict
 
 __all__ = ["CryptarithmEnv"]
@@ -72,10 +72,16 @@ class CryptarithmEnv(PuzzleEnv):
             raise ValueError("need 1 <= min_digits <= max_digits <= 8")
 
     def generate(self, rng: np.random.Generator) -> Puzzle:
-        lengths = rng.integers(self.min_digits, self.max_digits + 1, size=self.addends).tolist()
-        numbers = [int(rng.integers(10 ** (d - 1) if d > 1 else 0, 10**d)) for d in lengths]
+        k = self.addends
+        u = rng.random(2 * k + 10).tolist()
+        span = self.max_digits - self.min_digits + 1
+        lengths = [self.min_digits + int(x * span) for x in u[:k]]
+        numbers = []
+        for d, x in zip(lengths, u[k : 2 * k], strict=True):
+            low = 10 ** (d - 1) if d > 1 else 0
+            numbers.append(low + int(x * (10**d - low)))
         total = sum(numbers)
-        letters = rng.permutation(26)[:10].tolist()  # digit d -> LETTERS[letters[d]]
+        letters = distinct(26, 10, u[2 * k :])  # digit d -> LETTERS[letters[d]]
         table = str.maketrans("0123456789", "".join(LETTERS[i] for i in letters))
         words = [str(x).translate(table) for x in numbers]
         result = str(total).translate(table)

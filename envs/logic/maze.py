@@ -19,7 +19,7 @@ import numpy as np
 from assay.envs.logic.puzzle import Puzzle, PuzzleEnv
 from assay.verifiers.base import Status, Task, Verdict
 
-__all__ = ["MazeEnv", "bfs_distances"]
+__all__ = ["MazeEnv", "bfs_distances", "neighbours"]
 
 MOVES = {"U": (-1, 0), "D": (1, 0), "L": (0, -1), "R": (0, 1)}
 
@@ -32,23 +32,38 @@ PROMPT = (
 )
 
 
-def bfs_distances(open_cells: list[bool], rows: int, cols: int, start: int) -> list[int]:
-    """Steps from ``start`` to each cell (row-major), -1 where unreachable."""
-    dist = [-1] * (rows * cols)
+def neighbours(rows: int, cols: int) -> list[list[int]]:
+    """For each cell (row-major), the cells one step up, down, left or right of it."""
+    out = []
+    for cell in range(rows * cols):
+        r, c = divmod(cell, cols)
+        out.append(
+            [
+                x
+                for x, ok in (
+                    (cell - cols, r > 0),
+                    (cell + cols, r + 1 < rows),
+                    (cell - 1, c > 0),
+                    (cell + 1, c + 1 < cols),
+                )
+                if ok
+            ]
+        )
+    return out
+
+
+def bfs_distances(open_cells: list[bool], nbrs: list[list[int]], start: int) -> list[int]:
+    """Steps from ``start`` to each cell, -1 where unreachable (``nbrs`` from `neighbours`)."""
+    dist = [-1] * len(open_cells)
     dist[start] = 0
     frontier = [start]
+    d = 0
     while frontier:
+        d += 1
         nxt = []
         for cell in frontier:
-            r, c = divmod(cell, cols)
-            d = dist[cell] + 1
-            for other, ok in (
-                (cell - cols, r > 0),
-                (cell + cols, r + 1 < rows),
-                (cell - 1, c > 0),
-                (cell + 1, c + 1 < cols),
-            ):
-                if ok and open_cells[other] and dist[other] < 0:
+            for other in nbrs[cell]:
+                if dist[other] < 0 and open_cells[other]:
                     dist[other] = d
                     nxt.append(other)
         frontier = nxt
@@ -113,19 +128,23 @@ class MazeEnv(PuzzleEnv):
             raise ValueError(f"wall_prob must be in [0, 0.6), got {self.wall_prob}")
         if not 1 <= self.min_distance <= self.rows + self.cols - 2:
             raise ValueError(f"min_distance must be in 1..{self.rows + self.cols - 2}")
+        self._nbrs = neighbours(self.rows, self.cols)
 
     def generate(self, rng: np.random.Generator) -> Puzzle:
         rows, cols = self.rows, self.cols
         size = rows * cols
         while True:
-            open_cells = (rng.random(size) >= self.wall_prob).tolist()
-            start = int(rng.integers(size))
+            u = rng.random(size + 2).tolist()
+            wall = self.wall_prob
+            open_cells = [x >= wall for x in u[:size]]
+            start = int(u[size] * size)
             open_cells[start] = True
-            dist = bfs_distances(open_cells, rows, cols, start)
-            far = [i for i, d in enumerate(dist) if d >= self.min_distance]
+            dist = bfs_distances(open_cells, self._nbrs, start)
+            least = self.min_distance
+            far = [i for i, d in enumerate(dist) if d >= least]
             if far:
                 break
-        goal = far[int(rng.integers(len(far)))]
+        goal = far[int(u[size + 1] * len(far))]
         chars = ["." if o else "#" for o in open_cells]
         chars[start], chars[goal] = "S", "G"
         grid = "\n".join("".join(chars[r * cols : (r + 1) * cols]) for r in range(rows))

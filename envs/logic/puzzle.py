@@ -49,6 +49,7 @@ __all__ = [
     "PuzzleEnv",
     "PuzzleVerifier",
     "atom_masks",
+    "distinct",
     "extract_answer",
     "puzzle_rng",
 ]
@@ -81,6 +82,19 @@ def extract_answer(completion: str) -> str | None:
 def puzzle_rng(salt: int, index: int) -> np.random.Generator:
     """The generator of puzzle ``index`` under ``salt``: PCG64 seeded by ``SeedSequence([salt, index])``."""
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([salt, index])))
+
+
+def distinct(n: int, k: int, u: list[float]) -> list[int]:
+    """``k`` distinct values of ``range(n)`` in random order, from ``k`` uniform draws ``u``.
+
+    A partial Fisher-Yates shuffle in plain Python: for small draws one ``rng.random(k)`` call
+    and this is several times cheaper than ``rng.choice(n, k, replace=False)``.
+    """
+    pool = list(range(n))
+    for t in range(k):
+        j = t + int(u[t] * (n - t))
+        pool[t], pool[j] = pool[j], pool[t]
+    return pool[:k]
 
 
 @lru_cache(maxsize=32)

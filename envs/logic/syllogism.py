@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from assay.envs.logic.puzzle import Puzzle, PuzzleEnv
+from assay.envs.logic.puzzle import Puzzle, PuzzleEnv, distinct
 from assay.verifiers.base import Status, Task, Verdict
 
 __all__ = ["FORMS", "SyllogismEnv", "statement_models"]
@@ -122,14 +122,14 @@ class SyllogismEnv(PuzzleEnv):
     def generate(self, rng: np.random.Generator) -> Puzzle:
         terms = self.premises + 1
         valid, invalid = _forms(terms)
-        u = rng.random(2).tolist()
+        u = rng.random(2 + terms + self.premises).tolist()
         follows = u[0] < 0.5
         pool = valid if follows else invalid
         form = pool[int(u[1] * len(pool))]
-        names = [NOUNS[i] for i in rng.permutation(len(NOUNS))[:terms].tolist()]
+        names = [NOUNS[i] for i in distinct(len(NOUNS), terms, u[2:])]
         premises = list(form[:-1])
         if self.shuffle:
-            premises = [premises[i] for i in rng.permutation(len(premises)).tolist()]
+            premises = [premises[i] for i in distinct(len(premises), len(premises), u[2 + terms :])]
         lines = "\n".join(f"{i + 1}. {_say(s, names).capitalize()}." for i, s in enumerate(premises))
         prompt = PROMPT.format(premises=lines, conclusion=_say(form[-1], names))
         meta = {"terms": terms, "premises": [list(s) for s in premises], "conclusion": list(form[-1])}

@@ -44,6 +44,9 @@ ATTRIBUTES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 CLUE_KINDS = ("at", "not_at", "same", "not_same", "left", "next", "before")
 """at: in house h; same: same house; left: directly left of; next: neighbours; before: somewhere left."""
 
+_FEW = 24
+"""Once at most this many solutions remain, generation tracks them explicitly."""
+
 Item = tuple[int, int]  # (attribute, value)
 Clue = tuple[str, Item, Item | int]  # (kind, item, other item or a house index)
 
@@ -92,12 +95,20 @@ def _perms(n: int) -> tuple[list[tuple[int, ...]], list[list[int]]]:
 
 
 def count_solutions(n: int, m: int, clues: Sequence[Clue], limit: int = 2) -> int:
-    """Arrangements of ``m`` attributes over ``n`` houses satisfying ``clues``, up to ``limit``.
+    """Arrangements of ``m`` attributes over ``n`` houses satisfying ``clues``, up to ``limit``."""
+    return len(solve(n, m, clues, limit))
+
+
+def solve(n: int, m: int, clues: Sequence[Clue], limit: int = 2) -> list[list[tuple[int, ...]]]:
+    """Up to ``limit`` arrangements satisfying ``clues`` (each ``houses[a][v]``: the house of
+    value v of attribute a).
 
     Each attribute's domain is a bitset over the ``n!`` permutations. A clue between attributes
     a and b becomes two arcs, ``(a, v, b, table)`` with ``table[h]`` the bitset of b's
-    permutations allowed when a's value v is in house h (and the mirror arc). The search keeps
-    every arc consistent (MAC) and branches on the smallest domain.
+    permutations allowed when a's value v is in house h (and the mirror arc). The search fixes
+    one attribute at a time (smallest domain first) and filters every other attribute's domain
+    through the fixed one's arcs (forward checking), so each clue is checked once both of its
+    attributes are fixed.
     """
     perms, at = _perms(n)
     full = (1 << len(perms)) - 1
@@ -119,69 +130,44 @@ def count_solutions(n: int, m: int, clues: Sequence[Clue], limit: int = 2) -> in
     out: list[list[tuple[int, int, list[int]]]] = [[] for _ in range(m)]
     for a, v, b, table in arcs:
         out[a].append((v, b, table))
-    if not all(doms) or not _propagate(doms, arcs, out, at, n):
-        return 0
-    count = 0
+    found: list[list[tuple[int, ...]]] = []
 
-    def search(doms: list[int]) -> bool:
-        nonlocal count
-        k, size = -1, len(perms) + 1
-        for j, d in enumerate(doms):
-            c = d.bit_count()
-            if 1 < c < size:
-                k, size = j, c
-        if k < 0:  # every domain is one permutation and every arc was checked: a solution
-            count += 1
-            return count >= limit
+    def fix(doms: list[int], k: int) -> bool:
+        """Filter every attribute through the arcs of k, whose domain is one permutation."""
+        perm = perms[doms[k].bit_length() - 1]
+        for v, b, table in out[k]:
+            nb = doms[b] & table[perm[v]]
+            if not nb:
+                return False
+            doms[b] = nb
+        return True
+
+    def search(doms: list[int], todo: list[int]) -> bool:
+        while True:  # fix the attributes that are down to one permutation
+            singles = [j for j in todo if doms[j] & (doms[j] - 1) == 0]
+            if not singles:
+                break
+            for k in singles:
+                if not fix(doms, k):
+                    return False
+            todo = [j for j in todo if j not in singles]
+        if not todo:  # every attribute fixed, every arc checked when its later end was fixed
+            found.append([perms[d.bit_length() - 1] for d in doms])
+            return len(found) >= limit
+        k = min(todo, key=lambda j: doms[j].bit_count())  # branch on the smallest domain
         d = doms[k]
         while d:
             low = d & -d
             d ^= low
-            perm = perms[low.bit_length() - 1]
             nxt = list(doms)
             nxt[k] = low
-            for v, b, table in out[k]:
-                nb = nxt[b] & table[perm[v]]
-                if not nb:
-                    break
-                nxt[b] = nb
-            else:
-                if search(nxt):
-                    return True
+            if search(nxt, todo):
+                return True
         return False
 
-    search(doms)
-    return count
-
-
-def _propagate(
-    doms: list[int],
-    arcs: list[tuple[int, int, int, list[int]]],
-    out: list[list[tuple[int, int, list[int]]]],
-    at: list[list[int]],
-    n: int,
-) -> bool:
-    """Make every arc consistent (AC-3 over attributes); False when a domain empties."""
-    queue = list(range(len(doms)))
-    queued = [True] * len(doms)
-    while queue:
-        a = queue.pop()
-        queued[a] = False
-        da = doms[a]
-        for v, b, table in out[a]:
-            allowed = 0
-            for h in range(n):
-                if da & at[v][h]:
-                    allowed |= table[h]
-            nb = doms[b] & allowed
-            if nb != doms[b]:
-                if not nb:
-                    return False
-                doms[b] = nb
-                if not queued[b]:
-                    queue.append(b)
-                    queued[b] = True
-    return True
+    if all(doms):
+        search(list(doms), list(range(m)))
+    return found
 
 
 @lru_cache(maxsize=4096)
@@ -286,6 +272,8 @@ class ZebraEnv(PuzzleEnv):
         picks = [sorted(int(x) for x in rng.permutation(len(ATTRIBUTES[a][2]))[:n]) for a in range(m)]
         values = [[ATTRIBUTES[a][2][i] for i in picks[a]] for a in range(m)]
         clues: list[Clue] = []
+        blind = 0  # clues added before the solutions were tracked (may be redundant)
+        left: list[list[tuple[int, ...]]] | None = None  # every remaining solution, once few
         draws = rng.random((8 * n * m, 5)).tolist()
         k = 0
         while True:
@@ -295,11 +283,23 @@ class ZebraEnv(PuzzleEnv):
             k += 1
             if clue in clues:
                 continue
-            clues.append(clue)
-            if len(clues) >= n * m // 2 and count_solutions(n, m, clues) == 1:
+            if left is not None:  # filter the known solutions; skip clues that rule none out
+                keep = [sol for sol in left if clue_holds(clue, sol)]
+                if len(keep) == len(left):
+                    continue
+                clues.append(clue)
+                left = keep
+            else:
+                clues.append(clue)
+                blind += 1
+                if len(clues) >= n * m // 2:
+                    found = solve(n, m, clues, limit=_FEW)
+                    left = found if len(found) < _FEW else None
+            if left is not None and len(left) == 1:
                 break
-        for i in rng.permutation(len(clues)).tolist()[::-1]:  # drop clues that are not needed
-            trial = clues[:i] + clues[i + 1 :]
+        # drop unneeded clues among the blind ones (each later clue ruled out a solution when added)
+        for clue in [clues[i] for i in rng.permutation(blind).tolist()]:
+            trial = [c for c in clues if c != clue]
             if count_solutions(n, m, trial) == 1:
                 clues = trial
         order = rng.permutation(len(clues)).tolist()

@@ -494,3 +494,20 @@ def test_entailment_label_by_truth_table(index, level):
     follows = all(prop(task.meta["conclusion"], v) for v in models)
     assert task.answer == ("yes" if follows else "no")
     assert verdict(env, task, "no" if follows else "yes").status is Status.INCORRECT
+
+
+@given(data=st.data())
+@settings(max_examples=30)
+def test_zebra_solver_counts_like_brute_force_on_any_clue_set(data):
+    from assay.envs.logic.zebra import CLUE_KINDS, count_solutions
+
+    n, m = 3, 3
+    perms = list(itertools.permutations(range(n)))
+    item = st.tuples(st.integers(0, m - 1), st.integers(0, n - 1))
+    unary = st.tuples(st.sampled_from(["at", "not_at"]), item, st.integers(0, n - 1))
+    binary = st.tuples(st.sampled_from([k for k in CLUE_KINDS if k not in ("at", "not_at")]), item, item)
+    clues = data.draw(st.lists(st.one_of(unary, binary), min_size=0, max_size=8))
+    brute = sum(
+        all(zebra_holds(k, i, o, combo) for k, i, o in clues) for combo in itertools.product(perms, repeat=m)
+    )
+    assert count_solutions(n, m, clues, limit=10_000) == brute
