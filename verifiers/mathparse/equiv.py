@@ -302,7 +302,21 @@ class _Comparer:
             return False, "a tuple on one side only"
         if (isinstance(g, Func) and g.name == "ratio") or (isinstance(p, Func) and p.name == "ratio"):
             return self.ratios(g, p)
+        if isinstance(g, Func) and g.name == "base":
+            return self.base_n(g, p)
         return self.scalar(g, p)
+
+    def base_n(self, g: Func, p: Node) -> tuple[bool, str]:
+        """A base-b reference (``204_5``) needs the answer in base b: ``204_5`` or bare ``204``."""
+        digits, base = g.args
+        assert isinstance(digits, Num) and isinstance(base, Num)
+        if isinstance(p, Func) and p.name == "base":
+            same = p.args[1] == base and const_value(p) == const_value(g)
+            return same, "same base-n number" if same else "different base-n numbers"
+        if isinstance(p, Num) and p.decimals < 0 and p.value.denominator == 1:
+            same = p.value == digits.value
+            return same, "same digits" if same else f"not the base-{base.value} digits"
+        return False, f"not a base-{base.value} number"
 
     def ratios(self, g: Node, p: Node) -> tuple[bool, str]:
         if not (isinstance(g, Func) and g.name == "ratio" and isinstance(p, Func) and p.name == "ratio"):
@@ -369,6 +383,8 @@ class _Comparer:
             values = args
         constants = [v for v in values if _is_constant(v)]
         for a, b in itertools.pairwise(constants):
+            if _norm_unit(_strip_unit(a)[0]) != _norm_unit(_strip_unit(b)[0]):
+                continue  # 5 cm = 50 mm: values in different units are not compared
             if not self.quiet_equal(a, b):
                 raise FalseStatement("it states a false equality")
         if labelled or len(constants) == len(values):
@@ -592,7 +608,7 @@ _UNIT_ALIASES = {
     "meter": "m", "metre": "m", "centimeter": "cm", "centimetre": "cm", "millimeter": "mm",
     "kilometer": "km", "inch": "in", "inches": "in", "foot": "ft", "feet": "ft", "yard": "yd",
     "mile": "mi", "second": "s", "sec": "s", "minute": "min", "hour": "h", "hr": "h", "gram": "g",
-    "kilogram": "kg", "pound": "lb", "lbs": "lb", "dollar": "usd", "degree": "deg",
+    "kilogram": "kg", "pound": "lb", "lbs": "lb", "dollar": "usd", "$": "usd", "degree": "deg",
 }  # fmt: skip
 
 

@@ -96,7 +96,7 @@ _BINOM_VARIANT = re.compile(r"\\[dt]binom(?![A-Za-z])")
 _DEGREE = re.compile(
     r"\^\s*\{?\s*\\circ\s*\}?|\\circ(?![A-Za-z])|\\degree(?![A-Za-z])|\^\s*\{\s*\\text\{\s*o\s*\}\s*\}"
 )
-_DELIMS = re.compile(r"(\\\\)|\\\$|\$|\\\(|\\\)|\\\[|\\\]")
+_DELIMS = re.compile(r"(\\\\|\\\$)|\$|\\\(|\\\)|\\\[|\\\]")
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*(?=\{)")
 _REPEATING = re.compile(r"(\d*)\.(\d*)\\overline\{(\d{1,30})\}")
 _SPACES = re.compile(r"\s+")

@@ -27,6 +27,7 @@ __all__ = [
     "Sym",
     "Text",
     "Wrap",
+    "children",
     "walk",
 ]
 

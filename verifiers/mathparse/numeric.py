@@ -25,19 +25,26 @@ import mpmath
 
 from assay.verifiers.mathparse.errors import TooComplex
 from assay.verifiers.mathparse.exact import Undefined, const_value, symbols
-from assay.verifiers.mathparse.nodes import BigOp, Const, Func, Node, Num, Op, Sym, Wrap, walk
+from assay.verifiers.mathparse.nodes import BigOp, Const, Func, Node, Num, Op, Sym, Wrap, children, walk
 
 __all__ = ["Extreme", "NotNumeric", "numeric_equal", "numeric_value"]
 
 BASE_DPS = 40
 MAX_DPS = 4_000
 EXTREME_EXP = 30
-"""|log10| of a non-rational value beyond which numbers are not trusted (see `Extreme`)."""
+"""A non-zero non-rational value below 10^-EXTREME_EXP is not trusted (see `Extreme`)."""
+HUGE_EXP = 10_000
+"""Nor is one above 10^HUGE_EXP."""
 
 MAX_EXPONENT = 10_000
 POSITIVE_POINTS = 4
 NEGATIVE_POINTS = 2
 MAX_SUM_TERMS = 2_000
+
+
+_FLOAT_MAX = mpmath.mpf(10) ** 300
+_HUGE = mpmath.mpf(10) ** HUGE_EXP
+_TINY = mpmath.mpf(10) ** -EXTREME_EXP
 
 
 class NotNumeric(ValueError):
@@ -48,35 +55,52 @@ class Extreme(ValueError):
     """A non-rational intermediate value is too large or too small to trust numerically."""
 
 
+def _constants(*roots: Node) -> dict[int, Fraction]:
+    """The exact value of every constant rational subtree, by node id, in one pass."""
+    table: dict[int, Fraction] = {}
+    free: dict[int, bool] = {}
+    for root in roots:
+        for n in reversed(walk(root)):  # descendants before their parent
+            f = isinstance(n, Sym | BigOp) or any(free[id(k)] for k in children(n))
+            free[id(n)] = f
+            if not f and isinstance(n, Op | Func):
+                try:
+                    v = const_value(n)
+                except (Undefined, TooComplex):
+                    v = None
+                if v is not None:
+                    table[id(n)] = v
+    return table
+
+
 class _Evaluator:
-    def __init__(self, env: dict[str, Any], dps: int) -> None:
+    def __init__(self, env: dict[str, Any], dps: int, constants: dict[int, Fraction] | None = None) -> None:
         self.env = env
         self.dps = dps
         self.maxmag = 0.0
-        self.cache: dict[int, Fraction | None] = {}
+        self.constants = constants if constants is not None else {}
 
     def note(self, v: Any) -> Any:
         if not mpmath.isfinite(v):
             raise Undefined("not finite")
-        m = float(abs(v)) if abs(v) < mpmath.mpf(10) ** 300 else 1e300
+        m = abs(v)
+        m = float(m) if m < _FLOAT_MAX else 1e300
         if m > self.maxmag:
             self.maxmag = m
         return v
 
     def exact(self, node: Node) -> Fraction | None:
-        key = id(node)
-        if key not in self.cache:
-            try:
-                self.cache[key] = const_value(node) if not (symbols(node)) else None
-            except Undefined:
-                self.cache[key] = None
-        return self.cache[key]
+        return self.constants.get(id(node))
 
     def trusted(self, v: Any) -> Any:
-        """Raise `Extreme` for a non-zero value far outside [1e-30, 1e30]."""
+        """Raise `Extreme` for a non-zero value below 1e-30 or above 1e10000 in magnitude.
+
+        A tiny value can hide below the working precision (``\\sqrt2 + e^{-e^{e^5}}`` would
+        look equal to ``\\sqrt2``); huge values are safe because cancellation among them is
+        caught by the noise estimate in `_compare_at`."""
         if v != 0:
-            mag = mpmath.log10(abs(v))
-            if abs(mag) > EXTREME_EXP:
+            m = abs(v)
+            if m > _HUGE or m < _TINY:
                 raise Extreme("value out of the trusted range")
         return v
 
@@ -165,7 +189,7 @@ class _Evaluator:
             "artanh": mpmath.atanh, "sqrt": mpmath.sqrt, "abs": abs,
         }  # fmt: skip
         if name in simple:
-            if name in ("sin", "cos", "tan", "sec", "csc", "cot", "sinh", "cosh", "tanh") and abs(x) > 10**6:
+            if name in ("sin", "cos", "tan", "sec", "csc", "cot") and abs(x) > 10**15:
                 raise Extreme("trigonometric function of a huge argument")
             if name in ("tan", "sec") and abs(mpmath.cos(x)) < mpmath.mpf(10) ** (-self.dps // 2):
                 raise Undefined("pole")
@@ -207,7 +231,6 @@ class _Evaluator:
             raise TooComplex("too many terms")
         saved = self.env.get(node.var)
         acc = mpmath.mpf(0) if node.kind == "sum" else mpmath.mpf(1)
-        self.cache.clear()
         for k in range(ilo, ihi + 1):
             self.env[node.var] = mpmath.mpf(k)
             v = self.ev(node.body)
@@ -216,53 +239,55 @@ class _Evaluator:
             self.env.pop(node.var, None)
         else:
             self.env[node.var] = saved
-        self.cache.clear()
         return acc
 
 
-def _literal_digits(node: Node) -> int:
-    """Decimal digits of the largest exact constant appearing in ``node``."""
-    best = 0
-    for n in walk(node):
-        if isinstance(n, Num):
-            q = n.value
-        elif isinstance(n, Op | Func) and not symbols(n):
-            try:
-                v = const_value(n)
-            except (Undefined, TooComplex):
-                continue
-            if v is None:
-                continue
-            q = v
-        else:
-            continue
-        bits = max(q.numerator.bit_length(), q.denominator.bit_length())
-        best = max(best, bits * 30103 // 100000 + 1)
-    return best
+def _literal_digits(constants: dict[int, Fraction], *roots: Node) -> int:
+    """Decimal digits of the largest exact constant appearing in ``roots``."""
+    values = list(constants.values()) + [n.value for r in roots for n in walk(r) if isinstance(n, Num)]
+    bits = max((max(q.numerator.bit_length(), q.denominator.bit_length()) for q in values), default=0)
+    return bits * 30103 // 100000 + 1
 
 
 def numeric_value(node: Node, env: dict[str, Any] | None = None, dps: int = BASE_DPS) -> Any:
     """``node`` as an mpmath number at ``dps`` digits (raises NotNumeric/Extreme/Undefined)."""
     with mpmath.workdps(dps):
-        return _Evaluator(dict(env or {}), dps).ev(node)
+        return _Evaluator(dict(env or {}), dps, _constants(node)).ev(node)
 
 
-def _sample_points(names: list[str], rng: random.Random) -> list[tuple[bool, dict[str, Any]]]:
+def _sample_points(
+    names: list[str], integers: set[str], rng: random.Random
+) -> list[tuple[bool, dict[str, Any]]]:
+    """Random points; variables in ``integers`` (summation bounds) get integers in [4, 12]."""
     pts: list[tuple[bool, dict[str, Any]]] = []
     for k in range(POSITIVE_POINTS + NEGATIVE_POINTS):
         positive = k < POSITIVE_POINTS
         env = {}
         for n in names:
+            if n in integers:
+                env[n] = mpmath.mpf(rng.randrange(4, 13))
+                continue
             v = Fraction(rng.randrange(1_100_000, 2_900_000), 1_000_000)
             env[n] = mpmath.mpf(v.numerator) / v.denominator * (1 if positive else -1)
         pts.append((positive, env))
     return pts
 
 
-def _compare_at(a: Node, b: Node, env: dict[str, Any], dps: int) -> bool | None:
+def _bound_variables(*roots: Node) -> set[str]:
+    out: set[str] = set()
+    for root in roots:
+        for n in walk(root):
+            if isinstance(n, BigOp):
+                out |= symbols(n.lo) | symbols(n.hi)
+    return out
+
+
+def _compare_at(
+    a: Node, b: Node, env: dict[str, Any], dps: int, constants: dict[int, Fraction]
+) -> bool | None:
     """True (equal here), False (different here), None (undecided or undefined here)."""
     with mpmath.workdps(dps):
-        ea, eb = _Evaluator(dict(env), dps), _Evaluator(dict(env), dps)
+        ea, eb = _Evaluator(dict(env), dps, constants), _Evaluator(dict(env), dps, constants)
         va, vb = ea.ev(a), eb.ev(b)
         diff = abs(va - vb)
         noise = (max(ea.maxmag, abs(va)) + max(eb.maxmag, abs(vb))) * mpmath.mpf(10) ** (-(dps - 8))
@@ -280,11 +305,12 @@ def numeric_equal(a: Node, b: Node, *, seed: int = 0) -> bool | None:
     and `NotNumeric` when an expression has no numeric value.
     """
     names = sorted(symbols(a) | symbols(b))
-    dps = min(MAX_DPS, BASE_DPS + max(_literal_digits(a), _literal_digits(b)))
+    constants = _constants(a, b)
+    dps = min(MAX_DPS, BASE_DPS + _literal_digits(constants, a, b))
     if not names:
         for precision in (dps, 2 * dps):
             try:
-                verdict = _compare_at(a, b, {}, precision)
+                verdict = _compare_at(a, b, {}, precision, constants)
             except Undefined:
                 return None
             if verdict is not None:
@@ -292,11 +318,11 @@ def numeric_equal(a: Node, b: Node, *, seed: int = 0) -> bool | None:
         return None
     rng = random.Random(seed)
     decided = 0
-    for positive, env in _sample_points(names, rng):
+    for positive, env in _sample_points(names, _bound_variables(a, b), rng):
         try:
-            verdict = _compare_at(a, b, env, dps)
+            verdict = _compare_at(a, b, env, dps, constants)
             if verdict is None:
-                verdict = _compare_at(a, b, env, 2 * dps)
+                verdict = _compare_at(a, b, env, 2 * dps, constants)
         except Undefined:
             continue
         if verdict is None:
@@ -305,9 +331,11 @@ def numeric_equal(a: Node, b: Node, *, seed: int = 0) -> bool | None:
             if positive:
                 return False
             with mpmath.workdps(dps):
-                va, vb = numeric_value(a, env, dps), numeric_value(b, env, dps)
-            if mpmath.im(va) == 0 and mpmath.im(vb) == 0:
-                return False
+                va = _Evaluator(dict(env), dps, constants).ev(a)
+                vb = _Evaluator(dict(env), dps, constants).ev(b)
+                tiny = mpmath.mpf(10) ** (-(dps // 2))
+                if abs(mpmath.im(va)) <= tiny * (1 + abs(va)) and abs(mpmath.im(vb)) <= tiny * (1 + abs(vb)):
+                    return False
             continue
         if positive:
             decided += 1

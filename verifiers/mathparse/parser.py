@@ -51,6 +51,8 @@ MAX_DIGITS = 2_000
 """Longest number literal accepted."""
 
 CONNECTORS = frozenset({"and", "or"})
+CALL_LETTERS = frozenset({"f", "g", "h", "F", "G", "H", "P", "Q"})
+"""Letters read as function names before ``(``: ``f(3)`` names a value; ``x(x+1)`` multiplies."""
 PERCENT_WORDS = frozenset({"percent", "pct", "percentage", "percents", "perc"})
 DEGREE_WORDS = frozenset({"degree", "degrees", "deg"})
 MULTIPLIERS = {"thousand": 3, "million": 6, "billion": 9, "trillion": 12}
@@ -315,7 +317,11 @@ class _Parser:
         return " ".join(parts) if parts else None
 
     def unitexpr(self) -> Node:
-        node = self.expr()
+        if self.at_cmd("$"):  # \$5: a currency prefix
+            self.take()
+            node = Wrap("unit", self.expr(), "$")
+        else:
+            node = self.expr()
         while True:
             w = self.word()
             if self.at_op("%") or w in PERCENT_WORDS:
@@ -327,6 +333,10 @@ class _Parser:
             elif w in MULTIPLIERS:
                 self.take()
                 node = _mul(node, Num(Fraction(10) ** MULTIPLIERS[w]))
+            elif self.at_cmd("$"):
+                self.take()
+                if not (isinstance(node, Wrap) and node.kind == "unit"):
+                    node = Wrap("unit", node, "$")
             else:
                 unit = self.unit_text()
                 if unit is None:
@@ -528,6 +538,22 @@ class _Parser:
             else:
                 break
         return node
+
+    def call_text(self) -> str:
+        """``f(x + 1)``: the text between the parentheses, which names a value (``f(x+1)``)."""
+        self.expect_op("(")
+        start = self.i
+        depth = 1
+        while depth:
+            u = self.take()
+            if u.kind == "op" and u.text in ("(", "["):
+                depth += 1
+            elif u.kind == "op" and u.text in (")", "]"):
+                depth -= 1
+        inner = self.toks[start : self.i - 1]
+        if not inner:
+            raise ParseError("empty call")
+        return "".join(tok.text for tok in inner)
 
     def subscript_text(self) -> str:
         t = self.take()
@@ -764,7 +790,15 @@ class _Parser:
                 raise ParseError(f"unexpected {t.text!r}")
             if len(t.text) > 3:
                 raise ParseError(f"unknown word {t.text!r}")
-            return self.letter()
+            node = self.letter()
+            if (
+                isinstance(node, Sym)
+                and node.name in CALL_LETTERS
+                and self.at_op("(")
+                and not self.toks[self.i].sp
+            ):
+                return Sym(f"{node.name}({self.call_text()})")
+            return node
         if t.kind == "text":
             self.take()
             inner = t.text.strip()

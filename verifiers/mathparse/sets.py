@@ -163,10 +163,37 @@ def _to_sympy_set(pieces: list[Piece]) -> Any:
     return sp.Union(*parts) if parts else sp.S.EmptySet
 
 
+def _abs_linear(op: str, lhs: Node, rhs: Node) -> list[Piece] | None:
+    """``|E| op c`` (or ``c op |E|``) with E linear: two linear inequalities, no sympy."""
+    if isinstance(rhs, Func) and rhs.name == "abs" and not isinstance(lhs, Func):
+        op, lhs, rhs = _FLIP[op], rhs, lhs
+    if not (isinstance(lhs, Func) and lhs.name == "abs") or symbols(rhs) or op not in ("<", "<=", ">", ">="):
+        return None
+    inner = lhs.args[0]
+    try:
+        c = const_value(rhs)
+    except Undefined:
+        return None
+    if c is None:
+        return None
+    if op in ("<", "<="):
+        below, above = _linear(">" if op == "<" else ">=", inner, Num(-c)), _linear(op, inner, Num(c))
+        if below is None or above is None:
+            return None
+        return _intersect(below, above)
+    low, high = _linear("<" if op == ">" else "<=", inner, Num(-c)), _linear(op, inner, Num(c))
+    if low is None or high is None:
+        return None
+    return low + high
+
+
 def _solve(op: str, lhs: Node, rhs: Node) -> list[Piece]:
     linear = _linear(op, lhs, rhs)
     if linear is not None:
         return linear
+    absolute = _abs_linear(op, lhs, rhs)
+    if absolute is not None:
+        return absolute
     names = symbols(lhs) | symbols(rhs)
     if len(names) != 1:
         raise SetError("not an inequality in one variable")
@@ -179,7 +206,28 @@ def _solve(op: str, lhs: Node, rhs: Node) -> list[Piece]:
 
 
 def _intersect(a: list[Piece], b: list[Piece]) -> list[Piece]:
-    return _from_sympy(_to_sympy_set(a).intersect(_to_sympy_set(b)))
+    if any(symbols(p.lo) or symbols(p.hi) for p in (*a, *b)):
+        raise SetError("intersection of sets with symbolic ends")
+    try:
+        keyed_a = [(_key(p.lo), _key(p.hi), p) for p in a]
+        keyed_b = [(_key(p.lo), _key(p.hi), p) for p in b]
+    except SetError:
+        return _from_sympy(_to_sympy_set(a).intersect(_to_sympy_set(b)))
+    out: list[Piece] = []
+    for alo, ahi, pa in keyed_a:
+        for blo, bhi, pb in keyed_b:
+            if alo > blo or (alo == blo and not pa.lo_closed):
+                lo, lo_closed = pa.lo, pa.lo_closed
+            else:
+                lo, lo_closed = pb.lo, pb.lo_closed
+            if ahi < bhi or (ahi == bhi and not pa.hi_closed):
+                hi, hi_closed = pa.hi, pa.hi_closed
+            else:
+                hi, hi_closed = pb.hi, pb.hi_closed
+            klo, khi = max(alo, blo), min(ahi, bhi)
+            if klo < khi or (klo == khi and lo_closed and hi_closed):
+                out.append(_piece(lo, hi, lo_closed, hi_closed))
+    return out
 
 
 def _relation(rel: Rel, cmp: _Comparer) -> list[Piece]:
