@@ -61,26 +61,44 @@ _KERNEL_LOCK = threading.Lock()
 
 
 def _compile_kernel() -> Callable[[Any, int], tuple[int, int, int, int, int]] | None:
+    """The numba kernel, checked against the reference on a sample; None when unavailable.
+
+    Compiled with numba's on-disk cache first; where that cannot be written (a read-only
+    install), without it; if numba fails altogether, the pure-Python path is used.
+    """
     if os.environ.get("ASSAY_NO_NUMBA") == "1":
         return None
     try:
-        import numba
-        import numpy as np
+        import numba  # noqa: F401
     except ImportError:
         return None
+    sample = b"a b c a b c\nx  y\n\nx y\n"
+    for cache in (True, False):
+        try:
+            kernel = _build_kernel(cache)
+            if TextStats(*kernel(sample, 3)) == _python_stats(sample, 3):
+                return kernel
+        except Exception:  # noqa: BLE001 - a numba that cannot compile here: try without cache, then fall back
+            continue
+    return None
+
+
+def _build_kernel(cache: bool) -> Callable[[Any, int], tuple[int, int, int, int, int]]:
+    import numba
+    import numpy as np
 
     u64 = np.uint64
     mix = u64(0x9E3779B97F4A7C15)
     mix2 = u64(0xC2B2AE3D27D4EB4F)
 
-    @numba.njit(cache=True, nogil=True)
+    @numba.njit(cache=cache, nogil=True)
     def _finish(h: Any) -> Any:  # pragma: no cover - compiled
         h ^= h >> u64(31)
         h *= mix2
         h ^= h >> u64(29)
         return h if h != 0 else u64(1)
 
-    @numba.njit(cache=True, nogil=True)
+    @numba.njit(cache=cache, nogil=True)
     def _count_unique(hashes: Any, k: int) -> int:  # pragma: no cover - compiled
         cap = 16
         while cap < 2 * k:
@@ -102,7 +120,7 @@ def _compile_kernel() -> Callable[[Any, int], tuple[int, int, int, int, int]] | 
                 p = np.int64((u64(p) + u64(1)) & mask)
         return unique
 
-    @numba.njit(cache=True, nogil=True)
+    @numba.njit(cache=cache, nogil=True)
     def kernel(b: Any, n: int) -> tuple[int, int, int, int, int]:  # pragma: no cover - compiled
         # One branch-light pass over the bytes: a word's hash is its bytes as base-257 digits
         # (exact up to 7 bytes, then mod 2**64), stored at words[nw] on every byte and kept only
