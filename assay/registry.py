@@ -46,6 +46,7 @@ def make_vec(
     *,
     vectorization_mode: Literal["sync", "async"] = "async",
     autoreset_mode: AutoresetMode = AutoresetMode.DISABLED,
+    backend: Literal["gymnasium", "ray"] = "gymnasium",
     **kwargs: Any,
 ) -> VectorEnv[Any, Any, Any]:
     """A vector of ``num_envs`` copies of env ``id`` (each built with ``kwargs``).
@@ -57,10 +58,20 @@ def make_vec(
     Autoreset is off by default: reset explicitly, as RL rollouts over text do. For GRPO groups
     pass ``reset(seed=group_seeds(seed, num_prompts, group_size))``, which puts G copies of each
     task side by side, or ``reset(options={"task_id": ...})`` for G copies of one task.
+
+    ``backend="ray"`` puts each env in a Ray actor instead (`assay.agents.distributed.RayVectorEnv`:
+    the envs spread over a cluster, and a dead worker is replaced and its episode replayed);
+    ``vectorization_mode`` is then ignored. Call ``ray.init`` first: assay never starts Ray.
     """
     if num_envs < 1:
         raise ValueError(f"num_envs must be >= 1, got {num_envs}")
     fns = [_env_fn(id, kwargs) for _ in range(num_envs)]
+    if backend == "ray":
+        from assay.agents.distributed.vector import RayVectorEnv
+
+        return RayVectorEnv(fns, autoreset_mode=autoreset_mode)
+    if backend != "gymnasium":
+        raise ValueError(f"backend must be 'gymnasium' or 'ray', got {backend!r}")
     if vectorization_mode == "sync":
         return SyncVectorEnv(fns, autoreset_mode=autoreset_mode)
     if vectorization_mode == "async":

@@ -95,7 +95,10 @@ class RayVerifierPool:
         prefetch: Chunks in flight per worker.
         max_retries: Times a chunk is sent again after its worker died.
         actor_options: Passed to ``ray.remote`` (e.g. ``{"num_cpus": 1}``, resources, a
-            runtime_env); default ``{"num_cpus": 1}``.
+            runtime_env); default ``{"num_cpus": 1}``: each worker reserves a CPU, so a pool
+            larger than the cluster's free CPUs cannot start.
+        startup_timeout_s: The constructor waits this long for every worker to be up (so a
+            pool the cluster cannot place fails with a clear error instead of hanging).
     """
 
     def __init__(
@@ -109,6 +112,7 @@ class RayVerifierPool:
         prefetch: int = 2,
         max_retries: int = 3,
         actor_options: Mapping[str, Any] | None = None,
+        startup_timeout_s: float = 300.0,
     ) -> None:
         ray = require_ray()
         if (verifier_factory is None) == (env is None):
@@ -123,6 +127,14 @@ class RayVerifierPool:
         self.max_retries = max_retries
         self.workers = [self._cls.remote(*self._args) for _ in range(num_workers)]
         self.stats = PoolStats()
+        try:
+            ray.get([w.pid.remote() for w in self.workers], timeout=startup_timeout_s)
+        except ray.exceptions.GetTimeoutError:
+            self.close()
+            raise RuntimeError(
+                f"{num_workers} verifier workers did not start within {startup_timeout_s} s: the cluster "
+                f"may lack the resources they ask for ({dict(actor_options or {'num_cpus': 1})})"
+            ) from None
 
     def verify(self, items: Sequence[Item]) -> list[Verdict]:
         """One verdict per ``(completion, task)``, in order."""

@@ -116,7 +116,7 @@ class RayVectorEnv(VectorEnv[Any, Any, Any]):
         self.render_mode = render_mode
         self._logs: list[list[tuple[str, Any, Any]]] = [[] for _ in range(self.num_envs)]
         self._autoreset = np.zeros(self.num_envs, dtype=np.bool_)
-        self._observations = create_empty_array(obs_space, n=self.num_envs, fn=np.zeros)
+        self._observations: Any = create_empty_array(obs_space, n=self.num_envs, fn=np.zeros)
         self.closed = False
 
     # -- fault tolerance -------------------------------------------------------------------------

@@ -273,7 +273,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         futures = [
             loop.run_in_executor(pool, score_all, reqs[i : i + size]) for i in range(0, len(reqs), size)
         ]
-        waiting = futures[0] if len(futures) == 1 else asyncio.gather(*futures)
+        waiting = asyncio.gather(*futures)
         expired = False
 
         def expire() -> None:  # a timer, cheaper than a timeout scope per request
@@ -283,7 +283,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
 
         timer = loop.call_later(config.verify_timeout_s, expire)
         try:
-            done = await waiting
+            done: list[list[tuple[Task, Verdict, Reward]]] = await waiting
         except asyncio.CancelledError:
             if not expired:
                 raise
@@ -291,7 +291,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
             return [(Task(id=r.task_id or "inline", prompt=""), timeout, Reward(0.0, {})) for r in reqs]
         finally:
             timer.cancel()
-        return list(done) if len(futures) == 1 else [x for part in done for x in part]
+        return [x for part in done for x in part]
 
     def verify_json(task: Task, verdict: Verdict) -> dict[str, Any]:
         return {"task_id": task.id, "verdict": verdict.to_dict()}
