@@ -305,42 +305,33 @@ def _exec_program(spec: dict[str, Any], env: dict[str, str], status_fd: int) -> 
 
 
 def job_main(fds: list[int], cfg: dict[str, Any]) -> None:
-    """Entry of a freshly forked job process. Never returns."""
+    """Entry of a freshly forked (spare) job process. Never returns.
+
+    Everything that does not depend on the job is done before its spec arrives (new session,
+    work dir, dropped privileges, the fd layout), so a job start costs only what it must.
+    """
     code = 125
     try:
-        ctrl, stdin_r, stdout_w, stderr_w, chan_in, chan_out, status_w = fds
-        size = U32.unpack(_read_exact(ctrl, 4))[0]
-        spec = json.loads(_read_exact(ctrl, size))
-        os.close(ctrl)
-        spec["sys_path"] = cfg.get("sys_path", [])
+        import fcntl
+
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100) for fd in fds]  # no clash while renumbering
+        for fd in fds:
+            os.close(fd)
+        for dst, src in enumerate(
+            high
+        ):  # 0 stdin, 1 stdout, 2 stderr, 3 chan in, 4 chan out, 5 status, 6 ctrl
+            os.dup2(src, (6, 0, 1, 2, 3, 4, 5)[dst])
+        os.closerange(7, 65536)
         os.setsid()
-        try:
-            with open("/proc/self/oom_score_adj", "w") as f:
-                f.write("1000")
-        except OSError:
-            pass
-        workdir = cfg["workdir"]
-        jobdir = os.path.join(workdir, "job")
+        with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+        jobdir = os.path.join(cfg["workdir"], "job")
         os.mkdir(jobdir, 0o700)
-        files: dict[str, str] = spec.get("files", {})
-        for name, b64 in files.items():
-            full = os.path.join(jobdir, name)
-            os.makedirs(os.path.dirname(full), exist_ok=True)
-            with open(full, "wb") as f:
-                f.write(base64.b64decode(b64))
         uid: int | None = cfg.get("uid")
         gid: int = cfg.get("gid") or 0
         if uid is not None:
-            for root, dirs, names in os.walk(jobdir):
-                for n in dirs + names:
-                    os.lchown(os.path.join(root, n), uid, gid)
-            os.lchown(jobdir, uid, gid)
+            os.chown(jobdir, uid, gid)
         os.chdir(jobdir)
-        _set_limits(
-            spec.get("limits", {}),
-            nproc=bool(cfg.get("rlimit_nproc")),
-            nproc_offset=int(cfg.get("nproc_offset", 0)),
-        )
         if uid is not None:
             os.setgroups([])
             os.setresgid(gid, gid, gid)
@@ -348,16 +339,21 @@ def job_main(fds: list[int], cfg: dict[str, Any]) -> None:
         if cfg.get("drop_caps"):
             _drop_capabilities()
         _prctl(PR_SET_NO_NEW_PRIVS, 1)
-        for src, dst in (
-            (stdin_r, 0),
-            (stdout_w, 1),
-            (stderr_w, 2),
-            (chan_in, 3),
-            (chan_out, 4),
-            (status_w, 5),
-        ):
-            os.dup2(src, dst)
-        os.closerange(6, 65536)
+        # -- wait for the job ---------------------------------------------------------------
+        size = U32.unpack(_read_exact(6, 4))[0]
+        spec = json.loads(_read_exact(6, size))
+        os.close(6)
+        spec["sys_path"] = cfg.get("sys_path", [])
+        for name, b64 in spec.get("files", {}).items():
+            if os.path.dirname(name):
+                os.makedirs(os.path.dirname(name), exist_ok=True)
+            with open(name, "wb") as f:
+                f.write(base64.b64decode(b64))
+        _set_limits(
+            spec.get("limits", {}),
+            nproc=bool(cfg.get("rlimit_nproc")),
+            nproc_offset=int(cfg.get("nproc_offset", 0)),
+        )
         env = {str(k): str(v) for k, v in spec.get("env", {}).items()}
         os.environ.clear()
         os.environ.update(env)
@@ -452,6 +448,7 @@ class Forker:
                         self.drop_spare()
                         self.killall()
                         self.sock.send(b"cleaned")
+                    elif msg == b"prefork" and self.spare is None:
                         self.prefork()
                 else:
                     with contextlib.suppress(BlockingIOError):
@@ -847,6 +844,7 @@ class Supervisor:
         for path in self.cfg.get("scratch", []):
             with contextlib.suppress(OSError):
                 _wipe(path)
+        self.forker.send(b"prefork")  # the next job's process, forked now that the dirs are clean
         status = int(job.exit["status"])
         sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None

@@ -31,6 +31,7 @@ force is always readable from `isolation`.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import subprocess
@@ -56,8 +57,12 @@ from assay.sandboxes.worker import (
 __all__ = ["ISOLATION_LEVELS", "LocalSandbox"]
 
 ISOLATION_LEVELS = ("namespaces", "userns", "none")
-UID_BASE = 2_147_480_000
-"""Jobs of worker ``i`` run as uid/gid ``UID_BASE + i`` (namespaces level): ids no real user has."""
+UID_BASE = 2_000_000_000
+"""Jobs run as uids from here up (namespaces level): ids no real user has. Each sandbox instance
+gets its own block of `MAX_WORKERS` uids (from its process id and an instance counter), so two
+sandboxes never share a uid, nor the per-uid process limit."""
+MAX_WORKERS = 32
+_INSTANCES = itertools.count()
 
 
 class _PipeTransport:
@@ -162,7 +167,13 @@ class LocalSandbox:
         self._level_lock = threading.Lock()
         self._source = supervisor_source("local_main", "_local_boot.py")
         self._nproc_offset = 0
-        self._pool = WorkerPool(self._create, workers or max(2, os.cpu_count() or 2))
+        size = workers or max(2, os.cpu_count() or 2)
+        if not 1 <= size <= MAX_WORKERS:
+            raise ValueError(f"workers must be in 1..{MAX_WORKERS}, got {size}")
+        block = (os.getpid() % 50_000) * 8 + next(_INSTANCES) % 8
+        self.uids = range(UID_BASE + block * MAX_WORKERS, UID_BASE + (block + 1) * MAX_WORKERS)
+        """The uids this sandbox's jobs run as (namespaces level)."""
+        self._pool = WorkerPool(self._create, size)
 
     # -- workers ---------------------------------------------------------------------------
 
@@ -217,7 +228,7 @@ class LocalSandbox:
                 rlimit_nproc=True,
             )
             if level == "namespaces":
-                cfg.update(uid=UID_BASE + slot, gid=UID_BASE + slot)
+                cfg.update(uid=self.uids[slot], gid=self.uids[slot])
             else:
                 cfg.update(drop_caps=True, require_undumpable=True)
                 if not self._nproc_offset:
