@@ -232,3 +232,57 @@ def test_1000_executions_leave_nothing_behind(kind):
                 except OSError:
                     pass
         assert leftover == []
+
+
+@pytest.mark.parametrize("kind", ["local", pytest.param("docker", marks=pytest.mark.docker)])
+def test_a_crashed_host_process_leaves_nothing_behind(kind):
+    import subprocess
+    import sys
+    import textwrap
+
+    if kind == "docker":
+        from assay.sandboxes.docker import docker_ready
+
+        if not docker_ready():
+            _require_docker("no Docker daemon or sandbox image")
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from assay.sandboxes import LocalSandbox, DockerSandbox
+        box = {"LocalSandbox" if kind == "local" else "DockerSandbox"}(workers=1)
+        r = box.run("import os, time\\nif os.fork() == 0:\\n    time.sleep(300)\\nprint('up')")
+        marker = box.pool_id if hasattr(box, "pool_id") else box.uids[0]
+        print(marker, r.stdout.strip(), flush=True)
+        box.run("import time\\ntime.sleep(300)", limits=box.limits.with_(wall_s=600))
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    marker, up = proc.stdout.readline().split()
+    assert up == "up"
+    time.sleep(0.5)
+    proc.kill()  # no close(), no atexit: the host just dies mid-run
+    proc.wait()
+
+    def leftovers():
+        if kind == "docker":
+            from assay.sandboxes.docker import POOL_LABEL, _client
+
+            client = _client()
+            try:
+                return client.containers.list(all=True, filters={"label": f"{POOL_LABEL}={marker}"})
+            finally:
+                client.close()
+        found = []
+        for p in os.listdir("/proc"):
+            if p.isdigit():
+                try:
+                    if os.stat(f"/proc/{p}").st_uid == int(marker):
+                        found.append(p)
+                except OSError:
+                    pass
+        return found
+
+    deadline = time.monotonic() + 20
+    while leftovers() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert leftovers() == []
