@@ -584,6 +584,7 @@ class Job:
         self.truncated = False
         self.timed_out = False
         self.killed_by_us = False
+        self.ended_at: float | None = None
         self.exit: dict[str, Any] | None = None
         self.open_reads = {self.stdout_r, self.stderr_r, self.chan_out_r, self.status_r}
 
@@ -605,6 +606,8 @@ class Supervisor:
         child.close()
         self.forker_pid = pid
         self.forker = parent
+        self.forker.settimeout(10.0)
+        self.forker_dead = False
         os.set_blocking(0, False)
         self.sel.register(0, selectors.EVENT_READ, "host")
         self.sel.register(self.forker, selectors.EVENT_READ, "forker")
@@ -630,16 +633,33 @@ class Supervisor:
             timeout = None
             job = self.job
             if job is not None and job.exit is None:
-                timeout = max(0.0, job.deadline - time.monotonic())
+                timeout = min(max(0.0, job.deadline - time.monotonic()), 0.5)
             events = self.sel.select(timeout)
             for key, mask in events:
                 self.on_event(key.data, key.fd, mask)
             job = self.job
-            if job is not None and job.exit is None and time.monotonic() >= job.deadline:
-                job.timed_out = True
-                self.kill_job()
+            if job is not None and job.exit is None:
+                now = time.monotonic()
+                if now >= job.deadline and not job.killed_by_us:
+                    job.timed_out = True
+                    self.kill_job()
+                if self.unreaped(job, now):
+                    self.forker_lost()  # the forker does not reap: stopped by the job
             if job is not None and job.exit is not None:
                 self.finish()
+
+    def unreaped(self, job: Job, now: float) -> bool:
+        """The job ended (or was killed) over a second ago and the forker has not reported it."""
+        try:
+            with open(f"/proc/{job.pid}/stat") as f:
+                zombie = f.read().rsplit(") ", 1)[1][:1] == "Z"
+        except (OSError, IndexError):
+            zombie = False
+        if zombie or job.killed_by_us:
+            if job.ended_at is None:
+                job.ended_at = now
+            return now - job.ended_at > 1.0
+        return False
 
     def on_event(self, what: str, fd: int, mask: int) -> None:
         if what == "host":
@@ -687,39 +707,87 @@ class Supervisor:
     def on_forker(self) -> None:
         try:
             msg = self.forker.recv(4096)
-        except InterruptedError:
+        except (InterruptedError, BlockingIOError):
             return
+        except OSError:
+            msg = b""
         if not msg:
-            self.send(b"X", b"the forker died")
-            os._exit(3)
+            self.forker_lost()
+            return
         if msg.startswith(b"exit") and self.job is not None:
             info = json.loads(msg[4:])
             if info["pid"] == self.job.pid:
                 self.job.exit = info
 
-    def forker_call(self, request: bytes, expect: bytes) -> bytes:
-        """A synchronous request to the forker; queues any job-exit message that arrives first."""
-        self.forker.send(request)
-        while True:
-            msg = self.forker.recv(4096)
-            if not msg:
-                self.send(b"X", b"the forker died")
-                os._exit(3)
-            if msg.startswith(b"exit"):
-                info = json.loads(msg[4:])
-                if self.job is not None and info["pid"] == self.job.pid:
-                    self.job.exit = info
-                continue
-            if msg.startswith(expect):
-                return msg
+    def forker_lost(self) -> None:
+        """The forker died or hung: only a job could have done that (same uid), so it fails that
+        job, as a result, and then this supervisor exits to be replaced."""
+        self.forker_dead = True
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.forker_pid, signal.SIGKILL)
+        job = self.job
+        if job is None:
+            self.send(b"X", b"the forker died")
+            os._exit(3)
+        if job.exit is None:
+            job.killed_by_us = True
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(job.pid, signal.SIGKILL)
+            job.exit = {
+                "pid": job.pid,
+                "status": signal.SIGKILL,
+                "t1": time.monotonic(),
+                "cpu_s": 0.0,
+                "maxrss_kb": 0,
+            }
+        job.status += b"forker_lost\n"
+
+    def forker_call(self, request: bytes, expect: bytes) -> bytes | None:
+        """A synchronous request to the forker (None if it is gone); queues a job-exit message."""
+        try:
+            self.forker.send(request)
+            while True:
+                msg = self.forker.recv(4096)
+                if not msg:
+                    break
+                if msg.startswith(b"exit"):
+                    info = json.loads(msg[4:])
+                    if self.job is not None and info["pid"] == self.job.pid:
+                        self.job.exit = info
+                    continue
+                if msg.startswith(expect):
+                    return msg
+        except OSError:  # timed out (a stopped forker) or gone
+            pass
+        self.forker_lost()
+        return None
+
+    def kill_everything(self) -> None:
+        """Without a forker: kill every other process ourselves (PID 1 of the namespace)."""
+        if self.cfg.get("pidns"):
+            for _ in range(3):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(-1, signal.SIGKILL)
+                time.sleep(0.01)
+        elif self.job is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.job.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
 
     def start(self, spec: dict[str, Any]) -> None:
-        self.forker.send(b"spawn")
-        while True:
-            msg, fds, _, _ = socket.recv_fds(self.forker, 4096, 7)
-            if msg.startswith(b"exit"):
-                continue
-            break
+        try:
+            self.forker.send(b"spawn")
+            while True:
+                msg, fds, _, _ = socket.recv_fds(self.forker, 4096, 7)
+                if not msg.startswith(b"exit"):
+                    break
+        except OSError:
+            msg = b""
+        if not msg or len(fds) != 7:
+            self.send(b"X", b"the forker is gone; this sandbox worker must be replaced")
+            os._exit(3)
         info = json.loads(msg)
         job = Job(spec, info["pid"], info["t0"], list(fds))
         self.job = job
@@ -826,7 +894,8 @@ class Supervisor:
     def finish(self) -> None:
         job = self.job
         assert job is not None and job.exit is not None
-        self.forker_call(b"killall", b"cleaned")
+        if self.forker_dead or self.forker_call(b"killall", b"cleaned") is None:
+            self.kill_everything()
         # every writer is dead now: drain the pipes to EOF
         deadline = time.monotonic() + 2.0
         while job.open_reads and time.monotonic() < deadline:
@@ -844,7 +913,8 @@ class Supervisor:
         for path in self.cfg.get("scratch", []):
             with contextlib.suppress(OSError):
                 _wipe(path)
-        self.forker.send(b"prefork")  # the next job's process, forked now that the dirs are clean
+        if not self.forker_dead:
+            self.forker.send(b"prefork")  # the next job's process, forked now that the dirs are clean
         status = int(job.exit["status"])
         sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
@@ -872,9 +942,12 @@ class Supervisor:
             "duration_s": float(job.exit["t1"]) - job.t0,
             "cpu_s": cpu,
             "max_rss_kb": int(job.exit["maxrss_kb"]),
+            "retire": self.forker_dead,
         }
         self.job = None
         self.send(b"D", json.dumps(result).encode())
+        if self.forker_dead:
+            os._exit(3)
 
 
 def read_config() -> dict[str, Any]:

@@ -41,7 +41,7 @@ class WorkerPool:
                     raise SandboxError("the sandbox is closed")
                 while self._idle:
                     slot, worker = self._idle.pop()
-                    if worker.dead is None:
+                    if worker.alive:
                         self._busy[id(worker)] = slot
                         return worker
                     self._discard(worker, slot)
@@ -67,7 +67,7 @@ class WorkerPool:
         """Give ``worker`` back; a dead one is closed and its slot rebuilt on demand."""
         with self._cond:
             slot = self._busy.pop(id(worker))
-            if worker.dead is None and not self._closed:
+            if worker.alive and not self._closed:
                 self._idle.append((slot, worker))
             else:
                 self._discard(worker, slot)

@@ -200,6 +200,11 @@ class Worker:
         self._reader = threading.Thread(target=self._read_loop, name=f"assay-{name}-reader", daemon=True)
         self._reader.start()
 
+    @property
+    def alive(self) -> bool:
+        """Usable: not dead and its stream still open."""
+        return self.dead is None and not self._eof
+
     # -- the stream ------------------------------------------------------------------------
 
     def _read_loop(self) -> None:
@@ -304,9 +309,14 @@ class Worker:
                 self._die("the supervisor stopped answering (a job outlived its wall limit by far)")
                 raise SandboxError(f"{self.name}: {self.dead}") from None
             if kind == "D":
-                return _result(payload)
+                return self._done(payload)
             if kind == "O" and on_output is not None:
                 on_output(payload)
+
+    def _done(self, payload: bytes) -> ExecResult:
+        if b'"retire": true' in payload:
+            self._die("the job killed or stopped the sandbox's forker: this worker was retired")
+        return _result(payload)
 
     def execute(self, spec: Mapping[str, Any]) -> ExecResult:
         """Run one job to completion."""
@@ -369,7 +379,7 @@ class WorkerSession(Session):
             if kind == "O":
                 self._buf += payload
             elif kind == "D":
-                self._result = _result(payload)
+                self._result = self.worker._done(payload)
 
     def kill(self) -> None:
         if self._result is None and self.worker.dead is None:

@@ -286,3 +286,26 @@ def test_a_crashed_host_process_leaves_nothing_behind(kind):
     while leftovers() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert leftovers() == []
+
+
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGSTOP"])
+def test_a_job_that_attacks_the_sandboxs_own_processes_only_fails_itself(box, sig):
+    attack = (
+        "import os, signal\n"
+        "for p in os.listdir('/proc'):\n"
+        "    if p.isdigit() and int(p) not in (1, os.getpid()):\n"
+        "        try:\n"
+        f"            os.kill(int(p), signal.{sig})\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "for p in (1,):\n"
+        "    try:\n"
+        f"        os.kill(p, signal.{sig})\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "print('still here')\n"
+    )
+    r = box.run(attack)  # a result, never a SandboxError
+    assert r.exit_code in (0, None), r
+    for _ in range(3):
+        assert box.run("print(2)").stdout == "2\n"
