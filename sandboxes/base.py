@@ -91,7 +91,9 @@ class Language:
     it (no ``execve``, no interpreter start-up). Every other language names commands: an optional
     ``compile`` step and the ``run`` command, where ``{file}`` stands for the source file's name.
     The binaries must exist inside the sandbox (the default Docker image has Python only; see
-    `assay sandbox build --help`).
+    `assay sandbox build --help`). Runtimes that reserve a large address space up front (V8,
+    the JVM, Go) need ``Limits(memory_bytes=None)`` (or a few GiB): ``memory_bytes`` is an
+    address-space limit, not a resident-memory one.
 
     Attributes:
         name: Key in `LANGUAGES`.

@@ -143,6 +143,16 @@ def test_languages_beyond_python(box):
         assert c.stdout == "42\n", c
         bad = box.run("int main(){ syntax error }", language="c")
         assert bad.compile_error and "error" in bad.stderr
+    if shutil.which("g++"):
+        cpp = box.run("#include <iostream>\nint main(){std::cout << 6 * 7 << std::endl;}", language="cpp")
+        assert cpp.stdout == "42\n", cpp
+    if shutil.which("node"):
+        js = box.run(
+            "console.log(require('fs').readFileSync(0, 'utf8').trim().split(' ').map(Number).reduce((a, b) => a + b))",
+            language="javascript",
+            stdin="40 2",
+        )
+        assert js.stdout == "42\n", js
     assert set(LANGUAGES) >= {"python", "c", "cpp", "javascript"}
 
 
