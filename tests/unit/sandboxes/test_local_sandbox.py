@@ -151,6 +151,7 @@ def test_languages_beyond_python(box):
             "console.log(require('fs').readFileSync(0, 'utf8').trim().split(' ').map(Number).reduce((a, b) => a + b))",
             language="javascript",
             stdin="40 2",
+            limits=Limits(memory_bytes=None, processes=None),  # V8: a big address space, many threads
         )
         assert js.stdout == "42\n", js
     assert set(LANGUAGES) >= {"python", "c", "cpp", "javascript"}
