@@ -16,7 +16,8 @@ answer (``1 000``, ``\\frac{1}{3} \\text{meters}``, ``$x \\in [-2,7]$``), otherw
 last math span (``$...$``, ``\\(...\\)``, ``\\[...\\]``) and the last number in the prose (a number
 glued to a preceding letter, as in ``AZYUK2A``, does not count).
 
-The text after the last ``</think>`` is searched when there is one, and chat-template stop
+The fallback reads only the last `FALLBACK_WINDOW` characters. The text after the last
+``</think>`` is searched when there is one, and chat-template stop
 tokens (``<|im_end|>``, ``<|im_start|>``, ...) end the response. Every step is linear in the
 length of the text; nothing here evaluates anything.
 """
@@ -30,12 +31,9 @@ __all__ = ["answer_like", "extract_answer"]
 _STOP = re.compile(
     r"<\|im_end\|>|<\|im_start\|>|<\|endoftext\|>|<\|eot_id\|>|<\|end\|>|<\uff5cend\u2581of\u2581sentence\uff5c>"
 )
-_BOX = re.compile(r"(?:\\{1,2}|(?<![A-Za-z\\]))(?:boxed|fbox)\s*\{")
+_BOX_TAIL = re.compile(r"\s*\{")
 _BRACE = re.compile(r"\\.|[{}]", re.DOTALL)
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
-_MARKER = re.compile(
-    r"(?i)\b(?:final\s+answer|the\s+answer|answer)\s*(?:\*\*|__)?\s*(?:is\b|:|=)\s*(?:\*\*|__)?\s*:?",
-)
+_MARKER = re.compile(r"answer\s*(?:\*\*|__)?\s*(?:is\b|:|=)\s*(?:\*\*|__)?\s*:?")
 _MATH_DELIM = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|(?<!\\)\$")
 _NUMBER = re.compile(
     r"(?<![A-Za-z_\d.])(?:-\s?)?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+(?!\d|\.\d))?(?:\s*%)?"
@@ -47,7 +45,7 @@ _TEXT_CMD = re.compile(
 _SENTENCE_BREAK = re.compile(r"[.!?]\s+[A-Z]|\n\s*\n")
 
 _GAP_WORDS = frozenset(
-    {"and", "or", "for", "part", "parts", "respectively", "also", "both", "then", "with", "text", "quad", "qquad",
+    {"and", "or", "for", "part", "parts", "respectively", "also", "both", "with", "text", "quad", "qquad",
      "textbf", "mathrm", "mbox", "as", "well"}
 )  # fmt: skip
 MAX_GAP = 80
@@ -68,6 +66,23 @@ _VOCAB = frozenset(
 )  # fmt: skip
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+MARKER_WINDOW = 100_000
+"""Markers ("the answer is") are looked for in the last this many characters."""
+
+
+def _marker_ends(text: str) -> list[int]:
+    """Where the content of each "answer is" / "Final Answer:" marker starts, in order.
+
+    Matched in the last `MARKER_WINDOW` characters of an ASCII-lowercased copy (same length,
+    so positions agree) with a pattern that starts with a literal."""
+    offset = max(0, len(text) - MARKER_WINDOW)
+    tail = text[offset:].translate(_ASCII_LOWER)
+    return [offset + m.end() for m in _MARKER.finditer(tail)]
+
+
 def _cut(text: str) -> str:
     stop = _STOP.search(text)
     if stop is not None:
@@ -78,27 +93,67 @@ def _cut(text: str) -> str:
     return text
 
 
+MAX_BOXES = 64
+"""Only the last this many ``\\boxed{`` openings are read (the final answer is among them)."""
+MAX_BOX_CHARS = 10_000
+"""A box whose closing brace is further than this is unclosed (longer answers are refused anyway)."""
+
+
+def _box_starts(text: str) -> list[tuple[int, int]]:
+    """The last `MAX_BOXES` ``\\boxed{`` / ``\\fbox{`` openings: (start, index after the brace).
+
+    Found with ``str.rfind`` from the end, so a response with a million boxes costs no more
+    than one with a hundred."""
+    found: list[tuple[int, int]] = []
+    for word in ("boxed", "fbox"):
+        end = len(text)
+        count = 0
+        while count < MAX_BOXES and (i := text.rfind(word, 0, end)) != -1:
+            end = i
+            tail = _BOX_TAIL.match(text, i + len(word))
+            if tail is None or (i > 0 and text[i - 1].isalpha()):
+                continue  # not followed by a brace, or part of a longer word ("unboxed")
+            start = i
+            while start > 0 and i - start < 2 and text[start - 1] == "\\":
+                start -= 1
+            found.append((start, tail.end()))
+            count += 1
+    found.sort()
+    return found[-MAX_BOXES:]
+
+
+def _closing_brace(text: str, open_index: int) -> int:
+    """The index after the brace closing ``text[open_index] == '{'``, or -1 within the limit."""
+    depth = 0
+    for b in _BRACE.finditer(text, open_index, min(len(text), open_index + MAX_BOX_CHARS)):
+        tok = b.group(0)
+        if tok == "{":
+            depth += 1
+        elif tok == "}":
+            depth -= 1
+            if depth == 0:
+                return b.end()
+    return -1
+
+
 def _boxes(text: str) -> list[tuple[int, int, str]]:
-    """Every top-level box: (start, end, content). Stops at the first unbalanced box."""
+    """The top-level boxes among the last `MAX_BOXES`: (start, end, content), in order.
+
+    An unclosed box is skipped, unless it is the last one (a truncated response): then the
+    rest of the text (up to `MAX_BOX_CHARS`) is its content."""
+    starts = _box_starts(text)
     out: list[tuple[int, int, str]] = []
-    pos = 0
-    while (m := _BOX.search(text, pos)) is not None:
-        depth = 0
-        end = -1
-        for b in _BRACE.finditer(text, m.end() - 1):
-            tok = b.group(0)
-            if tok == "{":
-                depth += 1
-            elif tok == "}":
-                depth -= 1
-                if depth == 0:
-                    end = b.end()
-                    break
-        if end == -1:  # unclosed (a truncated response): the rest of the text is its content
-            out.append((m.start(), len(text), text[m.end() :].strip()))
-            break
-        out.append((m.start(), end, text[m.end() : end - 1].strip()))
-        pos = end
+    covered = -1
+    for k, (start, open_end) in enumerate(starts):
+        if start < covered:
+            continue  # nested inside the previous box
+        end = _closing_brace(text, open_end - 1)
+        if end == -1:
+            if k == len(starts) - 1:
+                out.append((start, len(text), text[open_end : open_end + MAX_BOX_CHARS].strip()))
+            continue
+        out.append((start, end, text[open_end : end - 1].strip()))
+        covered = end
     return out
 
 
@@ -116,14 +171,13 @@ def _joins(gap: str) -> bool:
 
 def _box_groups(text: str) -> list[tuple[int, int, str]]:
     boxes = _boxes(text)
-    groups: list[tuple[int, int, str]] = []
+    groups: list[tuple[int, int, list[str]]] = []
     for start, end, content in boxes:
         if groups and _joins(text[groups[-1][1] : start]):
-            gstart, _, gcontent = groups[-1]
-            groups[-1] = (gstart, end, f"{gcontent}, {content}")
+            groups[-1] = (groups[-1][0], end, [*groups[-1][2], content])
         else:
-            groups.append((start, end, content))
-    return groups
+            groups.append((start, end, [content]))
+    return [(s, e, ", ".join(parts)) for s, e, parts in groups]
 
 
 def _sentence(text: str, start: int) -> tuple[str, int]:
@@ -223,10 +277,19 @@ def _last_number(text: str, spans: list[tuple[int, int, str]]) -> tuple[int, str
     return last.end(), last.group(0).replace(" ", "")
 
 
+FALLBACK_WINDOW = 20_000
+"""The fallback looks at the last this many characters only (from a line start): a final
+answer is at the end of a response, and this keeps a 10 MB response cheap."""
+
+
 def _fallback(text: str) -> str | None:
     t = text.strip()
     if (len(t) <= 300 and answer_like(t)) or (len(t) <= 100 and t and not any(c.isspace() for c in t)):
         return t
+    if len(text) > FALLBACK_WINDOW:
+        cut = len(text) - FALLBACK_WINDOW
+        newline = text.find("\n", cut)
+        text = text[newline + 1 if newline != -1 else cut :]
     spans = [s for s in _spans(text) if s[2]]
     number = _last_number(text, spans)
     span = spans[-1] if spans else None
@@ -268,15 +331,16 @@ def extract_answer(text: str, *, fallback: bool = True) -> str | None:
     groups = _box_groups(text)
     if groups:
         offer(groups[-1][1], "box", groups[-1][2])
-    tag = None
-    for found in _ANSWER_TAG.finditer(text):
-        tag = found
-    if tag is not None:
-        offer(tag.end(), "tag", tag.group(1))
-    for m in _MARKER.finditer(text):
-        content, end = _sentence(text, m.end())
+    close = text.rfind("</answer>")
+    if close != -1:
+        open_ = text.rfind("<answer>", 0, close)
+        if open_ != -1:
+            offer(close + len("</answer>"), "tag", text[open_ + len("<answer>") : close])
+    for start in reversed(_marker_ends(text)):  # the last marker with content is the candidate
+        content, end = _sentence(text, start)
         if content:
             offer(end, "marker", content)
+            break
     hashes = text.rfind("####")
     if hashes != -1:
         line = text[hashes + 4 :].split("\n", 1)[0].strip()

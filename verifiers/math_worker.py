@@ -174,6 +174,13 @@ class _Worker:
         self.conn = conn
         self.pidfd = pidfd
 
+    def alive(self) -> bool:
+        """An idle worker never has anything to read: readable means its end closed (it died)."""
+        try:
+            return not self.conn.poll(0)
+        except (OSError, EOFError):
+            return False
+
     def kill(self) -> None:
         try:
             if self.pidfd != -1 and hasattr(signal, "pidfd_send_signal"):
@@ -276,9 +283,17 @@ class WorkerPool:
             return self._zygote
 
     def _acquire(self) -> _Worker:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
+        while True:
+            with self._lock:
+                if not self._idle:
+                    break
+                worker = self._idle.pop()
+            if worker.alive():
+                return worker
+            worker.kill()
+        return self._fork()
+
+    def _fork(self) -> _Worker:
         zygote = self._zygote_ready()
         try:
             return zygote.fork(self.memory_mb)
@@ -308,10 +323,24 @@ class WorkerPool:
         Returns the worker's dict, or ``{"status": "timeout"|"error", "reason": ...}`` when it
         ran out of time or died. Adds ``elapsed_s`` (the time inside the budget).
         """
+        payload = json.dumps(request).encode()
         worker = self._acquire()
+        try:
+            worker.conn.send_bytes(payload)
+        except OSError:  # it died while idle: nothing was computed yet, so use a fresh one
+            worker.kill()
+            worker = self._fork()
+            try:
+                worker.conn.send_bytes(payload)
+            except OSError as e:
+                worker.kill()
+                return {
+                    "status": "error",
+                    "reason": f"could not reach a worker process ({e})",
+                    "elapsed_s": 0.0,
+                }
         start = time.monotonic()
         try:
-            worker.conn.send_bytes(json.dumps(request).encode())
             if not worker.conn.poll(timeout_s):
                 worker.kill()
                 return {

@@ -317,6 +317,7 @@ class _Parser:
         return " ".join(parts) if parts else None
 
     def unitexpr(self) -> Node:
+        node: Node
         if self.at_cmd("$"):  # \$5: a currency prefix
             self.take()
             node = Wrap("unit", self.expr(), "$")
