@@ -76,6 +76,12 @@ class RunConfig:
     extra intra-op threads only spin on a busy machine."""
     vectorization: Literal["sync", "async"] = "sync"
     """Vector env mode: ``async`` verifies in worker processes (for heavy verifiers)."""
+    time_limit_s: float | None = None
+    """Stop after the step during which this much wall time has passed (None: no limit)."""
+    target_reward: float | None = None
+    """Stop once the mean reward over the last ``target_window`` steps reaches this."""
+    target_window: int = 50
+    """Steps averaged for ``target_reward``."""
     save_every: int = 0
     """Checkpoint every this many steps (0: only at the end)."""
     keep_checkpoints: int = 1

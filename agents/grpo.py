@@ -195,7 +195,7 @@ class GRPO(Trainer):
                     if c.kl_coef > 0:
                         per_tok = per_tok + c.kl_coef * kl_tok
                 loss = (weights[sl] * per_tok).sum()
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]
                 total += loss.item()
                 clip_fracs.append(masked_mean(clipped, mask[rows]).item())
             norms.append(self.optimizer_step(self.optimizer, self.params))
@@ -212,4 +212,7 @@ class GRPO(Trainer):
         }
 
     def _logprobs(self, model: Any, input_ids: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:
-        return token_logprobs(model, input_ids, attn, temperature=self.config.temperature).float()
+        logp: torch.Tensor = token_logprobs(
+            model, input_ids, attn, temperature=self.config.temperature
+        ).float()
+        return logp

@@ -30,7 +30,8 @@ def load_policy(path: str | Path, *, device: str = "cpu") -> tuple[Any, Any]:
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32).to(device)
+    model: Any = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+    model = model.to(device)
     tokenizer = AutoTokenizer.from_pretrained(str(path))
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -87,4 +88,5 @@ class ValueModel(nn.Module):
 
     def forward(self, hidden: Tensor) -> Tensor:
         """``(N, T, H) -> (N, T-1)``: the value of the state before each next token."""
-        return self.head(hidden[:, :-1].float()).squeeze(-1)
+        values: Tensor = self.head(hidden[:, :-1].float()).squeeze(-1)
+        return values

@@ -132,7 +132,8 @@ def collect_episodes(
     n = envs.num_envs
     if group_size < 1 or n % group_size:
         raise ValueError(f"num_envs={n} is not a multiple of group_size={group_size}")
-    obs, info = envs.reset(seed=list(seeds) if seeds is not None else None, options=options)
+    reset_seeds: Any = list(seeds) if seeds is not None else None  # vector envs take a list
+    obs, info = envs.reset(seed=reset_seeds, options=options)
     prompts = [str(o) for o in obs]
     for g in range(0, n, group_size):
         if len(set(prompts[g : g + group_size])) != 1:
@@ -163,8 +164,8 @@ def collect_episodes(
             samples = {i: grouped[i // group_size][i % group_size] for i in range(n)}
         else:
             contexts: list[str | list[int]] = []
-            for i in idx:
-                ctx = eps[i].prompt_ids + eps[i].ids
+            for j in idx:
+                ctx = eps[int(j)].prompt_ids + eps[int(j)].ids
                 contexts.append(ctx if token_prompts else tokenizer.decode(ctx))
             got = _sample(
                 sampler,
@@ -192,7 +193,8 @@ def collect_episodes(
             envs.reset(options={"reset_mask": stale.copy()})
             stale[:] = False
         obs, reward, terminated, truncated, info = envs.step(tuple(actions))
-        for i in idx:
+        for k in idx:
+            i = int(k)
             ep = eps[i]
             ep.reward += float(reward[i])
             if terminated[i] or truncated[i]:
@@ -210,8 +212,8 @@ def collect_episodes(
                 and len(ep.prompt_ids) + len(ep.ids) + max_new_tokens > max_context_tokens
             ):
                 ep.truncated, active[i], stale[i] = True, False, True
-    for i in np.flatnonzero(active):  # still running after max_turns
-        eps[i].truncated = True
+    for k in np.flatnonzero(active):  # still running after max_turns
+        eps[int(k)].truncated = True
     return eps
 
 

@@ -40,7 +40,7 @@ def build_char_tokenizer(alphabet: str = ALPHABET) -> Any:
     tok = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
     tok.decoder = decoders.Fuse()
     tok.add_special_tokens(list(SPECIAL_TOKENS))
-    return PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>"
     )
 
@@ -84,7 +84,7 @@ def init_tiny(
         model = Qwen2ForCausalLM(config)
     # Plain sampling by default: no top-k/top-p that would make the sampler's log-probs differ
     # from the policy's.
-    model.generation_config = GenerationConfig(
+    model.generation_config = GenerationConfig(  # type: ignore[no-untyped-call]
         do_sample=True,
         temperature=1.0,
         top_k=0,

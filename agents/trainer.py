@@ -218,7 +218,8 @@ class Trainer:
         return out
 
     def train(self, *, resume: bool = False) -> list[dict[str, Any]]:
-        """Run until ``config.steps``; log to ``out_dir/metrics.jsonl``; checkpoint; plot.
+        """Run until ``config.steps`` (or the time limit / target reward); log to
+        ``out_dir/metrics.jsonl``; checkpoint; plot.
 
         Returns the metrics rows of the whole run (those before a resume included).
         """
@@ -247,6 +248,8 @@ class Trainer:
                 bar.update(task, advance=1, description=f"reward {row['reward/mean']:.3f}")
                 if c.save_every and self.step_count % c.save_every == 0:
                     self.save()
+                if self._should_stop(time.perf_counter() - start):
+                    break
         if not c.save_every or self.step_count % c.save_every:
             self.save()
         self.metrics.close()
@@ -255,6 +258,15 @@ class Trainer:
                 self.metrics.rows, self.out_dir / "metrics.png", title=f"{type(self).__name__} on {c.env}"
             )
         return list(self.metrics.rows)
+
+    def _should_stop(self, elapsed: float) -> bool:
+        c = self.config
+        if c.time_limit_s is not None and elapsed >= c.time_limit_s:
+            return True
+        if c.target_reward is not None and self.metrics is not None:
+            window = [r["reward/mean"] for r in self.metrics.rows[-c.target_window :]]
+            return len(window) == c.target_window and sum(window) / len(window) >= c.target_reward
+        return False
 
     def close(self) -> None:
         """Close the vector env."""

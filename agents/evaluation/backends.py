@@ -49,7 +49,7 @@ def load_sampler(
     timeout_s: float = 120.0,
     concurrency: int = 16,
     batch_size: int | None = None,
-    max_model_len: int = 2048,
+    max_model_len: int | None = None,
 ) -> Any:
     """A sampler for ``model`` (see the module docstring for the accepted forms)."""
     if model.startswith(("http://", "https://")):
@@ -75,7 +75,7 @@ def load_sampler(
             from assay.agents.sampler import VLLMSampler
         except ImportError as e:  # pragma: no cover - depends on the agents issue
             raise AssayError(f"the vLLM sampler is unavailable: {e}") from e
-        return VLLMSampler(str(path), max_model_len=max_model_len)
+        return VLLMSampler(str(path), **({} if max_model_len is None else {"max_model_len": max_model_len}))
     if engine == "hf":
         try:
             from transformers import AutoModelForCausalLM, AutoTokenizer

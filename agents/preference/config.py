@@ -60,7 +60,7 @@ class TrainConfig:
     max_length: int = 512
     """Longest prompt plus completion in tokens (completions are cut to fit)."""
     eval_fraction: float = 0.0
-    """Hold this share of the records out (seeded) and report metrics on them."""
+    """Hold this share of the prompts out, with all their records (seeded); report metrics on them."""
     eval_every: int = 0
     """Evaluate on the held-out records every this many steps (0: only at the end)."""
     save_every: int = 0
@@ -202,7 +202,7 @@ class RMConfig(TrainConfig):
 
     out_dir: str = "runs/rm"
     eval_fraction: float = 0.1
-    """Held-out pairs for the pairwise accuracy."""
+    """Share of prompts held out (with their pairs) for the pairwise accuracy."""
     center_coef: float = 0.0
     """Reward-centring coefficient (0: off; Eisenstein et al. 2023 use 0.01)."""
     margin_from_scores: bool = False

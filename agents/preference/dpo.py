@@ -190,7 +190,7 @@ class DPO(OfflineTrainer):
         else:
             self.chosen = [encode(tokenizer, r.prompt, r.chosen, max_length=ml) for r in records]
             self.rejected = [encode(tokenizer, r.prompt, r.rejected, max_length=ml) for r in records]
-        self.setup(config, len(records))
+        self.setup(config, [r.prompt for r in records])
         self.ref: dict[str, Tensor] = {}
         if config.needs_reference:
             self.ref = self._reference(reference)
@@ -357,6 +357,7 @@ class OnlineDPO:
         else:
             self.train_range = config.eval_offset
             self.eval_indices = list(range(config.eval_offset, config.eval_offset + config.eval_prompts))
+        self.eval_prompts = {self.task_at(i).prompt for i in self.eval_indices}
         self.reference: Any = None
         if config.ref_refresh == "fixed" and config.needs_reference:
             if config.reference:
@@ -371,12 +372,23 @@ class OnlineDPO:
 
     def train_tasks(self, round_index: int) -> list[Task]:
         """The tasks of round ``round_index``: drawn without replacement from the training range,
-        seeded by ``(seed, round)``."""
+        seeded by ``(seed, round)``, skipping any task whose prompt is a held-out prompt (a
+        procedural env can draw the same problem at two indices; held-out means never trained
+        on). Fewer than ``prompts_per_round`` come back only when the range runs out."""
         c = self.config
         rng = np.random.default_rng([c.seed, 0x0D70, round_index])
-        k = min(c.prompts_per_round, self.train_range)
-        picks = rng.choice(self.train_range, size=k, replace=False)
-        return [self.task_at(int(i)) for i in picks]
+        out: list[Task] = []
+        seen: set[int] = set()
+        while len(out) < c.prompts_per_round and len(seen) < self.train_range:
+            want = min(2 * (c.prompts_per_round - len(out)), self.train_range - len(seen))
+            for i in rng.choice(self.train_range, size=want, replace=False):
+                if int(i) in seen or len(out) == c.prompts_per_round:
+                    continue
+                seen.add(int(i))
+                task = self.task_at(int(i))
+                if task.prompt not in self.eval_prompts:
+                    out.append(task)
+        return out
 
     def evaluate(self, seed: int | None = None) -> dict[str, float]:
         """Pass rate, no-answer rate and mean reward of the current policy on the held-out tasks

@@ -2,7 +2,7 @@
 
 A subclass holds its records, pre-tokenised once, and implements `OfflineTrainer.losses`:
 per-record losses for a list of record indices, plus per-record metrics. The loop, top to
-bottom: hold out ``eval_fraction`` of the records (seeded); each epoch visits the training
+bottom: hold out ``eval_fraction`` of the prompts with all their records (seeded); each epoch visits the training
 records in a fresh seeded order, ``batch_size`` per optimizer step, in micro-batches of
 ``micro_batch_size`` (gradient accumulation: the batch's loss is the mean of its records'
 losses, whatever the split); clip the gradient norm; AdamW with linear warmup; log a row per
@@ -34,21 +34,26 @@ from assay.agents.preference.config import TrainConfig
 __all__ = ["OfflineTrainer", "split_indices"]
 
 
-def split_indices(n: int, eval_fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """``(train, eval)`` indices of ``n`` records: a seeded ``eval_fraction`` share held out
-    (at least one record when the fraction is positive and ``n >= 2``), both sorted."""
-    if eval_fraction <= 0 or n < 2:
-        return list(range(n)), []
-    k = min(max(1, round(n * eval_fraction)), n - 1)
-    perm = np.random.default_rng([seed, 0xE7A1]).permutation(n)
-    return sorted(int(i) for i in perm[k:]), sorted(int(i) for i in perm[:k])
+def split_indices(keys: Sequence[str], eval_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """``(train, eval)`` indices of records with group ``keys`` (their prompts): a seeded
+    ``eval_fraction`` share of the distinct keys is held out with all their records, so no
+    held-out prompt is trained on. At least one key is held out when the fraction is positive
+    and there are two or more keys. Both lists are sorted."""
+    distinct = sorted(set(keys))
+    if eval_fraction <= 0 or len(distinct) < 2:
+        return list(range(len(keys))), []
+    k = min(max(1, round(len(distinct) * eval_fraction)), len(distinct) - 1)
+    perm = np.random.default_rng([seed, 0xE7A1]).permutation(len(distinct))
+    held = {distinct[int(i)] for i in perm[:k]}
+    train = [i for i, key in enumerate(keys) if key not in held]
+    return train, [i for i, key in enumerate(keys) if key in held]
 
 
 class OfflineTrainer:
     """Base of `SFT`, `DPO` and `RewardModelTrainer` (module docstring).
 
-    Subclasses set `model`, `tokenizer` and `num_records` before calling `setup`, and implement
-    `losses`.
+    Subclasses set `model` and `tokenizer`, call `setup` with the records' prompts, and
+    implement `losses`.
     """
 
     config: TrainConfig
@@ -57,7 +62,7 @@ class OfflineTrainer:
     name = "train"
     """Label of the progress bar."""
 
-    def setup(self, config: TrainConfig, num_records: int) -> None:
+    def setup(self, config: TrainConfig, prompts: Sequence[str]) -> None:
         """Split the records, build the optimizer; call at the end of a subclass's ``__init__``."""
         self.config = config
         self.dtype = pick_dtype(config.dtype)
@@ -67,7 +72,7 @@ class OfflineTrainer:
             if self.tokenizer.pad_token_id is not None
             else self.tokenizer.eos_token_id
         )
-        self.train_idx, self.eval_idx = split_indices(num_records, config.eval_fraction, config.seed)
+        self.train_idx, self.eval_idx = split_indices(prompts, config.eval_fraction, config.seed)
         if not self.train_idx:
             raise ValueError("no training records")
         self.model.to(self.device)

@@ -60,7 +60,7 @@ class SFT(OfflineTrainer):
         self.encoded = [
             encode(tokenizer, r.prompt, r.completion, max_length=config.max_length) for r in self.records
         ]
-        self.setup(config, len(self.records))
+        self.setup(config, [r.prompt for r in self.records])
 
     def losses(self, idx: Sequence[int]) -> tuple[Tensor, dict[str, Tensor]]:
         batch = collate(

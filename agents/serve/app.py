@@ -66,7 +66,7 @@ class ServeConfig:
     max_env_variants: int = 32
     """Distinct (env, env_kwargs) instances kept; the least recently used is dropped."""
     env_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Default constructor arguments per env id."""
+    """Constructor arguments per env id, fixed by the operator (a request cannot override them)."""
 
 
 # -- wire types ----------------------------------------------------------------------------------
@@ -165,7 +165,7 @@ class _Envs:
     def get(self, env_id: str, kwargs: dict[str, Any]) -> SingleTurnEnv:
         if env_id not in self.allowed:
             raise HTTPException(404, f"env {env_id!r} is not served here (GET /v1/envs lists them)")
-        merged = {**self.defaults.get(env_id, {}), **kwargs}
+        merged = {**kwargs, **self.defaults.get(env_id, {})}  # the operator's settings win
         key = env_id + "\0" + json.dumps(merged, sort_keys=True, default=str)
         with self._lock:
             env = self._cache.get(key)
