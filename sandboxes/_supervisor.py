@@ -28,6 +28,7 @@ import contextlib
 import json
 import os
 import resource
+import select
 import selectors
 import signal
 import socket
@@ -79,7 +80,8 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         try:
             n = os.write(fd, view)
-        except InterruptedError:
+        except (InterruptedError, BlockingIOError):  # fd 1 may share a non-blocking socket with fd 0
+            select.select([], [fd], [], 1.0)
             continue
         view = view[n:]
 

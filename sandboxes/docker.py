@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
@@ -129,50 +131,89 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-class _AttachTransport:
-    """The container's stdin/stdout through the daemon's attach stream (multiplexed frames)."""
+SOCKET_DIR = "/run/assay"
+BOOT_DOCKER = (
+    "import os, socket\n"
+    "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+    f"s.connect('{SOCKET_DIR}/s')\n"
+    "os.dup2(s.fileno(), 0)\n"
+    "os.dup2(s.fileno(), 1)\n"
+    "s.close()\n"
+) + BOOT
+"""Connect fds 0/1 to the host's one-shot socket, then boot as usual."""
 
-    def __init__(self, sandbox: DockerSandbox, container: Any, sock: Any) -> None:
-        self.sandbox = sandbox
+
+def _remove_stale_socket_dirs() -> None:
+    """Socket dirs left by sandboxes whose process died (``assay-docker-<pid>-*``)."""
+    base = tempfile.gettempdir()
+    for name in os.listdir(base):
+        parts = name.split("-")
+        stale = name.startswith("assay-docker-") and len(parts) >= 4 and parts[2].isdigit()
+        if stale and not _pid_alive(int(parts[2])):
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+
+
+class _SocketTransport:
+    """A unix socket straight to the container's supervisor, bypassing the daemon.
+
+    The host listens on a socket in a directory bind-mounted read-only into the container,
+    accepts exactly one connection (the supervisor's, made before any job exists), then closes
+    the listener and deletes the socket file, so no job can ever connect. The daemon's attach
+    stream stays open only as a watch: when it ends (the daemon died, or the container), the
+    data socket is shut down, so a run in flight ends with a clear error instead of hanging.
+    """
+
+    def __init__(self, container: Any, conn: socket.socket, attach: Any, sockdir: str) -> None:
         self.container = container
-        self.holder = sock  # keeps the HTTP response (and so the socket) alive
-        self.sock: socket.socket = getattr(sock, "_sock", sock)
-        self._pending = bytearray()
+        self.conn = conn
+        self.holder = attach  # keeps the HTTP response (and so the attach socket) alive
+        self.attach: socket.socket = getattr(attach, "_sock", attach)
+        self.sockdir = sockdir
         self._lock = threading.Lock()
         self.stderr = bytearray()
+        self.lost: str | None = None
         self.error: str | None = None
+        threading.Thread(target=self._watch, name="assay-docker-watch", daemon=True).start()
+
+    def _watch(self) -> None:
+        pending = bytearray()
+        while True:
+            try:
+                data = self.attach.recv(1 << 16)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            pending += data
+            while len(pending) >= 8:
+                size = int.from_bytes(pending[4:8], "big")
+                if len(pending) < 8 + size:
+                    break
+                self.stderr += pending[8 : 8 + size]
+                del self.stderr[:-4096]
+                del pending[: 8 + size]
+        self.lost = "the daemon's stream to the container ended"
+        with contextlib.suppress(OSError):
+            self.conn.shutdown(socket.SHUT_RDWR)
 
     def write(self, data: bytes) -> None:
         with self._lock:
-            self.sock.sendall(data)
+            self.conn.sendall(data)
 
     def read(self) -> bytes:
-        while True:
-            while len(self._pending) >= 8:
-                stream = self._pending[0]
-                size = int.from_bytes(self._pending[4:8], "big")
-                if len(self._pending) < 8 + size:
-                    break
-                payload = bytes(self._pending[8 : 8 + size])
-                del self._pending[: 8 + size]
-                if stream == 1:
-                    return payload
-                self.stderr += payload[-4096:]
-                del self.stderr[:-4096]
-            try:
-                data = self.sock.recv(1 << 16)
-            except OSError as e:
-                self.error = str(e)
-                return b""
-            if not data:
-                return b""
-            self._pending += data
+        try:
+            return self.conn.recv(1 << 16)
+        except OSError as e:
+            self.error = str(e)
+            return b""
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.close()
+        for sock in (self.conn, self.attach):
+            with contextlib.suppress(OSError):
+                sock.close()
         with contextlib.suppress(Exception):
             self.container.remove(force=True)
+        shutil.rmtree(self.sockdir, ignore_errors=True)
 
     def describe_eof(self) -> str:
         why = []
@@ -235,13 +276,14 @@ class DockerSandbox:
                 "build it with `assay sandbox build`"
             ) from e
         self._source = supervisor_source("main")
+        _remove_stale_socket_dirs()
         self._pool = WorkerPool(self._create, workers or max(2, os.cpu_count() or 2))
         if warm:
             self._pool.warm()
 
     # -- containers ------------------------------------------------------------------------
 
-    def _new_container(self) -> Any:
+    def _new_container(self, sockdir: str) -> Any:
         """Create (not start) one sandbox container through the low-level API."""
         docker = _sdk()
         api = self._client.api
@@ -264,10 +306,11 @@ class DockerSandbox:
             sysctls={"kernel.msgmni": "0", "kernel.sem": "0 0 0 0", "kernel.shm_rmid_forced": "1"},
             ulimits=[docker.types.Ulimit(name="core", soft=0, hard=0)],
             auto_remove=True,
+            binds={sockdir: {"bind": SOCKET_DIR, "mode": "ro"}},
         )
         created = api.create_container(
             self.image,
-            command=["python3", *PYTHON_FLAGS, "-c", BOOT],
+            command=["python3", *PYTHON_FLAGS, "-c", BOOT_DOCKER],
             stdin_open=True,  # not detached: StdinOnce, so the stdin closes when we disconnect
             detach=False,
             tty=False,
@@ -282,31 +325,51 @@ class DockerSandbox:
 
     def _create(self, slot: int) -> Worker:
         docker = _sdk()
+        sockdir = tempfile.mkdtemp(prefix=f"assay-docker-{os.getpid()}-")
+        os.chmod(sockdir, 0o711)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        path = os.path.join(sockdir, "s")
+        listener.bind(path)
+        os.chmod(path, 0o666)
+        listener.listen(1)
+        listener.settimeout(60.0)
+        container = None
         try:
-            container = self._new_container()
-        except docker.errors.ImageNotFound as e:
-            raise SandboxUnavailable(
-                f"the sandbox image {self.image!r} is gone: run `assay sandbox build`"
-            ) from e
-        except (docker.errors.DockerException, OSError) as e:  # the daemon may have restarted: reconnect once
-            with self._client_lock:
-                with contextlib.suppress(Exception):
-                    self._client.close()
-                self._client = _client()
             try:
-                container = self._new_container()
-            except Exception as e2:  # noqa: BLE001 - any daemon failure means the same here
-                raise SandboxUnavailable(f"cannot create a sandbox container: {e2}") from e
-        try:
-            sock = self._client.api.attach_socket(
-                container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
-            )
-            container.start()
-        except Exception as e:
-            with contextlib.suppress(Exception):
-                container.remove(force=True)
-            raise SandboxUnavailable(f"cannot start a sandbox container: {e}") from e
-        transport = _AttachTransport(self, container, sock)
+                container = self._new_container(sockdir)
+            except docker.errors.ImageNotFound as e:
+                raise SandboxUnavailable(
+                    f"the sandbox image {self.image!r} is gone: run `assay sandbox build`"
+                ) from e
+            except (docker.errors.DockerException, OSError) as e:  # the daemon may have restarted: reconnect
+                with self._client_lock:
+                    with contextlib.suppress(Exception):
+                        self._client.close()
+                    self._client = _client()
+                try:
+                    container = self._new_container(sockdir)
+                except Exception as e2:  # noqa: BLE001 - any daemon failure means the same here
+                    raise SandboxUnavailable(f"cannot create a sandbox container: {e2}") from e
+            try:
+                attach = self._client.api.attach_socket(
+                    container.id, params={"stdout": 1, "stderr": 1, "stream": 1}
+                )
+                container.start()
+                conn, _ = listener.accept()  # the supervisor, before any job can exist
+            except Exception as e:
+                raise SandboxUnavailable(f"cannot start a sandbox container: {e}") from e
+        except BaseException:
+            if container is not None:
+                with contextlib.suppress(Exception):
+                    container.remove(force=True)
+            shutil.rmtree(sockdir, ignore_errors=True)
+            raise
+        finally:
+            listener.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)  # nobody else can ever connect
+        conn.settimeout(None)
+        transport = _SocketTransport(container, conn, attach, sockdir)
         worker = Worker(transport, name=f"docker-{slot}-{container.short_id}")
         cfg = {
             "workdir": "/work",

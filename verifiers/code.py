@@ -347,7 +347,9 @@ def _show(value: Any) -> str:
 
 
 def _finish(session: Session, out: _Outcome) -> None:
+    """End the candidate (the tests are over: no need to wait for it to exit) and keep its stderr."""
     try:
+        session.kill()
         result = session.result(timeout_s=10.0)
     except (SandboxError, TimeoutError):
         return
@@ -410,18 +412,16 @@ def _run_assert_tests(
     out = _Outcome(total=len(tests.cases))
     wall = timeout_s * (len(tests.cases) + 1) + 5.0
     budget = limits.with_(wall_s=wall, cpu_s=wall)
+    job = json.dumps({"setup": tests.setup, "cases": list(tests.cases), "names": list(tests.names)}).encode()
     with sandbox.session(_harness("_code_server.py"), files={"solution.py": program}, limits=budget) as cand:
-        if not _load(cand, timeout_s, out):
-            out.fail_rest(out.load_error or "the program failed to load")
-            _finish(cand, out)
-            return out
+        # the test runner starts while the candidate loads; its first call waits for the load
         with runner.session(_harness("_code_checker.py"), limits=Limits(wall_s=wall, cpu_s=wall)) as checker:
-            checker.send(
-                json.dumps(
-                    {"setup": tests.setup, "cases": list(tests.cases), "names": list(tests.names)}
-                ).encode()
-            )
-            _relay(cand, checker, out, timeout_s)
+            checker.send(job)
+            if _load(cand, timeout_s, out):
+                _relay(cand, checker, out, timeout_s)
+            else:
+                out.fail_rest(out.load_error or "the program failed to load")
+            checker.kill()
         _finish(cand, out)
     return out
 

@@ -130,7 +130,7 @@ def test_no_host_files(box, tmp_path):
     here = os.path.abspath(__file__)
     src = (
         "import os\n"
-        f"for p in [{str(secret)!r}, {here!r}, '/etc/shadow', '/root/.cache', '/home', '/var/lib/docker', '/work/main']:\n"
+        f"for p in [{str(secret)!r}, {here!r}, '/etc/shadow', '/root/.cache', '/home', '/var/lib/docker', '/work/main', '/run/assay']:\n"
         "    try:\n"
         "        print(p, 'READ' if os.path.isfile(p) and open(p).read(1) else ('LISTED' if os.listdir(p) else 'empty'))\n"
         "    except OSError as e:\n"
