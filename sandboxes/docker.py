@@ -7,7 +7,11 @@ never root; every capability dropped; ``no-new-privileges``; memory (no swap), p
 caps; private IPC namespace with SysV message queues and semaphore sets disabled and shared
 memory removed with its last user; label ``assay.sandbox`` (and the owner's host and pid) so
 `reap_orphans` can remove leftovers, and ``auto_remove`` so a container whose supervisor exits
-disappears. Inside, one execution runs at a time: each starts from a pristine pre-forked
+disappears. The host talks to each container's supervisor over a unix socket in a directory
+bind-mounted read-only at ``/run/assay``: the supervisor connects once at start-up, before any
+job exists, and the host then closes the listener and deletes the socket file (a job finds the
+directory empty); the daemon's attach stream is kept only to notice the daemon's death. Inside,
+one execution runs at a time: each starts from a pristine pre-forked
 process (see `_supervisor`), gets rlimits (address space, CPU, file size), a fresh work dir and
 an empty environment; when it ends every process it left is killed (``kill(-1)`` in the
 container's PID namespace) and ``/work``, ``/tmp``, ``/dev/shm`` are wiped, so nothing carries
