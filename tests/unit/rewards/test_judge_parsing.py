@@ -84,3 +84,21 @@ def test_cache_lru_and_sqlite_persistence(tmp_path):
     again = JudgeCache(path)
     assert again.get(JudgeCache.key("m", "prompt")) == ["Score: 5"]
     assert JudgeCache.key("m", "prompt") != JudgeCache.key("m", "prompt2")
+
+
+def test_judge_runs_in_process_on_any_sampler():
+    from assay.rewards.judge import Judge
+    from assay.verifiers import Status, Task
+    from assay.verifiers.sampler import ScriptedSampler
+
+    sampler = ScriptedSampler(
+        lambda prompt: "Fine.\nScore: 10" if "<<<\nyes\n>>>" in prompt else "No.\nScore: 1"
+    )
+    judge = Judge(sampler, rubric_template("Says yes"))
+    yes, no = judge.batch(["yes", "no"], [Task("a", "p"), Task("b", "p")])
+    assert (yes.status, yes.score) == (Status.CORRECT, 1.0) and (no.status, no.score) == (
+        Status.INCORRECT,
+        0.0,
+    )
+    judge("yes", Task("a", "p"))
+    assert len(sampler.calls) == 2  # the repeat was a cache hit
