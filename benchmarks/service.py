@@ -184,15 +184,27 @@ def check_verdict(body: bytes, expected: str) -> bool:
 
 ENV = "assay/Arithmetic-v0"
 ENV_KWARGS = {"level": "hard"}
+"""Arithmetic tasks with fractions; the server judges them with `MathVerifier` (``--verifier
+math``, the default: sympy-capable, answers compared in killable worker processes) or
+`NumberMatch` (``--verifier number``: exact rationals, in-process)."""
+
+
+def make_env(verifier: str) -> Any:
+    import assay
+
+    kwargs: dict[str, Any] = dict(ENV_KWARGS)
+    if verifier == "math":
+        from assay.verifiers.math import MathVerifier
+
+        kwargs["verifier"] = MathVerifier()
+    return assay.make(ENV, **kwargs).unwrapped
 
 
 def arithmetic_items(count: int = 512, seed: int = 0) -> list[tuple[str, str, str]]:
     """(completion, reference answer, expected status): right, right but written otherwise, wrong."""
     from fractions import Fraction
 
-    import assay
-
-    env = assay.make(ENV, **ENV_KWARGS).unwrapped
+    env = make_env("number")
     rng = random.Random(seed)
     items = []
     for i in range(count):
@@ -247,11 +259,10 @@ def check_batch(body: bytes, expected: list[str]) -> bool:
     return [r["verdict"]["status"] for r in json.loads(body)["results"]] == expected
 
 
-def in_process(items: list[tuple[str, str, str]], seconds: float) -> LoadResult:
-    import assay
+def in_process(items: list[tuple[str, str, str]], seconds: float, verifier: str) -> LoadResult:
     from assay.verifiers.base import Task
 
-    env = assay.make(ENV, **ENV_KWARGS).unwrapped
+    env = make_env(verifier)
     tasks = [(c, Task(id="inline", prompt="", answer=a), s) for c, a, s in items]
     res = LoadResult(clients=1, seconds=seconds)
     stop = time.perf_counter() + seconds
@@ -295,11 +306,32 @@ def wait_healthy(
     raise RuntimeError("server did not come up")
 
 
-def start_assay_serve(port: int, max_concurrency: int, threads: int = 4) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "assay.cli", "serve", "--port", str(port), "--env", ENV]
-    cmd += ["--max-concurrency", str(max_concurrency), "--threads", str(threads)]
-    env = {k: v for k, v in os.environ.items() if k != "ASSAY_SERVE_TOKEN"}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE)
+SERVER = textwrap.dedent(
+    """
+    # `assay serve` for the benchmark: the same app and uvicorn runner, built in Python so the
+    # Arithmetic env can be given MathVerifier as its verifier.
+    import sys
+    from assay.agents.serve.app import ServeConfig
+    from assay.agents.serve.server import run
+
+    port, verifier, limit, threads = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    kwargs = {}
+    if verifier == "math":
+        from assay.verifiers.math import MathVerifier
+
+        kwargs = {"__ENV__": {"verifier": MathVerifier()}}
+        MathVerifier().warm(threads)  # fork its worker processes before the clock starts
+    config = ServeConfig(envs=("__ENV__",), env_kwargs=kwargs, max_concurrency=limit, threads=threads)
+    run(config, port=port)
+    """
+).replace("__ENV__", ENV)
+
+
+def start_assay_serve(
+    port: int, max_concurrency: int, *, verifier: str = "math", threads: int = 4
+) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-c", SERVER, str(port), verifier, str(max_concurrency), str(threads)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE)
     wait_healthy(port, proc)
     return proc
 
@@ -417,6 +449,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="duration of each HTTP load")
     ap.add_argument("--clients", type=int, default=200)
     ap.add_argument("--max-concurrency", type=int, default=32, help="assay serve's in-flight limit")
+    ap.add_argument("--verifier", choices=["math", "number"], default="math")
     ap.add_argument("--skip-peer", action="store_true")
     args = ap.parse_args()
 
@@ -425,10 +458,17 @@ def main() -> None:
     items = arithmetic_items()
     rows: list[tuple[str, LoadResult, str]] = []
 
-    rows.append(("assay in-process score()", in_process(items, min(args.seconds, 5.0)), "1 caller"))
+    label = "MathVerifier" if args.verifier == "math" else "NumberMatch"
+    rows.append(
+        (
+            f"assay in-process score() [{label}]",
+            in_process(items, min(args.seconds, 5.0), args.verifier),
+            "1 caller",
+        )
+    )
 
     port = free_port()
-    proc = start_assay_serve(port, args.max_concurrency)
+    proc = start_assay_serve(port, args.max_concurrency, verifier=args.verifier)
     try:
         warm = [(http_post("127.0.0.1", port, "/v1/verify", b), s) for b, s in verify_bodies(items)]
         run_load("127.0.0.1", port, warm, clients=8, seconds=1.0)  # warm-up

