@@ -7,7 +7,8 @@ and returns ``None`` when it finds nothing. They compose: `first_of` tries extra
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 
 __all__ = [
     "Extractor",
@@ -79,11 +80,14 @@ def last_boxed(text: str) -> str | None:
     return found[-1] if found else None
 
 
-def tagged(tag: str) -> Extractor:
-    """An extractor for the last ``<tag>...</tag>`` span (stripped)."""
-    open_tag, close_tag = f"<{tag}>", f"</{tag}>"
+@dataclass(frozen=True, slots=True)
+class tagged:  # lower-case: reads as a function, tagged("answer")
+    """An extractor for the last ``<tag>...</tag>`` span (stripped). Picklable."""
 
-    def extract(text: str) -> str | None:
+    tag: str
+
+    def __call__(self, text: str) -> str | None:
+        open_tag, close_tag = f"<{self.tag}>", f"</{self.tag}>"
         end = text.rfind(close_tag)
         if end == -1:
             return None
@@ -91,9 +95,6 @@ def tagged(tag: str) -> Extractor:
         if start == -1:
             return None
         return text[start + len(open_tag) : end].strip()
-
-    extract.__name__ = f"tagged_{tag}"
-    return extract
 
 
 _ANSWER_IS = re.compile(r"(?:final answer|answer)\s*(?:is|:)\s*:?\s*", re.IGNORECASE)
@@ -135,15 +136,26 @@ def last_number(text: str) -> str | None:
     return last.group(0).replace(",", "").rstrip(".")
 
 
-def first_of(*extractors: Extractor) -> Extractor:
-    """Try ``extractors`` in order; return the first non-None answer."""
-    chain: Sequence[Extractor] = extractors
+class first_of:  # lower-case: reads as a function, first_of(a, b)
+    """Try ``extractors`` in order; return the first non-None answer. Picklable."""
 
-    def extract(text: str) -> str | None:
-        for fn in chain:
+    __slots__ = ("extractors",)
+
+    def __init__(self, *extractors: Extractor) -> None:
+        self.extractors: tuple[Extractor, ...] = extractors
+
+    def __call__(self, text: str) -> str | None:
+        for fn in self.extractors:
             found = fn(text)
             if found is not None:
                 return found
         return None
 
-    return extract
+    def __reduce__(self) -> tuple[object, tuple[Extractor, ...]]:
+        return (first_of, self.extractors)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, first_of) and self.extractors == other.extractors
+
+    def __hash__(self) -> int:
+        return hash(self.extractors)

@@ -119,3 +119,11 @@ def test_number_match(pred, gold, status):
 
 def test_number_match_with_non_numeric_reference_is_error_not_incorrect():
     assert NumberMatch()("\\boxed{1}", Task(id="n/1", prompt="p", answer="abc")).status is Status.ERROR
+
+
+def test_default_verifiers_pickle_for_worker_processes():
+    from assay.verifiers import ExactMatch
+
+    for verifier in (NumberMatch(), ExactMatch()):
+        clone = pickle.loads(pickle.dumps(verifier))
+        assert clone("\\boxed{4}", TASK).status is Status.CORRECT
