@@ -75,7 +75,9 @@ def load_sampler(
             from assay.agents.sampler import VLLMSampler
         except ImportError as e:  # pragma: no cover - depends on the agents issue
             raise AssayError(f"the vLLM sampler is unavailable: {e}") from e
-        return VLLMSampler(str(path), **({} if max_model_len is None else {"max_model_len": max_model_len}))
+        if max_model_len is None:
+            return VLLMSampler(str(path))
+        return VLLMSampler(str(path), max_model_len=max_model_len)
     if engine == "hf":
         try:
             from transformers import AutoModelForCausalLM, AutoTokenizer
