@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(
@@ -117,6 +118,8 @@ def eval_cmd(
         raise typer.BadParameter(
             "--env and --model are required (or use: assay eval compare A.jsonl B.jsonl)"
         )
+    from gymnasium.error import DependencyNotInstalled
+
     from assay.agents.evaluation import EvalConfig, evaluate
     from assay.agents.evaluation.backends import load_sampler
     from assay.agents.evaluation.plots import plot_pass_at_k, plot_rewards
@@ -193,8 +196,11 @@ def eval_cmd(
     written = [summary_path]
     if plots:
         samples = read_log(out).samples
-        written.append(plot_pass_at_k(samples, n, out.with_suffix(".pass_at_k.png")))
-        written.append(plot_rewards(samples, out.with_suffix(".rewards.png")))
+        try:
+            written.append(plot_pass_at_k(samples, n, out.with_suffix(".pass_at_k.png")))
+            written.append(plot_rewards(samples, out.with_suffix(".rewards.png")))
+        except DependencyNotInstalled as e:
+            _err.print(f"[yellow]no plots:[/yellow] {escape(str(e))}")
     _err.print("wrote " + ", ".join(str(p) for p in [out, *written]))
 
 
