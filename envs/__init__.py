@@ -39,6 +39,10 @@ __all__ = [
 
 _BUILTIN = {
     "assay/Arithmetic-v0": "assay.envs.math.arithmetic:ArithmeticEnv",
+    "assay/GSM8K-v0": "assay.envs.math.gsm8k:GSM8KEnv",
+    "assay/MATH-v0": "assay.envs.math.competition:MATHEnv",
+    "assay/AIME-v0": "assay.envs.math.competition:AIMEEnv",
+    "assay/MathGen-v0": "assay.envs.math.mathgen:MathGenEnv",
     "assay/GuessNumber-v0": "assay.envs.logic.guess_number:GuessNumberEnv",
     "assay/KnightsKnaves-v0": "assay.envs.logic.knights_knaves:KnightsKnavesEnv",
     "assay/Sudoku-v0": "assay.envs.logic.sudoku:SudokuEnv",
