@@ -60,3 +60,8 @@ def code(
         )
     typer.echo(json.dumps(verdict.to_dict()))
     _exit(verdict.status.value)
+
+
+from assay.cli_math import verify_math  # noqa: E402 - the math verifier's subcommand lives beside it
+
+app.command("math")(verify_math)
