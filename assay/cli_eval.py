@@ -95,6 +95,7 @@ def eval_cmd(
     limit: int = typer.Option(None, help="At most this many tasks (required for procedural envs)."),
     seed: int = typer.Option(0, help="Sampling seed."),
     temperature: float = typer.Option(1.0, help="Sampling temperature."),
+    top_p: float = typer.Option(None, help="Nucleus sampling (URL models only)."),
     max_new_tokens: int = typer.Option(512, help="Tokens per completion."),
     batch_size: int = typer.Option(8, help="Tasks per sampler call."),
     select: str = typer.Option(
@@ -145,6 +146,7 @@ def eval_cmd(
             seed=seed,
             max_new_tokens=max_new_tokens,
             temperature=temperature,
+            top_p=top_p,
             batch_size=batch_size,
             split=split,
             env_kwargs=_parse_env_args(env_arg or []),
@@ -165,6 +167,7 @@ def eval_cmd(
             model_name=model_name,
             api_key=api_key,
             chat=chat,
+            top_p=top_p,
         )
         if progress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn

@@ -50,14 +50,29 @@ def load_sampler(
     concurrency: int = 16,
     batch_size: int | None = None,
     max_model_len: int | None = None,
+    top_p: float | None = None,
 ) -> Any:
-    """A sampler for ``model`` (see the module docstring for the accepted forms)."""
+    """A sampler for ``model`` (see the module docstring for the accepted forms).
+
+    ``top_p`` is sent to URL models; the local engines sample with plain temperature (their
+    log-probs are then the policy's own), so they refuse it.
+    """
+    if top_p is not None and not model.startswith(("http://", "https://")):
+        raise ValueError(
+            "top_p is supported for URL models only (local engines use plain temperature sampling)"
+        )
     if model.startswith(("http://", "https://")):
         from assay.verifiers.sampler import OpenAISampler
 
         name = model_name or _served_model(model, api_key, timeout_s=min(timeout_s, 30.0))
         return OpenAISampler(
-            model, name, chat=chat, api_key=api_key, timeout_s=timeout_s, concurrency=concurrency
+            model,
+            name,
+            chat=chat,
+            api_key=api_key,
+            timeout_s=timeout_s,
+            concurrency=concurrency,
+            extra_body=None if top_p is None else {"top_p": top_p},
         )
     if model.startswith("import:"):
         module, _, attr = model.removeprefix("import:").partition(":")

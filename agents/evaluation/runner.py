@@ -72,6 +72,8 @@ class EvalConfig:
     """Sampling seed (batch b is sampled with a seed derived from ``(seed, b)``)."""
     max_new_tokens: int = 512
     temperature: float = 1.0
+    top_p: float | None = None
+    """Nucleus sampling (the sampler must be built with it: URL models send it to the server)."""
     batch_size: int = 8
     """Tasks per sampler call."""
     split: str | None = None
@@ -92,6 +94,8 @@ class EvalConfig:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.max_new_tokens < 1 or self.temperature < 0:
             raise ValueError("need max_new_tokens >= 1 and temperature >= 0")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
 
     def header(self) -> dict[str, Any]:
         """The fields that determine the samples (the log's header)."""
