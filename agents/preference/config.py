@@ -69,6 +69,8 @@ class TrainConfig:
     """Autocast dtype: ``auto`` is bfloat16 on a CUDA GPU that has it, float32 elsewhere."""
     device: str = "cpu"
     """Torch device."""
+    num_threads: int | None = None
+    """``torch.set_num_threads`` for the run (None: leave it; 1 is fastest for tiny models)."""
     progress: bool = True
     """Show a progress bar."""
     report_to: tuple[str, ...] = ()
@@ -87,6 +89,8 @@ class TrainConfig:
             raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
         if set(self.report_to) - {"tensorboard", "wandb"}:
             raise ValueError(f"report_to takes 'tensorboard' and 'wandb', got {self.report_to}")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ValueError(f"num_threads must be >= 1 or None, got {self.num_threads}")
 
 
 @dataclass(frozen=True)

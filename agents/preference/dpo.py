@@ -159,13 +159,13 @@ class DPO(OfflineTrainer):
             if not config.data:
                 raise ValueError("config.data is empty: pass a JSONL preference file")
             records = load_preference_file(config.data, config.loss)
-        records = list(records)
-        if config.loss == "kto" and records and isinstance(records[0], PreferencePair):
-            records = pairs_to_binary(records)  # type: ignore[arg-type]
-        if not records:
+        rows: list[Any] = list(records)
+        if config.loss == "kto" and rows and isinstance(rows[0], PreferencePair):
+            rows = pairs_to_binary(rows)
+        if not rows:
             raise ValueError("no preference records")
         want = BinaryRecord if config.loss == "kto" else PreferencePair
-        if not all(isinstance(r, want) for r in records):
+        if not all(isinstance(r, want) for r in rows):
             raise TypeError(f"loss={config.loss!r} trains on {want.__name__} records")
         self.loaded_from = ""
         """The model directory the policy was loaded from ("" when it was passed in)."""
@@ -177,20 +177,20 @@ class DPO(OfflineTrainer):
         elif tokenizer is None:
             raise ValueError("pass the tokenizer with the model")
         self.model, self.tokenizer = model, tokenizer
-        self.records: list[Any] = records
+        self.records = rows
         ml = config.max_length
         if config.loss == "kto":
-            self.completions = [encode(tokenizer, r.prompt, r.completion, max_length=ml) for r in records]
-            partner = _mismatch(len(records), config.seed)
+            self.completions = [encode(tokenizer, r.prompt, r.completion, max_length=ml) for r in rows]
+            partner = _mismatch(len(rows), config.seed)
             self.mismatched = [
-                encode(tokenizer, r.prompt, records[partner[i]].completion, max_length=ml)
-                for i, r in enumerate(records)
+                encode(tokenizer, r.prompt, rows[partner[i]].completion, max_length=ml)
+                for i, r in enumerate(rows)
             ]
-            self.desirable = torch.tensor([bool(r.label) for r in records])
+            self.desirable = torch.tensor([bool(r.label) for r in rows])
         else:
-            self.chosen = [encode(tokenizer, r.prompt, r.chosen, max_length=ml) for r in records]
-            self.rejected = [encode(tokenizer, r.prompt, r.rejected, max_length=ml) for r in records]
-        self.setup(config, [r.prompt for r in records])
+            self.chosen = [encode(tokenizer, r.prompt, r.chosen, max_length=ml) for r in rows]
+            self.rejected = [encode(tokenizer, r.prompt, r.rejected, max_length=ml) for r in rows]
+        self.setup(config, [r.prompt for r in rows])
         self.ref: dict[str, Tensor] = {}
         if config.needs_reference:
             self.ref = self._reference(reference)
@@ -330,6 +330,8 @@ class OnlineDPO:
         scorer: RewardFn | None = None,
     ) -> None:
         self.config = config
+        if config.num_threads is not None:
+            torch.set_num_threads(config.num_threads)
         if model is None:
             if not config.model:
                 raise ValueError("config.model is empty: pass a model directory")
@@ -344,7 +346,7 @@ class OnlineDPO:
             scorer = RewardModel.load(config.reward_model, device=config.device)
         self.scorer = scorer
         self.env = assay.make(config.env, **dict(config.env_kwargs))
-        base = self.env.unwrapped
+        base: Any = self.env.unwrapped
         self.task_at = base.task_at
         finite = base.num_tasks
         if finite is not None:
@@ -458,7 +460,7 @@ class OnlineDPO:
             last = [r for r in rows if "loss" in r]
             if last:
                 row["loss"] = sum(r["loss"] for r in last) / len(last)
-                acc = [r.get("rewards/accuracy") for r in last if r.get("rewards/accuracy") is not None]
+                acc = [float(r["rewards/accuracy"]) for r in last if r.get("rewards/accuracy") is not None]
                 if acc:
                     row["rewards/accuracy"] = sum(acc) / len(acc)
             row["steps"] = trainer.step_count

@@ -65,6 +65,8 @@ class OfflineTrainer:
     def setup(self, config: TrainConfig, prompts: Sequence[str]) -> None:
         """Split the records, build the optimizer; call at the end of a subclass's ``__init__``."""
         self.config = config
+        if config.num_threads is not None:
+            torch.set_num_threads(config.num_threads)
         self.dtype = pick_dtype(config.dtype)
         self.device = torch.device(config.device)
         self.pad_id = int(
@@ -151,7 +153,7 @@ class OfflineTrainer:
         for chunk in self.chunks(idx):
             with self.autocast():
                 loss, metrics = self.losses(chunk)
-            (loss.float().sum() / len(idx)).backward()
+            (loss.float().sum() / len(idx)).backward()  # type: ignore[no-untyped-call]
             total += float(loss.detach().float().sum())
             for k, v in metrics.items():
                 sums.setdefault(k, []).append(v.detach().float().cpu())

@@ -60,7 +60,8 @@ def load_reward_model(path: str | Path, *, device: str = "cpu") -> tuple[Any, An
 
 def _rewards(model: Any, batch: SeqBatch) -> Tensor:
     out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
-    return out.logits.squeeze(-1).float()
+    rewards: Tensor = out.logits.squeeze(-1).float()
+    return rewards
 
 
 class RewardModelTrainer(OfflineTrainer):
@@ -105,10 +106,10 @@ class RewardModelTrainer(OfflineTrainer):
         self.rejected = [encode(tokenizer, r.prompt, r.rejected, max_length=ml) for r in self.records]
         margins = []
         for r in self.records:
-            scored = r.chosen_score is not None and r.rejected_score is not None
+            c, w = r.chosen_score, r.rejected_score
             margins.append(
-                float(r.chosen_score - r.rejected_score) if config.margin_from_scores and scored else 0.0
-            )  # type: ignore[operator]
+                float(c - w) if config.margin_from_scores and c is not None and w is not None else 0.0
+            )
         self.margins = torch.tensor(margins)
         self.setup(config, [r.prompt for r in self.records])
 
