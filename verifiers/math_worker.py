@@ -42,8 +42,10 @@ from assay.errors import VerifierError
 __all__ = ["WorkerPool", "get_pool"]
 
 _ZYGOTE_CODE = (
-    "import sys; from assay.verifiers.math_worker import _zygote_main; _zygote_main(int(sys.argv[1]))"
+    "import json, sys; sys.path[:] = json.loads(sys.argv[2]); "
+    "from assay.verifiers.math_worker import _zygote_main; _zygote_main(int(sys.argv[1]))"
 )
+"""The helper's entry: the caller's ``sys.path`` is passed on, so it imports the same assay."""
 ZYGOTE_START_TIMEOUT_S = 120.0
 """How long to wait for the zygote to import sympy (a cold disk cache can be slow)."""
 
@@ -207,7 +209,7 @@ class _Zygote:
         ours, theirs = socket.socketpair()
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", _ZYGOTE_CODE, str(theirs.fileno())],
+                [sys.executable, "-c", _ZYGOTE_CODE, str(theirs.fileno()), json.dumps(sys.path)],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
