@@ -44,7 +44,7 @@ from assay.agents.losses import (
     truncated_is_weights,
 )
 from assay.agents.policy import token_logprobs
-from assay.agents.rollout import Episode, to_batch
+from assay.agents.rollout import Batch, Episode, to_batch
 from assay.agents.trainer import Trainer, step_seed
 from assay.verifiers.sampler import Sampler
 
@@ -133,8 +133,10 @@ class GRPO(Trainer):
     def _no_update(self, episodes: list[Episode]) -> dict[str, float]:
         """Metrics of a skipped step (every advantage zero: the weights must not move)."""
         kl = float("nan")
-        if self.ref_model is not None or self.config.kl_coef == 0:
-            batch = to_batch(episodes, self.pad_id)
+        if self.ref_model is not None:
+            cpu = to_batch(episodes, self.pad_id)
+            parts = (cpu.input_ids, cpu.attention_mask, cpu.loss_mask, cpu.sampler_logprobs, cpu.rewards)
+            batch = Batch(*(x.to(self.device) for x in parts))
             with torch.no_grad(), self.autocast():
                 logp = token_logprobs(
                     self.model, batch.input_ids, batch.attention_mask, temperature=self.config.temperature

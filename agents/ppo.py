@@ -110,7 +110,7 @@ class PPO(Trainer):
         r = torch.zeros_like(logp)
         if ref is not None and c.kl_coef > 0:
             r = -c.kl_coef * (logp - ref) * mask
-        positions = torch.arange(mask.shape[1]).expand_as(mask)
+        positions = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)
         last = torch.where(mask > 0, positions, torch.full_like(positions, -1)).max(dim=1).values
         has = last >= 0
         r[has, last[has]] += batch.rewards[has].to(r.dtype)
@@ -123,7 +123,14 @@ class PPO(Trainer):
         episodes = self.rollout(seed)
         t_rollout = time.perf_counter() - t0
         t1 = time.perf_counter()
-        batch = to_batch(episodes, self.pad_id)
+        cpu = to_batch(episodes, self.pad_id)
+        dev = self.device
+        batch = Batch(
+            *(
+                x.to(dev)
+                for x in (cpu.input_ids, cpu.attention_mask, cpu.loss_mask, cpu.sampler_logprobs, cpu.rewards)
+            )
+        )
         input_ids, attn, mask = batch.input_ids, batch.attention_mask, batch.loss_mask
         with torch.no_grad():
             old, old_values = self._forward(input_ids, attn)
@@ -166,7 +173,7 @@ class PPO(Trainer):
                 clip_fracs.append(masked_mean(clipped, mask[rows]).item())
             norms.append(self.optimizer_step(self.optimizer, self.params))
         self.after_update()
-        raw = batch.rewards
+        raw = cpu.rewards
         metrics = {
             "step": self.step_count + 1,
             "reward/mean": raw.mean().item(),
