@@ -30,7 +30,7 @@ ENV_KWARGS = {"level": "easy", "operations": "+", "max_operand": 5, "prompt_temp
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/demo", help="output directory")
-    parser.add_argument("--seconds", type=float, default=60.0, help="training time budget")
+    parser.add_argument("--seconds", type=float, default=75.0, help="training time budget")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     console = Console()
@@ -63,21 +63,22 @@ def main() -> None:
     trainer.close()
     first, last = rows[:20], rows[-50:]
     console.print(
-        f"{len(rows)} steps in {elapsed:.0f} s: mean reward {sum(r['reward/mean'] for r in first) / len(first):.3f} "
+        f"{len(rows)} steps in {elapsed:.0f} s (with setup): mean reward {sum(r['reward/mean'] for r in first) / len(first):.3f} "
         f"(first {len(first)} steps) -> {sum(r['reward/mean'] for r in last) / len(last):.3f} (last {len(last)})"
     )
 
-    results = {}
+    results, examples = {}, {}
     for name, path in (("untrained", model_dir), ("GRPO-trained", out / "model")):
         model, tok = load_policy(path)
-        results[name] = evaluate(
+        res = evaluate(
             ENV, HFSampler(model, tok), tok, env_kwargs=ENV_KWARGS, num_tasks=200, seed=123, max_new_tokens=4
         )
+        results[name] = res
+        examples[name] = "  ".join(f"{tok.decode(e.prompt_ids)}{e.actions[0]!r}" for e in res.episodes[:5])
     console.print(
         eval_table(f"{ENV} a + b (a, b < 5): greedy, 200 tasks, judged by the env's verifier", results)
     )
-    for name, res in results.items():
-        shown = ", ".join(f"{e.task_id.rsplit('/', 1)[-1]}->{e.actions[0]!r}" for e in res.episodes[:4])
+    for name, shown in examples.items():
         console.print(f"  {name}: {shown}")
     console.print(f"metrics: {out / 'metrics.jsonl'}\nplot:    {out / 'metrics.png'}")
 
