@@ -58,9 +58,9 @@ from assay.cli_verify import app as _verify_app  # noqa: E402
 app.add_typer(_sandbox_app, name="sandbox")
 app.add_typer(_verify_app, name="verify")
 
+from assay.cli_posttrain import register as _register_posttrain  # noqa: E402
 from assay.cli_train import app as _train_app  # noqa: E402
 from assay.cli_train import model_app as _model_app  # noqa: E402
-from assay.cli_posttrain import register as _register_posttrain  # noqa: E402
 
 _register_posttrain(_train_app)  # assay train sft|dpo|rm|data beside grpo|ppo
 
