@@ -193,3 +193,17 @@ def test_ray_vector_env_replaces_a_dead_worker_and_replays_its_episode(cluster):
     finally:
         a.close()
         b.close()
+
+
+def test_pool_spreads_sandboxed_code_verification(cluster):
+    """Code verification (programs run in the env's sandbox) through the pool's workers."""
+    env = assay.make("assay/HumanEval-v0").unwrapped
+    tasks = [env.task_at(i) for i in range(4)]
+    work = [(env.gold(t), t) for t in tasks] + [("def nope(:\n    pass", t) for t in tasks]
+    opts = {"num_cpus": 0}  # the module pool holds both CPUs of the cluster
+    with RayVerifierPool(
+        env="assay/HumanEval-v0", num_workers=2, chunk_size=2, actor_options=opts
+    ) as code_pool:
+        out = code_pool.score(work)
+    assert [v.status for v, _ in out[:4]] == [Status.CORRECT] * 4
+    assert all(v.status is not Status.CORRECT and r.total == 0.0 for v, r in out[4:])
