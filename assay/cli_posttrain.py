@@ -16,6 +16,7 @@ sub-app of `assay.cli_train` by `register`; torch is imported only when a comman
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -115,12 +116,13 @@ def _summary(title: str, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> T
     return table
 
 
-def _train(trainer: Any, resume: bool, title: str, keys: tuple[str, ...]) -> None:
+def _train(make: Callable[[], Any], resume: bool, title: str, keys: tuple[str, ...]) -> None:
     from assay.errors import AssayError
 
     try:
+        trainer = make()
         rows = trainer.train(resume=resume)
-    except (AssayError, ValueError) as e:
+    except (AssayError, ValueError, TypeError) as e:
         Console(stderr=True).print(f"[red]error:[/red] {e}")
         raise typer.Exit(1) from None
     console = Console()
@@ -145,7 +147,7 @@ def sft_cmd(
 
     cfg = _config(SFTConfig, config, _values(model, data, out, seed, set_, quiet))
     _need(cfg)
-    _train(SFT(cfg), resume, "SFT", ("eval/loss",))
+    _train(lambda: SFT(cfg), resume, "SFT", ("eval/loss",))
 
 
 def dpo_cmd(
@@ -180,7 +182,7 @@ def dpo_cmd(
         cfg = _config(DPOConfig, config, _values(model, data, out, seed, set_, quiet, loss=loss))
         _need(cfg)
         _train(
-            DPO(cfg),
+            lambda: DPO(cfg),
             resume,
             f"offline {cfg.loss.upper()}",
             ("eval/loss", "eval/rewards/accuracy", "eval/rewards/margin"),
@@ -196,11 +198,17 @@ def dpo_cmd(
         values["env_kwargs"] = kwargs
     cfg = _config(OnlineDPOConfig, config, values)
     _need(cfg, data=False)
-    trainer = OnlineDPO(cfg)
+    from assay.errors import AssayError
+
     try:
-        rows = trainer.train()
-    finally:
-        trainer.close()
+        trainer = OnlineDPO(cfg)
+        try:
+            rows = trainer.train()
+        finally:
+            trainer.close()
+    except (AssayError, ValueError, TypeError) as e:
+        Console(stderr=True).print(f"[red]error:[/red] {e}")
+        raise typer.Exit(1) from None
     table = Table(title=f"online {cfg.loss.upper()} on {cfg.env}")
     for col in ("round", "pairs", "train pass rate", "held-out pass rate", "held-out reward"):
         table.add_column(col, justify="right")
@@ -238,7 +246,10 @@ def rm_cmd(
     cfg = _config(RMConfig, config, _values(model, data, out, seed, set_, quiet))
     _need(cfg)
     _train(
-        RewardModelTrainer(cfg), resume, "reward model", ("eval/accuracy", "eval/loss", "eval/rewards/margin")
+        lambda: RewardModelTrainer(cfg),
+        resume,
+        "reward model",
+        ("eval/accuracy", "eval/loss", "eval/rewards/margin"),
     )
 
 
