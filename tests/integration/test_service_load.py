@@ -36,7 +36,7 @@ def test_200_clients_get_answers_or_429_never_errors():
     p99_ms = float(os.environ.get("ASSAY_SOAK_P99_MS", "100"))
     busy = os.getloadavg()[0] > (os.cpu_count() or 1)
     port = bench.free_port()
-    proc = bench.start_assay_serve(port, max_concurrency=16)
+    proc = bench.start_assay_serve(port, max_concurrency=8)
     try:
         reqs = [
             (bench.http_post("127.0.0.1", port, "/v1/verify", b), s)
@@ -54,7 +54,7 @@ def test_200_clients_get_answers_or_429_never_errors():
     print(summary)
     assert r.errors == 0, r.first_error
     assert r.wrong == 0
-    assert r.rejected > 0, "200 clients against a limit of 16 must see back-pressure"
+    assert r.rejected > 0, "200 clients against a limit of 8 must see back-pressure"
     assert r.ok > 0
     if busy:
         warnings.warn(f"machine oversubscribed at the start, p99 not asserted: {summary}", stacklevel=1)
