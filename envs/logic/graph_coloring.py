@@ -30,7 +30,7 @@ PROMPT = (
     "{last} in order, comma-separated, e.g. <answer>{example}</answer>."
 )
 
-_PAIR = re.compile(r"(\d+)\s*[:=]\s*(\d+)")
+_PAIR = re.compile(r"(\d{1,9})\s*[:=]\s*(\d{1,9})")
 _INT = re.compile(r"\d+")
 
 
@@ -46,10 +46,10 @@ def parse_coloring(answer: str, n: int) -> list[int] | str:
         if len(colours) != n:
             return f"expected a colour for each of {n} vertices, got {len(colours)}"
         return [colours[v] for v in range(n)]
-    values = [int(x) for x in _INT.findall(answer[: 8 * n + 64])]
-    if len(values) != n or len(_INT.findall(answer)) != n:
-        return f"expected {n} colours, got {len(_INT.findall(answer))}"
-    return values
+    found = _INT.findall(answer)
+    if len(found) != n or any(len(x) > 9 for x in found):
+        return f"expected {n} colours, got {len(found)} numbers"
+    return [int(x) for x in found]
 
 
 class GraphColoringEnv(PuzzleEnv):

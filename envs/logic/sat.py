@@ -30,7 +30,7 @@ PROMPT = (
     "0 (false), e.g. <answer>{example}</answer>."
 )
 
-_ASSIGN = re.compile(r"x(\d+)\s*(?:=|:|is)\s*(1|0|true|false|t|f)\b", re.IGNORECASE)
+_ASSIGN = re.compile(r"x(\d{1,9})\s*(?:=|:|is)\s*(1|0|true|false|t|f)\b", re.IGNORECASE)
 
 
 def parse_assignment(answer: str, n: int) -> list[bool] | str:

@@ -232,3 +232,19 @@ def test_countdown_rules():
     assert check("eval('20')", task).status is Status.NO_ANSWER
     strict = Task("countdown/x/1", "p", "2 + 3", {"numbers": [2, 3, 4], "target": 5, "use_all": True})
     assert check("2 + 3", strict).status is Status.INCORRECT and "all" in check("2 + 3", strict).reason
+
+
+@pytest.mark.parametrize("env_id", LOGIC_IDS)
+def test_huge_numbers_and_odd_text_never_break_a_checker(env_id):
+    env = gym.make(env_id).unwrapped
+    task = env.task_at(0)
+    for text in [
+        "9" * 5000,
+        "x1=" + "1" * 5000,
+        "0: " + "7" * 5000,
+        "1: " + "9" * 5000,
+        "\x00\u202e",
+        "<answer>",
+    ]:
+        v = env.verifier(f"<answer>{text}</answer>", task)
+        assert v.status in (Status.NO_ANSWER, Status.INCORRECT), (env_id, text[:10], v)
