@@ -126,6 +126,27 @@ def _user_process_count() -> int:
     return n
 
 
+def _remove_stale_dirs() -> None:
+    """Empty root/work dirs left by sandboxes whose process died without closing them
+    (``assay-root-<pid>-*``, ``assay-work-<pid>-*``; e.g. worker processes ended by ``os._exit``)."""
+    base = tempfile.gettempdir()
+    for name in os.listdir(base):
+        parts = name.split("-")
+        ours = name.startswith(("assay-root-", "assay-work-")) and len(parts) >= 4 and parts[2].isdigit()
+        if ours and not _pid_alive(int(parts[2])):
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class LocalSandbox:
     """Runs programs in forked, namespaced children of a warm local interpreter.
 
@@ -166,6 +187,7 @@ class LocalSandbox:
         self._level: str | None = None if isolation == "auto" else isolation
         self._level_lock = threading.Lock()
         self._source = supervisor_source("local_main", "_local_boot.py")
+        _remove_stale_dirs()
         self._nproc_offset = 0
         size = workers or max(2, os.cpu_count() or 2)
         if not 1 <= size <= MAX_WORKERS:
@@ -207,14 +229,14 @@ class LocalSandbox:
         cleanup: list[str] = []
         cfg: dict[str, Any] = {"isolation": level, "host_pid": os.getpid()}
         if level == "none":
-            work = tempfile.mkdtemp(prefix="assay-work-")
+            work = tempfile.mkdtemp(prefix=f"assay-work-{os.getpid()}-")
             cleanup.append(work)
             cfg.update(workdir=work, scratch=[work], pidns=False, rlimit_nproc=True)
             if not self._nproc_offset:
                 self._nproc_offset = _user_process_count() + 64
             cfg["nproc_offset"] = self._nproc_offset
         else:
-            root = tempfile.mkdtemp(prefix="assay-root-")
+            root = tempfile.mkdtemp(prefix=f"assay-root-{os.getpid()}-")
             cleanup.append(root)
             binds = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
             binds += _python_binds(self.python) + list(self.extra_binds)
