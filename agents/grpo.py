@@ -149,6 +149,7 @@ class GRPO(Trainer):
             "grad_norm": 0.0,
             "clip_frac": 0.0,
             "logprob_gap": float("nan"),
+            "tis": 0.0,
         }
 
     def _ref_kl(self, batch: Any, logp: torch.Tensor) -> float:
