@@ -124,6 +124,6 @@ def test_thousand_episodes_leave_nothing_behind(mode, episodes, sandbox, num_env
         time.sleep(0.1)
     leaked = _descendants(os.getpid()) - before[0]
     assert not leaked, leaked
-    assert _fds() == before[1]
+    assert _fds() <= before[1]  # a leak adds descriptors; other tests in this worker may close some
     left = _containers()
     assert not ours & set(left) and not [c for c, pid in left.items() if pid in during]
