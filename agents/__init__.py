@@ -1,15 +1,55 @@
 """Agents: samplers, rollouts and trainers (GRPO, PPO) that consume assay environments.
 
-Importing this package imports torch (the ``train`` extra); ``import assay`` alone does not.
+The names below import torch (the ``train`` extra) when first used; importing the package, or
+its torch-free subpackages (``assay.agents.evaluation``, ``assay.agents.serve``,
+``assay.agents.distributed``), does not. ``import assay`` alone never does.
 """
 
-from assay.agents.config import GRPOConfig, PPOConfig, RunConfig, load_config
-from assay.agents.evaluate import EvalResult, evaluate
-from assay.agents.grpo import GRPO
-from assay.agents.ppo import PPO
-from assay.agents.rollout import Batch, Episode, collect_episodes, to_batch
-from assay.agents.sampler import HFSampler, OpenAISampler, Sample, Sampler, ScriptedSampler, VLLMSampler
-from assay.agents.tiny import init_tiny
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assay.agents.config import GRPOConfig, PPOConfig, RunConfig, load_config
+    from assay.agents.evaluate import EvalResult, evaluate
+    from assay.agents.grpo import GRPO
+    from assay.agents.ppo import PPO
+    from assay.agents.rollout import Batch, Episode, collect_episodes, to_batch
+    from assay.agents.sampler import HFSampler, OpenAISampler, Sample, Sampler, ScriptedSampler, VLLMSampler
+    from assay.agents.tiny import init_tiny
+
+_HOME = {
+    "GRPOConfig": "config",
+    "PPOConfig": "config",
+    "RunConfig": "config",
+    "load_config": "config",
+    "EvalResult": "evaluate",
+    "evaluate": "evaluate",
+    "GRPO": "grpo",
+    "PPO": "ppo",
+    "Batch": "rollout",
+    "Episode": "rollout",
+    "collect_episodes": "rollout",
+    "to_batch": "rollout",
+    "HFSampler": "sampler",
+    "OpenAISampler": "sampler",
+    "Sample": "sampler",
+    "Sampler": "sampler",
+    "ScriptedSampler": "sampler",
+    "VLLMSampler": "sampler",
+    "init_tiny": "tiny",
+}
+
+
+def __getattr__(name: str) -> Any:  # PEP 562: import a name's module on first use
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'assay.agents' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"assay.agents.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "GRPO",
