@@ -148,7 +148,7 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=20_000)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    console = Console()
+    console = Console(width=170)
     rows: list[tuple[int, str, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
