@@ -201,20 +201,22 @@ class RewardModel:
 
 
 class _EnvSelector:
-    """A selector that loads the reward model named by ``ASSAY_REWARD_MODEL`` on first use."""
+    """A selector that scores with the reward model in ``ASSAY_REWARD_MODEL`` (loaded on first
+    use, and again when the variable names another directory)."""
 
     def __init__(self) -> None:
-        self._model: RewardModel | None = None
+        self._loaded: tuple[str, RewardModel] | None = None
         self._lock = threading.Lock()
 
     def __call__(self, completion: str, task: Task) -> float | None:
+        path = os.environ.get("ASSAY_REWARD_MODEL")
+        if not path:
+            raise ValueError("set ASSAY_REWARD_MODEL to a reward model directory")
         with self._lock:
-            if self._model is None:
-                path = os.environ.get("ASSAY_REWARD_MODEL")
-                if not path:
-                    raise ValueError("set ASSAY_REWARD_MODEL to a reward model directory")
-                self._model = RewardModel.load(path)
-        return self._model.select(completion, task)
+            if self._loaded is None or self._loaded[0] != path:
+                self._loaded = (path, RewardModel.load(path))
+            model = self._loaded[1]
+        return model.select(completion, task)
 
 
 env_selector = _EnvSelector()
