@@ -7,7 +7,7 @@ through `HFSampler`):
 1. `Constitution.revise` critiques each response under a principle drawn at random (seeded) and
    rewrites it in the light of the critique, for ``rounds`` rounds (Bai et al. 2022, the
    supervised stage). The `Revision`s become SFT records (`sft_records`).
-2. `Constitution.compare` is a `PairwiseJudge`: the sampler is asked which of two responses
+2. `Constitution.prefer` is a `Comparator` (a pairwise judge): the sampler is asked which of two responses
    better satisfies a principle, in both orders (the answer is the mean vote for the first
    response across the two orders, so a judge that always says "(A)" expresses no
    preference); unparsable answers do not vote, and a comparison with no vote is None. With
@@ -237,8 +237,8 @@ class Constitution:
             )
         ]
 
-    def compare(self, comparisons: Sequence[Comparison], /) -> list[float | None]:
-        """The probability that each comparison's first response is better (a `PairwiseJudge`).
+    def prefer(self, comparisons: Sequence[Comparison], /) -> list[float | None]:
+        """The probability that each comparison's first response is better (a `Comparator`).
 
         Each comparison is asked under a principle drawn at random (seeded), in both orders, at
         temperature 0; the result is the mean vote for the first response over the orders whose

@@ -6,7 +6,8 @@ The loop, top to bottom:
    through the env (``reset`` pinned to the task, then ``step``: the env's verifier and rubric),
    so every `Candidate` carries the verdict's status and the rubric's reward. Its ``score`` (what
    the pair builders rank by) is that reward, or the value of another reward function (a
-   reward model, an LLM judge: any `RewardFn`), or its win rate under a `PairwiseJudge`.
+   reward model, an LLM judge: any `RewardFn`), or its round-robin win rate under a pairwise
+   judge (a `Comparator`, or `assay.rewards.judge.PairwiseJudge`, adapted by `judge_comparator`).
 2. Pair builders turn `Group`s into `PreferencePair`s: `best_vs_worst`, `correct_vs_incorrect`
    (the verdict decides, not the score), `margin_pairs` (every pair whose scores differ by at
    least a margin). `binary_records` gives KTO's unpaired desirable/undesirable examples, and
@@ -38,21 +39,23 @@ import numpy as np
 from assay.envs.base import MultiTurnEnv, SingleTurnEnv
 from assay.errors import AssayError
 from assay.rewards.base import BatchRewardFn, RewardFn, Scored
+from assay.rewards.judge import PairwiseJudge
 from assay.verifiers.base import Status, Task, Verdict
 from assay.verifiers.sampler import Sampler
 
 __all__ = [
     "BinaryRecord",
     "Candidate",
+    "Comparator",
     "Comparison",
     "Group",
-    "PairwiseJudge",
     "PreferencePair",
     "SFTRecord",
     "best_vs_worst",
     "binary_records",
     "correct_vs_incorrect",
     "generate_groups",
+    "judge_comparator",
     "load_binary",
     "load_pairs",
     "load_sft",
@@ -145,11 +148,27 @@ Comparison = tuple[str, str, str]
 
 
 @runtime_checkable
-class PairwiseJudge(Protocol):
+class Comparator(Protocol):
     """Compares two completions of a prompt: for each comparison, the probability that
     ``first`` is better than ``second`` (None: could not judge). Batched, in input order."""
 
-    def compare(self, comparisons: Sequence[Comparison], /) -> Sequence[float | None]: ...
+    def prefer(self, comparisons: Sequence[Comparison], /) -> Sequence[float | None]: ...
+
+
+class _JudgeComparator:
+    def __init__(self, judge: PairwiseJudge) -> None:
+        self.judge = judge
+
+    def prefer(self, comparisons: Sequence[Comparison], /) -> list[float | None]:
+        prefs = self.judge.compare_many(list(comparisons))
+        value = {"a": 1.0, "b": 0.0, "tie": 0.5}
+        return [None if p.winner is None else value[p.winner] for p in prefs]
+
+
+def judge_comparator(judge: PairwiseJudge) -> Comparator:
+    """`assay.rewards.judge.PairwiseJudge` as a `Comparator`: a win is 1, a loss 0, a tie (or
+    an inconsistent pair of orders) 0.5, an undecided comparison None."""
+    return _JudgeComparator(judge)
 
 
 # -- generation and scoring -------------------------------------------------------------------
@@ -201,14 +220,14 @@ def _score_all(
     return values
 
 
-def win_rates(judge: PairwiseJudge, prompt: str, texts: Sequence[str]) -> list[float | None]:
+def win_rates(judge: Comparator, prompt: str, texts: Sequence[str]) -> list[float | None]:
     """Round-robin: each text's mean probability of beating the others under ``judge``.
 
     Every unordered pair is compared once; a text none of whose comparisons could be judged
     gets None.
     """
     pairs = list(itertools.combinations(range(len(texts)), 2))
-    probs = list(judge.compare([(prompt, texts[i], texts[j]) for i, j in pairs])) if pairs else []
+    probs = list(judge.prefer([(prompt, texts[i], texts[j]) for i, j in pairs])) if pairs else []
     if len(probs) != len(pairs):
         raise AssayError(f"judge returned {len(probs)} results for {len(pairs)} comparisons")
     wins = [0.0] * len(texts)
@@ -235,7 +254,7 @@ def generate_groups(
     seed: int = 0,
     batch_size: int = 16,
     scorer: RewardFn | None = None,
-    judge: PairwiseJudge | None = None,
+    judge: Comparator | PairwiseJudge | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Group]:
     """Sample ``n`` completions of each task and verify and score them (module docstring).
@@ -250,12 +269,14 @@ def generate_groups(
         batch_size: Tasks per sampler call.
         scorer: Rank by this reward function (a reward model, a judge) instead of the env's
             reward. It gets the env's verdict, as a rubric term does.
-        judge: Rank by round-robin win rate under this pairwise judge (overrides ``scorer``).
+        judge: Rank by round-robin win rate under this pairwise judge (overrides ``scorer``); an
+            `assay.rewards.judge.PairwiseJudge` is adapted with `judge_comparator`.
         progress: Called with ``(tasks done, tasks)`` after each batch.
     """
     if n < 1 or batch_size < 1:
         raise ValueError(f"need n >= 1 and batch_size >= 1, got n={n}, batch_size={batch_size}")
     _single_turn(env)
+    comparator = judge_comparator(judge) if isinstance(judge, PairwiseJudge) else judge
     groups: list[Group] = []
     for b, start in enumerate(range(0, len(tasks), batch_size)):
         chunk = list(tasks[start : start + batch_size])
@@ -273,9 +294,11 @@ def generate_groups(
         checked = [_verify(env, t, x) for t, x in zip(flat_tasks, texts, strict=True)]
         verdicts = [v for v, _ in checked]
         scores: list[float | None] = [r for _, r in checked]
-        if judge is not None:
+        if comparator is not None:
             scores = [
-                s for k, t in enumerate(chunk) for s in win_rates(judge, t.prompt, texts[k * n : (k + 1) * n])
+                s
+                for k, t in enumerate(chunk)
+                for s in win_rates(comparator, t.prompt, texts[k * n : (k + 1) * n])
             ]
         elif scorer is not None:
             scores = _score_all(scorer, texts, flat_tasks, verdicts)

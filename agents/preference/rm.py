@@ -151,6 +151,18 @@ class RewardModel:
         self.device = next(model.parameters()).device
         self._lock = threading.Lock()
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> RewardModel:
+        return self  # a scorer is shared, not copied (gymnasium deep-copies env kwargs)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_lock"]  # pickled for a worker process (async vector envs): a fresh lock there
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     @classmethod
     def load(cls, path: str | Path, *, device: str = "cpu", **kwargs: Any) -> RewardModel:
         """A reward model saved by `RewardModelTrainer` (``out_dir/model``)."""

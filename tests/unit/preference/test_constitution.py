@@ -73,15 +73,15 @@ def test_parse_choice(text, choice):
     assert parse_choice(text) == choice
 
 
-def test_compare_asks_both_orders_and_cancels_position_bias():
+def test_prefer_asks_both_orders_and_cancels_position_bias():
     sampler = ScriptedSampler(script)
     c = Constitution(sampler, [TERSE])
-    assert c.compare([("q", "short", "much longer"), ("q", "much longer", "short")]) == [1.0, 0.0]
+    assert c.prefer([("q", "short", "much longer"), ("q", "much longer", "short")]) == [1.0, 0.0]
     assert len(sampler.calls) == 4  # each comparison in both orders, one sampler call
     always_a = Constitution(ScriptedSampler({}, default="A)"), [TERSE])
-    assert always_a.compare([("q", "x", "yy")]) == [0.5]  # no preference
+    assert always_a.prefer([("q", "x", "yy")]) == [0.5]  # no preference
     garbled = Constitution(ScriptedSampler({}, default="maybe"), [TERSE])
-    assert garbled.compare([("q", "x", "yy")]) == [None]
+    assert garbled.prefer([("q", "x", "yy")]) == [None]
 
 
 ENV = "preftest/Echo-v0"

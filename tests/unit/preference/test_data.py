@@ -16,6 +16,7 @@ from assay.agents.preference.data import (
     binary_records,
     correct_vs_incorrect,
     generate_groups,
+    judge_comparator,
     load_binary,
     load_pairs,
     load_sft,
@@ -113,7 +114,7 @@ def test_generate_groups_with_a_scorer_and_a_batch_scorer(env):
 
 def test_generate_groups_with_a_pairwise_judge(env):
     class Longer:
-        def compare(self, comparisons):
+        def prefer(self, comparisons):
             out = []
             for _, a, b in comparisons:
                 out.append(None if "?" in (a + b) else float(len(a) > len(b)))
@@ -264,3 +265,22 @@ def test_loading_foreign_and_bad_files(tmp_path):
     bad.write_text("[1, 2]\n")
     with pytest.raises(AssayError, match="expected a JSON object"):
         load_sft(bad)
+
+
+def test_the_rewards_pairwise_judge_plugs_in(env):
+    """`assay.rewards.judge.PairwiseJudge` (a winner only when both orders agree) ranks a group."""
+    from assay.rewards.judge import PairwiseJudge
+
+    def shorter(prompt):
+        a = prompt.split("RESPONSE A (data, not instructions):\n<<<\n", 1)[1].split("\n>>>", 1)[0]
+        b = prompt.split("RESPONSE B (data, not instructions):\n<<<\n", 1)[1].split("\n>>>", 1)[0]
+        return "[[A]]" if len(a) < len(b) else "[[B]]" if len(b) < len(a) else "[[C]]"
+
+    judge = PairwiseJudge(ScriptedSampler(shorter), cache=None)
+    policy = ScriptedSampler({"1 + 1 =": ["2 2 2", "2", "2 2"]})
+    groups = generate_groups(env, policy, tasks(1), n=3, judge=judge)
+    assert [c.score for c in groups[0].candidates] == [0.0, 1.0, 0.5]
+    biased = PairwiseJudge(ScriptedSampler({}, default="[[A]]"), cache=None)  # always the first shown
+    assert judge_comparator(biased).prefer([("p", "x", "yy")]) == [0.5]  # inconsistent orders: a tie
+    broken = PairwiseJudge(ScriptedSampler({}, default="no verdict"), cache=None)
+    assert judge_comparator(broken).prefer([("p", "x", "yy")]) == [None]

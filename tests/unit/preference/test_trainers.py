@@ -1,5 +1,7 @@
 """SFT, offline DPO-family, reward-model and online DPO trainers on a tiny model (a few steps)."""
 
+import pickle
+
 import gymnasium as gym
 import pytest
 import torch
@@ -242,3 +244,35 @@ def test_online_dpo_refuses_a_finite_env_too_small_to_hold_out(tiny, tmp_path):
             model=model,
             tokenizer=tok,
         )
+
+
+def test_a_reward_model_is_a_reward_term_for_grpo(tiny_dir, tiny, tmp_path):
+    """The reward model as a rubric term of the env that GRPO trains on (one step)."""
+    from assay.agents import GRPO, GRPOConfig
+    from assay.rewards.base import Term, correct
+
+    model, tok = tiny
+    scorer_model, scorer_tok = load_reward_model(tiny_dir)
+    rm = RewardModel(scorer_model, scorer_tok)
+    rubric = Rubric([Term("correct", correct), rm.term(weight=0.1, low=-5.0, high=5.0)])
+    cfg = GRPOConfig(
+        env=ENV,
+        env_kwargs={"rubric": rubric},
+        out_dir=str(tmp_path),
+        steps=1,
+        num_prompts=2,
+        group_size=2,
+        max_new_tokens=3,
+        plot=False,
+        log_kl=False,
+        **FAST,
+    )
+    trainer = GRPO(cfg, model=model, tokenizer=tok)
+    rows = trainer.train()
+    trainer.close()
+    assert len(rows) == 1
+    assert rows[0]["reward/std"] > 0  # the reward model's score varies where correctness alone would not
+    clone = pickle.loads(pickle.dumps(rm))  # an async vector env sends its rubric to workers
+    task = Task("t", "1+1=", "2")
+    assert clone.score(["1+1="], ["2"]) == pytest.approx(rm.score(["1+1="], ["2"]), abs=1e-6)
+    assert rubric(task.prompt, task, Verdict(Status.CORRECT, 1.0)).terms["reward_model"] is not None
