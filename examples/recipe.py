@@ -11,8 +11,9 @@ After each stage the policy is evaluated on held-out prompts (prompts that the S
 DPO rounds never contain; GRPO samples tasks from the whole env, so it may see them): the
 verifier's pass rate and the format rate, ``eval_samples`` samples per prompt at temperature 1.
 
-On this tiny task GRPO already takes most of what the verifier's signal gives on held-out
-prompts; the DPO round after it mostly holds the pass rate (lr 1e-5; at 3e-5 it lost 0.02-0.04
+Measured (held-out pass rate / format rate): untrained 0.047 / 0.000; SFT cold start 0.529 /
+0.951; + GRPO 0.659 / 0.956; + iterative DPO 0.656 / 0.956. On this tiny task GRPO already takes
+most of what the verifier's signal gives on held-out prompts; the DPO round after it mostly holds the pass rate (lr 1e-5; at 3e-5 it lost 0.02-0.04
 in our runs), while iterative DPO straight after the cold start gains about 0.08 (see
 ``tests/e2e/test_preference_sft_dpo.py``).
 

@@ -276,3 +276,33 @@ def test_a_reward_model_is_a_reward_term_for_grpo(tiny_dir, tiny, tmp_path):
     task = Task("t", "1+1=", "2")
     assert clone.score(["1+1="], ["2"]) == pytest.approx(rm.score(["1+1="], ["2"]), abs=1e-6)
     assert rubric(task.prompt, task, Verdict(Status.CORRECT, 1.0)).terms["reward_model"] is not None
+
+
+def test_a_reference_directory_and_a_reward_model_scorer(tiny_dir, tiny, tmp_path):
+    model, tok = tiny
+    cfg = DPOConfig(out_dir=str(tmp_path / "d"), reference=str(tiny_dir), **FAST)
+    rows = DPO(cfg, PAIRS, model=model, tokenizer=tok).train(persist=False)
+    assert rows[0]["loss"] == pytest.approx(0.6931, abs=1e-3)  # the reference directory is the start
+    assert (tmp_path / "d" / "reference_logps.pt").exists()  # a directory reference is cached on disk
+
+    rm_model, rm_tok = load_reward_model(tiny_dir)
+    rm_model.save_pretrained(tmp_path / "rm")
+    rm_tok.save_pretrained(tmp_path / "rm")
+    online_cfg = OnlineDPOConfig(
+        env=ENV,
+        out_dir=str(tmp_path / "o"),
+        rounds=1,
+        prompts_per_round=4,
+        samples_per_prompt=3,
+        max_new_tokens=3,
+        pairs="best_vs_worst",
+        eval_prompts=3,
+        eval_samples=1,
+        reward_model=str(tmp_path / "rm"),
+        **FAST,
+    )
+    online = OnlineDPO(online_cfg, model=model, tokenizer=tok)
+    assert isinstance(online.scorer, RewardModel)
+    rows = online.train()
+    online.close()
+    assert rows[1]["pairs"] == 4  # a reward model's scores all differ: one pair per prompt
