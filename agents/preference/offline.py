@@ -126,8 +126,8 @@ class OfflineTrainer:
         return torch.autocast(device_type=self.device.type, dtype=self.dtype)
 
     def chunks(self, idx: Sequence[int]) -> list[list[int]]:
-        """``idx`` in micro-batches."""
-        size = self.config.micro_batch_size or len(idx) or 1
+        """``idx`` in micro-batches (at most ``batch_size`` records each)."""
+        size = self.config.micro_batch_size or self.config.batch_size
         return [list(idx[i : i + size]) for i in range(0, len(idx), size)]
 
     def steps_per_epoch(self) -> int:
