@@ -99,7 +99,9 @@ def eval_cmd(
     max_new_tokens: int = typer.Option(512, help="Tokens per completion."),
     batch_size: int = typer.Option(8, help="Tasks per sampler call."),
     select: str = typer.Option(
-        None, help="Best-of-N selector: logprob, or import:module:fn with fn(completion, task) -> float."
+        None,
+        help="Best-of-N selector: logprob, judge:URL[#model] (an LLM judge on an OpenAI-compatible "
+        "server; it never sees the reference), or import:module:fn with fn(completion, task) -> float.",
     ),
     out: Annotated[
         Path | None,
@@ -129,9 +131,14 @@ def eval_cmd(
 
     ks = _parse_ks(k)
     selector = None
-    if select is not None and select != "logprob":
+    if select is not None and select.startswith("judge:"):
+        from assay.agents.evaluation.backends import judge_selector
+
+        judge_url, _, judge_model = select.removeprefix("judge:").partition("#")
+        selector = judge_selector(judge_url, model_name=judge_model or None, api_key=api_key)
+    elif select is not None and select != "logprob":
         if not select.startswith("import:"):
-            raise typer.BadParameter("--select takes logprob or import:module:fn")
+            raise typer.BadParameter("--select takes logprob, judge:URL[#model] or import:module:fn")
         import importlib
 
         module, _, attr = select.removeprefix("import:").partition(":")

@@ -11,13 +11,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 from assay.errors import AssayError
 
-__all__ = ["Engine", "load_sampler"]
+__all__ = ["Engine", "judge_selector", "load_sampler"]
 
 Engine = Literal["hf", "vllm"]
 
@@ -108,3 +110,36 @@ def load_sampler(
         policy = AutoModelForCausalLM.from_pretrained(path)
         return HFSampler(policy, tokenizer, batch_size=batch_size)
     raise ValueError(f"engine must be 'hf' or 'vllm', got {engine!r}")
+
+
+JUDGE_CRITERIA = "The response solves the problem correctly, with sound reasoning and one clear final answer."
+
+
+def judge_selector(
+    url: str,
+    *,
+    model_name: str | None = None,
+    api_key: str | None = None,
+    criteria: str = JUDGE_CRITERIA,
+    timeout_s: float = 120.0,
+) -> Callable[..., float | None]:
+    """A best-of-N selector: an LLM judge (`assay.rewards.judge.Judge`) behind an
+    OpenAI-compatible ``url`` scores each completion in ``[0, 1]``.
+
+    The judge sees the prompt and the completion, never the reference answer (a selector stands
+    for what you would have at inference time). A judge that fails or gives no parsable score
+    leaves the sample unscored (None).
+    """
+    from assay.rewards.judge import Judge, rubric_template
+    from assay.verifiers.base import Status, Task
+    from assay.verifiers.sampler import OpenAISampler
+
+    name = model_name or _served_model(url, api_key, timeout_s=min(timeout_s, 30.0))
+    sampler = OpenAISampler(url, name, api_key=api_key, timeout_s=timeout_s, logprobs=False)
+    judge = Judge(sampler, template=rubric_template(criteria))
+
+    def select(completion: str, task: Task) -> float | None:
+        verdict = judge(completion, dataclasses.replace(task, answer=None))
+        return None if verdict.status is Status.ERROR else verdict.score
+
+    return select

@@ -82,3 +82,38 @@ def test_cli_eval_over_http_then_compare(tmp_path):
     )
     assert cmp.returncode == 0, cmp.stderr
     assert "a.jsonl" in cmp.stdout and "b.jsonl" in cmp.stdout and "Δ pass@1" in cmp.stdout
+
+
+def test_best_of_n_under_an_llm_judge_that_never_sees_the_reference(tmp_path):
+    from assay.agents.evaluation.backends import judge_selector
+    from assay.verifiers.sampler import ScriptedSampler
+
+    def judge_reply(req):  # the judge likes completions that show their work
+        return "Shows its work. Score: 9" if "because" in req.prompt else "Bare answer. Score: 2"
+
+    env = __import__("assay").make("assay/Arithmetic-v0", level="easy").unwrapped
+    tasks = [env.task_at(i) for i in range(3)]
+    replies = {}
+    for t in tasks:
+        right, wrong = t.answer, str(int(t.answer) + 1)
+        # sample 0 is wrong and bare, sample 1 right and reasoned: best@2 must pick sample 1
+        replies[t.prompt] = [f"\\boxed{{{wrong}}}", f"because the sum is {right}, \\boxed{{{right}}}"]
+    with OpenAIStub(judge_reply) as judge:
+        config = EvalConfig(
+            env="assay/Arithmetic-v0",
+            env_kwargs={"level": "easy"},
+            n=2,
+            ks=(1, 2),
+            limit=3,
+            select=f"judge:{judge.url}",
+        )
+        summary = evaluate(
+            config, ScriptedSampler(replies), tmp_path / "r.jsonl", selector=judge_selector(judge.url)
+        )
+        prompts = [b["prompt"] for b in judge.requests]
+    assert summary.metrics["pass@1"].mean == 0.5
+    assert summary.metrics["best@2"].mean == 1.0
+    scores = [r["select_score"] for r in read_log(tmp_path / "r.jsonl").samples]
+    assert scores == [pytest.approx(1 / 9), pytest.approx(8 / 9)] * 3  # (2-1)/9 and (9-1)/9
+    assert len(prompts) == 6
+    assert all("REFERENCE (may be empty):\n<<<\n\n>>>" in p for p in prompts)  # no answer leaked
