@@ -102,8 +102,11 @@ def test_ppo_learns_addition_within_300_seconds(tmp_path):
         steps=100_000,
         time_limit_s=300.0,
         target_reward=0.8,
-        num_prompts=64,
-        lr=5e-4,
+        num_prompts=128,
+        lr=3e-4,
+        num_epochs=1,
+        num_minibatches=1,
+        vf_coef=0.1,
     )
     trainer = PPO(cfg)
     start = time.perf_counter()
