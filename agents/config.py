@@ -76,6 +76,9 @@ class RunConfig:
     extra intra-op threads only spin on a busy machine."""
     vectorization: Literal["sync", "async"] = "sync"
     """Vector env mode: ``async`` verifies in worker processes (for heavy verifiers)."""
+    async_rollouts: bool = False
+    """Sample the next batch in a worker process while training on this one (one update stale,
+    corrected by truncated importance sampling; GRPO with ``sampler='hf'`` on the CPU)."""
     time_limit_s: float | None = None
     """Stop after the step during which this much wall time has passed (None: no limit)."""
     target_reward: float | None = None
@@ -106,6 +109,8 @@ class RunConfig:
             raise ValueError("lr and temperature must be >= 0")
         if self.sampler not in ("hf", "vllm"):
             raise ValueError(f"sampler must be 'hf' or 'vllm', got {self.sampler!r}")
+        if self.async_rollouts and self.sampler != "hf":
+            raise ValueError("async_rollouts needs sampler='hf' (the worker samples with transformers)")
         if self.vectorization not in ("sync", "async"):
             raise ValueError(f"vectorization must be 'sync' or 'async', got {self.vectorization!r}")
         if set(self.report_to) - {"tensorboard", "wandb"}:

@@ -69,9 +69,7 @@ class GRPO(Trainer):
         super().__init__(config, model=model, tokenizer=tokenizer, sampler=sampler)
         self.ref_model = self.frozen_copy() if config.kl_coef > 0 or config.log_kl else None
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(
-            self.params, lr=config.lr, betas=config.adam_betas, weight_decay=config.weight_decay
-        )
+        self.optimizer = self.adamw(self.params)
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "optimizer": self.optimizer.state_dict()}
@@ -127,7 +125,7 @@ class GRPO(Trainer):
             self.after_update()
         metrics["time/train"] = time.perf_counter() - t1
         metrics["time/step"] = time.perf_counter() - t0
-        self.step_count += 1
+        self.after_step()
         return metrics
 
     def _no_update(self, episodes: list[Episode]) -> dict[str, float]:
@@ -190,7 +188,7 @@ class GRPO(Trainer):
                 per_tok, clipped = clipped_surrogate(
                     logp, old, adv[rows], eps_low=c.eps_low, eps_high=c.eps_high
                 )
-                if gap > c.tis_threshold:
+                if gap > c.tis_threshold or c.async_rollouts:  # async: stale by construction
                     per_tok = per_tok * truncated_is_weights(old, sampler_lp[rows], cap=c.tis_cap)
                 if ref is not None:
                     kl_tok = approx_kl_k3(logp, ref[rows])
@@ -211,7 +209,7 @@ class GRPO(Trainer):
             "grad_norm": sum(norms) / len(norms) if norms else 0.0,
             "clip_frac": sum(clip_fracs) / len(clip_fracs) if clip_fracs else 0.0,
             "logprob_gap": gap,
-            "tis": float(gap > c.tis_threshold),
+            "tis": float(gap > c.tis_threshold or c.async_rollouts),
         }
 
     def _logprobs(self, model: Any, input_ids: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:

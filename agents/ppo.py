@@ -57,6 +57,10 @@ class PPO(Trainer):
     def __init__(
         self, config: PPOConfig, *, model: Any = None, tokenizer: Any = None, sampler: Sampler | None = None
     ) -> None:
+        if config.async_rollouts:
+            raise ValueError(
+                "async_rollouts is GRPO-only for now (PPO's values and GAE assume on-policy data)"
+            )
         super().__init__(config, model=model, tokenizer=tokenizer, sampler=sampler)
         hidden = int(self.model.config.hidden_size)
         self.value_head = ValueModel(hidden).to(self.device)
@@ -69,9 +73,7 @@ class PPO(Trainer):
         self.params += list(self.value_head.parameters())
         if self.critic is not None:
             self.params += list(self.critic.parameters())
-        self.optimizer = torch.optim.AdamW(
-            self.params, lr=config.lr, betas=config.adam_betas, weight_decay=config.weight_decay
-        )
+        self.optimizer = self.adamw(self.params)
 
     def state_dict(self) -> dict[str, Any]:
         state = {
@@ -194,5 +196,5 @@ class PPO(Trainer):
             "time/train": time.perf_counter() - t1,
             "time/step": time.perf_counter() - t0,
         }
-        self.step_count += 1
+        self.after_step()
         return metrics

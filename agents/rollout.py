@@ -138,10 +138,12 @@ def collect_episodes(
     for g in range(0, n, group_size):
         if len(set(prompts[g : g + group_size])) != 1:
             raise ValueError(f"sub-envs {g}..{g + group_size - 1} do not share a prompt: use group_seeds")
+    encoded: dict[str, list[int]] = {}  # each distinct prompt is tokenised once
+    for p in prompts:
+        if p not in encoded:
+            encoded[p] = _encode(tokenizer, p)
     eps = [
-        Episode(
-            task_id=str(info["task_id"][i]), group=i // group_size, prompt_ids=_encode(tokenizer, prompts[i])
-        )
+        Episode(task_id=str(info["task_id"][i]), group=i // group_size, prompt_ids=list(encoded[prompts[i]]))
         for i in range(n)
     ]
     active = np.ones(n, dtype=bool)
@@ -152,7 +154,9 @@ def collect_episodes(
         if idx.size == 0:
             break
         if turn == 0:
-            unique = prompts[::group_size]
+            unique: list[str | list[int]] = [
+                list(encoded[p]) if token_prompts else p for p in prompts[::group_size]
+            ]
             grouped = _sample(
                 sampler,
                 unique,
@@ -252,19 +256,22 @@ def to_batch(episodes: Sequence[Episode], pad_id: int, *, rewards: Sequence[floa
 
     if not episodes:
         raise ValueError("no episodes")
+    if any(not e.prompt_ids for e in episodes):
+        raise ValueError("an episode has no prompt tokens")
     width = max(len(e.prompt_ids) + len(e.ids) for e in episodes)
-    n = len(episodes)
-    input_ids = torch.full((n, width), pad_id, dtype=torch.long)
-    attention = torch.zeros((n, width), dtype=torch.long)
-    loss_mask = torch.zeros((n, width - 1), dtype=torch.float32)
-    logprobs = torch.zeros((n, width - 1), dtype=torch.float32)
-    for i, e in enumerate(episodes):
+    ids_rows, attn_rows, mask_rows, lp_rows = [], [], [], []
+    for e in episodes:  # padded Python rows, then one tensor per field
         seq = e.prompt_ids + e.ids
-        p = len(e.prompt_ids)
-        input_ids[i, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-        attention[i, : len(seq)] = 1
-        if e.ids:
-            loss_mask[i, p - 1 : p - 1 + len(e.ids)] = torch.tensor(e.mask, dtype=torch.float32)
-            logprobs[i, p - 1 : p - 1 + len(e.ids)] = torch.tensor(e.logprobs, dtype=torch.float32)
+        pad = width - len(seq)
+        head = [0.0] * (len(e.prompt_ids) - 1)
+        tail = [0.0] * pad
+        ids_rows.append(seq + [pad_id] * pad)
+        attn_rows.append([1] * len(seq) + [0] * pad)
+        mask_rows.append(head + [float(m) for m in e.mask] + tail)
+        lp_rows.append(head + [float(x) for x in e.logprobs] + tail)
+    input_ids = torch.tensor(ids_rows, dtype=torch.long)
+    attention = torch.tensor(attn_rows, dtype=torch.long)
+    loss_mask = torch.tensor(mask_rows, dtype=torch.float32)
+    logprobs = torch.tensor(lp_rows, dtype=torch.float32)
     r = torch.tensor([e.reward for e in episodes] if rewards is None else list(rewards), dtype=torch.float32)
     return Batch(input_ids, attention, loss_mask, logprobs, r)

@@ -1,4 +1,4 @@
-"""Samplers that run a policy: `HFSampler` (transformers ``generate``) and `VLLMSampler`.
+"""Samplers that run a policy: `HFSampler` (transformers, KV-cache decoding) and `VLLMSampler`.
 
 Both follow the `Sampler` protocol of `assay.verifiers.sampler` and return, for each prompt,
 ``n`` `Sample`s with the completion's text, its token ids (including the end-of-sequence token
@@ -59,26 +59,39 @@ def _check(n: int, max_new_tokens: int, temperature: float) -> None:
 
 
 class HFSampler:
-    """Sample from a transformers causal LM with ``generate`` (plain temperature sampling).
+    """Sample from a transformers causal LM (plain temperature sampling).
 
     Args:
         model: A ``PreTrainedModel`` (the policy itself: samples always use its current weights).
         tokenizer: Its tokenizer (needs ``pad_token_id`` or ``eos_token_id``).
-        batch_size: Sequences per ``generate`` call (all at once when None).
+        batch_size: Sequences decoded together (all at once when None); a chunk always holds
+            whole groups of ``n``.
+        engine: ``"loop"`` (default): a decoding loop over the model's KV cache that runs the
+            prompt once per group and copies its cache ``n`` times (the ``n`` completions of
+            a GRPO group share their prompt), and drops finished sequences from the batch.
+            ``"generate"``: transformers ``generate`` (for models whose cache cannot be copied
+            along the batch).
 
     ``temperature=0`` is greedy decoding; its log-probs are those of the unscaled distribution.
+    Sampling uses its own ``torch.Generator`` seeded from ``seed``: the global RNG is untouched.
     """
 
     accepts_token_ids = True
     """Prompts may be token-id lists (used verbatim)."""
 
-    def __init__(self, model: Any, tokenizer: Any, *, batch_size: int | None = None) -> None:
+    def __init__(
+        self, model: Any, tokenizer: Any, *, batch_size: int | None = None, engine: str = "loop"
+    ) -> None:
+        if engine not in ("loop", "generate"):
+            raise ValueError(f"engine must be 'loop' or 'generate', got {engine!r}")
         self.model = model
         self.tokenizer = tokenizer
         self.batch_size = batch_size
+        self.engine = engine
         self.eos_id: int | None = tokenizer.eos_token_id
         pad = tokenizer.pad_token_id
         self.pad_id: int = int(pad if pad is not None else (self.eos_id or 0))
+        self._cache_arg: str | None = None
 
     def sample(
         self,
@@ -92,26 +105,38 @@ class HFSampler:
         import torch
 
         _check(n, max_new_tokens, temperature)
-        ids = [p for p in encode_prompts(self.tokenizer, prompts) for _ in range(n)]
-        step = self.batch_size or max(len(ids), 1)
+        encoded = encode_prompts(self.tokenizer, prompts)
+        per_chunk = max(1, (self.batch_size or n * max(len(encoded), 1)) // n)  # prompts per chunk
         flat: list[Sample] = []
         device = next(self.model.parameters()).device
         was_training = self.model.training
         self.model.eval()
         try:
-            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad():
-                torch.manual_seed(seed)
-                for start in range(0, len(ids), step):
-                    flat.extend(
-                        self._generate(ids[start : start + step], max_new_tokens, temperature, device)
-                    )
+            if self.engine == "loop":
+                gen = torch.Generator(device=device)
+                gen.manual_seed(seed)
+                with torch.no_grad():
+                    for start in range(0, len(encoded), per_chunk):
+                        chunk = encoded[start : start + per_chunk]
+                        flat.extend(self._decode(chunk, n, max_new_tokens, temperature, device, gen))
+            else:
+                ids = [p for p in encoded for _ in range(n)]
+                with (
+                    torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
+                    torch.no_grad(),
+                ):
+                    torch.manual_seed(seed)
+                    for start in range(0, len(ids), per_chunk * n):
+                        flat.extend(
+                            self._generate(
+                                ids[start : start + per_chunk * n], max_new_tokens, temperature, device
+                            )
+                        )
         finally:
             self.model.train(was_training)
         return [flat[i * n : (i + 1) * n] for i in range(len(prompts))]
 
-    def _generate(
-        self, ids: list[list[int]], max_new_tokens: int, temperature: float, device: Any
-    ) -> list[Sample]:
+    def _left_pad(self, ids: list[list[int]], device: Any) -> tuple[Any, Any]:
         import torch
 
         width = max(len(x) for x in ids)
@@ -120,10 +145,101 @@ class HFSampler:
         for i, x in enumerate(ids):  # left padding: every prompt ends where generation starts
             input_ids[i, width - len(x) :] = torch.tensor(x)
             attention[i, width - len(x) :] = 1
+        return input_ids.to(device), attention.to(device)
+
+    def _forward(self, cache: Any, **kwargs: Any) -> tuple[Any, Any]:
+        """One forward pass with the KV cache; returns (last-position logits, cache)."""
+        if self._cache_arg is None:
+            import inspect
+
+            params = inspect.signature(self.model.forward).parameters
+            self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        if cache is not None:
+            kwargs[self._cache_arg] = cache
+        out = self.model(**kwargs, use_cache=True, logits_to_keep=1)
+        new_cache = getattr(out, "cache", None)
+        if new_cache is None:
+            new_cache = getattr(out, "past_key_values", None)
+        if new_cache is None or not hasattr(new_cache, "batch_repeat_interleave"):
+            raise RuntimeError(
+                f"{type(self.model).__name__} returned no copyable KV cache: use HFSampler(engine='generate')"
+            )
+        return out.logits[:, -1, :].float(), new_cache
+
+    def _decode(
+        self, prompts: list[list[int]], n: int, max_new_tokens: int, temperature: float, device: Any, gen: Any
+    ) -> list[Sample]:
+        """Sample ``n`` completions of each prompt: one prefill per prompt, then token by token."""
+        import torch
+
+        input_ids, attention = self._left_pad(prompts, device)
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        padded = len({len(p) for p in prompts}) > 1  # without padding no mask is needed (faster)
+        mask = attention if padded else None
+        logits, cache = self._forward(None, input_ids=input_ids, attention_mask=mask, position_ids=positions)
+        if n > 1:
+            cache.batch_repeat_interleave(n)
+            logits = logits.repeat_interleave(n, dim=0)
+            attention = attention.repeat_interleave(n, dim=0)
+        total = logits.shape[0]
+        position = positions[:, -1:].repeat_interleave(n, dim=0)
+        alive = torch.arange(total, device=device)  # rows of the full batch still decoding
+        tokens = torch.full((total, max_new_tokens), self.pad_id, dtype=torch.long, device=device)
+        logps = torch.zeros((total, max_new_tokens), dtype=torch.float32, device=device)
+        lengths = torch.full((total,), max_new_tokens, dtype=torch.long, device=device)
+        greedy = temperature == 0
+        for t in range(max_new_tokens):
+            logp = torch.log_softmax(logits if greedy else logits / temperature, dim=-1)
+            if greedy:
+                nxt = logp.argmax(dim=-1)
+            else:
+                nxt = torch.multinomial(logp.exp(), 1, generator=gen).squeeze(1)
+            tokens[alive, t] = nxt
+            logps[alive, t] = logp.gather(1, nxt[:, None]).squeeze(1)
+            if t == max_new_tokens - 1:
+                break
+            if self.eos_id is not None:
+                ended = nxt == self.eos_id
+                if bool(ended.any()):
+                    lengths[alive[ended]] = t + 1
+                    keep = torch.nonzero(~ended).squeeze(1)
+                    if keep.numel() == 0:
+                        break
+                    alive, nxt, position = alive[keep], nxt[keep], position[keep]
+                    attention = attention[keep]
+                    cache.batch_select_indices(keep)
+            position = position + 1
+            if padded:
+                attention = torch.cat([attention, attention.new_ones((attention.shape[0], 1))], dim=1)
+            mask = attention if padded else None
+            logits, cache = self._forward(
+                cache, input_ids=nxt[:, None], attention_mask=mask, position_ids=position
+            )
+        tokens_l, logps_l, lengths_l = tokens.cpu().tolist(), logps.cpu().tolist(), lengths.cpu().tolist()
+        samples = []
+        for i in range(total):
+            toks = tokens_l[i][: lengths_l[i]]
+            samples.append(
+                Sample(
+                    text=self.tokenizer.decode(toks, skip_special_tokens=True),
+                    token_ids=toks,
+                    logprobs=logps_l[i][: lengths_l[i]],
+                    finish_reason="stop" if toks and toks[-1] == self.eos_id else "length",
+                )
+            )
+        return samples
+
+    def _generate(
+        self, ids: list[list[int]], max_new_tokens: int, temperature: float, device: Any
+    ) -> list[Sample]:
+        import torch
+
+        input_ids, attention = self._left_pad(ids, device)
+        width = input_ids.shape[1]
         greedy = temperature == 0
         out = self.model.generate(
-            input_ids=input_ids.to(device),
-            attention_mask=attention.to(device),
+            input_ids=input_ids,
+            attention_mask=attention,
             do_sample=not greedy,
             temperature=None if greedy else temperature,
             top_k=None if greedy else 0,

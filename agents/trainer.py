@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 import assay
+from assay.agents.async_rollout import AsyncRollouts
 from assay.agents.checkpoint import latest_checkpoint, load_checkpoint, restore_rng, save_checkpoint
 from assay.agents.config import RunConfig
 from assay.agents.metrics import MetricsLog, plot_metrics
@@ -86,6 +87,9 @@ class Trainer:
             **dict(config.env_kwargs),
         )
         self.metrics: MetricsLog | None = None
+        self._async: AsyncRollouts | None = None
+        if config.async_rollouts and sampler is not None:
+            raise ValueError("async_rollouts builds its own sampler in the worker: do not pass one")
 
     # -- construction -------------------------------------------------------------------
 
@@ -120,6 +124,14 @@ class Trainer:
             p.requires_grad_(False)
         return ref
 
+    def adamw(self, params: list[torch.nn.Parameter]) -> torch.optim.AdamW:
+        """AdamW with the config's settings; the fused kernel where torch has one (CPU, CUDA)."""
+        c = self.config
+        fused = self.device.type in ("cpu", "cuda") and all(p.is_floating_point() for p in params)
+        return torch.optim.AdamW(
+            params, lr=c.lr, betas=c.adam_betas, weight_decay=c.weight_decay, fused=fused or None
+        )
+
     def autocast(self) -> AbstractContextManager[Any]:
         """Mixed precision for forward passes when the dtype is not float32."""
         if self.dtype == torch.float32:
@@ -129,8 +141,18 @@ class Trainer:
     # -- one step's pieces --------------------------------------------------------------
 
     def rollout(self, seed: int) -> list[Episode]:
-        """Sample ``num_prompts`` groups of ``group_size`` episodes with the current policy."""
+        """Sample ``num_prompts`` groups of ``group_size`` episodes with the current policy
+        (with ``async_rollouts``: the worker's batch for this step, one update stale)."""
         c = self.config
+        if c.async_rollouts:
+            if self._async is None:
+                self._async = AsyncRollouts(
+                    self.model, self.tokenizer, env_id=c.env, env_kwargs=dict(c.env_kwargs),
+                    num_prompts=c.num_prompts, group_size=self.group_size, seed=c.seed, start=self.step_count,
+                    previous=self._previous, num_threads=c.num_threads, max_new_tokens=c.max_new_tokens,
+                    temperature=c.temperature, max_turns=c.max_turns, max_context_tokens=c.max_context_tokens,
+                )  # fmt: skip
+            return self._async.get()
         return collect_episodes(
             self.envs,
             self.sampler,
@@ -170,19 +192,33 @@ class Trainer:
         if isinstance(self.sampler, VLLMSampler):
             self.sampler.sync_weights(self.model)
 
+    def after_step(self) -> None:
+        """Count the step; with async rollouts, publish its weights to the worker (always, even
+        after a skipped update: batch ``k + 2`` waits for the weights of step ``k``)."""
+        self.step_count += 1
+        if self._async is not None:
+            self._async.publish(self.model, self.step_count)
+
     # -- the loop -----------------------------------------------------------------------
 
     def step(self) -> dict[str, float]:
         """One rollout batch and its optimizer steps; returns the step's metrics."""
         raise NotImplementedError
 
+    _previous: dict[str, Any] | None = None
+    """Async rollouts, after a resume: the weights the first batch was sampled with."""
+
     def state_dict(self) -> dict[str, Any]:
         """Everything to resume from, besides the RNGs and step (subclasses add to it)."""
-        return {"model": self.model.state_dict()}
+        state: dict[str, Any] = {"model": self.model.state_dict()}
+        if self._async is not None and self.step_count > 0:  # the next batch's (stale) weights
+            state["async_previous"] = self._async.previous_weights(self.step_count - 1)
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Inverse of `state_dict`."""
         self.model.load_state_dict(state["model"])
+        self._previous = state.get("async_previous")
 
     def save(self, path: str | Path | None = None) -> Path:
         """Checkpoint the run (under ``out_dir`` by default) and return the checkpoint dir."""
@@ -269,5 +305,8 @@ class Trainer:
         return False
 
     def close(self) -> None:
-        """Close the vector env."""
+        """Close the vector env (and stop the rollout worker)."""
+        if self._async is not None:
+            self._async.close()
+            self._async = None
         self.envs.close()

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 
 from assay.verifiers.base import Status, Task, Verdict
 from assay.verifiers.extract import Extractor, answer_is, first_of, last_boxed, last_number, tagged
@@ -43,10 +44,16 @@ def _decimal(s: str) -> Fraction | None:
     return -value if m.group(1) == "-" else value
 
 
+@lru_cache(maxsize=8192)
 def parse_number(text: str) -> Fraction | None:
-    """Parse ``text`` as an exact rational, or return None. Never evaluates code."""
+    """Parse ``text`` as an exact rational, or return None. Never evaluates code.
+
+    Memoised (references repeat across a batch; a `Fraction` is immutable).
+    """
     if len(text) > MAX_ANSWER_CHARS:
         return None
+    if text.isdecimal() and text.isascii():  # the common case: a plain non-negative integer
+        return Fraction(int(text))
     s = _NOISE.sub("", text).strip().replace(" ", "")
     sign = 1
     if s.startswith("-") and (s[1:].startswith("\\") or s[1:].startswith("(")):

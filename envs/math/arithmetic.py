@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,34 @@ def evaluate(numbers: list[int], ops: list[str]) -> Fraction:
 
 def _format(value: Fraction) -> str:
     return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+@lru_cache(maxsize=4096)
+def _make_task(
+    prefix: str,
+    salt: int,
+    digits: int,
+    num_operands: int,
+    operations: str,
+    high: int,
+    template: str,
+    index: int,
+) -> Task:
+    """Task ``index`` of one configuration. Memoised: the sub-envs of a GRPO group (separate
+    instances in one process) reset to the same index, and a `Task` is immutable."""
+    rng = np.random.default_rng(np.random.SeedSequence([salt, index]))
+    numbers = [int(x) for x in rng.integers(0, high, size=num_operands)]
+    ops = [str(operations[int(i)]) for i in rng.integers(0, len(operations), size=num_operands - 1)]
+    for i, op in enumerate(ops):  # no division by zero
+        if op == "/" and numbers[i + 1] == 0:
+            numbers[i + 1] = 1 + int(rng.integers(0, max(high - 1, 1)))
+    expr = " ".join(f"{n} {op}" for n, op in zip(numbers, ops, strict=False)) + f" {numbers[-1]}"
+    return Task(
+        id=f"{prefix}/{index}",
+        prompt=template.format(expr=expr),
+        answer=_format(evaluate(numbers, ops)),
+        meta={"expression": expr, "digits": digits, "num_operands": num_operands},
+    )
 
 
 class ArithmeticEnv(SingleTurnEnv):
@@ -114,24 +143,11 @@ class ArithmeticEnv(SingleTurnEnv):
         self._salt = int.from_bytes(hashlib.sha256(config.encode()).digest()[:4], "little")
 
     def task_at(self, index: int) -> Task:
-        rng = np.random.default_rng(np.random.SeedSequence([self._salt, index]))
         high = 10**self.digits if self.max_operand is None else self.max_operand
-        numbers = [int(x) for x in rng.integers(0, high, size=self.num_operands)]
-        ops = [
-            str(self.operations[int(i)])
-            for i in rng.integers(0, len(self.operations), size=self.num_operands - 1)
-        ]
-        for i, op in enumerate(ops):  # no division by zero
-            if op == "/" and numbers[i + 1] == 0:
-                numbers[i + 1] = 1 + int(rng.integers(0, max(high - 1, 1)))
-        expr = " ".join(f"{n} {op}" for n, op in zip(numbers, ops, strict=False)) + f" {numbers[-1]}"
-        value = evaluate(numbers, ops)
-        return Task(
-            id=f"{self._prefix}/{index}",
-            prompt=self.prompt_template.format(expr=expr),
-            answer=_format(value),
-            meta={"expression": expr, "digits": self.digits, "num_operands": self.num_operands},
-        )
+        return _make_task(
+            self._prefix, self._salt, self.digits, self.num_operands, self.operations, high,
+            self.prompt_template, int(index),
+        )  # fmt: skip
 
     def gold(self, task: Task) -> str:
         return f"The result is \\boxed{{{task.answer}}}."

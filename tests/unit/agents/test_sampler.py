@@ -10,6 +10,8 @@ from assay.agents.sampler import HFSampler, Sample  # noqa: E402
 from assay.verifiers.sampler import Sampler  # noqa: E402
 
 PROMPTS = ["1 + 2=", "4 + 4="]
+MIXED = ["1 + 2=", "13 + 4 + 22=", "4="]  # different lengths: left padding in one batch
+ENGINES = pytest.mark.parametrize("engine", ["loop", "generate"])
 
 
 @pytest.fixture(scope="module")
@@ -17,9 +19,10 @@ def policy(arith_dir):
     return load_policy(arith_dir)
 
 
-def test_hf_sampler_follows_the_protocol(policy):
+@ENGINES
+def test_hf_sampler_follows_the_protocol(policy, engine):
     model, tok = policy
-    s = HFSampler(model, tok)
+    s = HFSampler(model, tok, engine=engine)
     assert isinstance(s, Sampler)
     out = s.sample(PROMPTS, n=3, max_new_tokens=6, temperature=1.0, seed=0)
     assert [len(g) for g in out] == [3, 3]
@@ -30,9 +33,10 @@ def test_hf_sampler_follows_the_protocol(policy):
         assert sample.text == tok.decode(sample.token_ids, skip_special_tokens=True)
 
 
-def test_same_seed_same_samples_and_global_rng_untouched(policy):
+@ENGINES
+def test_same_seed_same_samples_and_global_rng_untouched(policy, engine):
     model, tok = policy
-    s = HFSampler(model, tok)
+    s = HFSampler(model, tok, engine=engine)
     state = torch.get_rng_state()
     a = s.sample(PROMPTS, n=4, max_new_tokens=6, temperature=1.0, seed=7)
     assert torch.equal(torch.get_rng_state(), state)
@@ -40,22 +44,28 @@ def test_same_seed_same_samples_and_global_rng_untouched(policy):
     assert a != s.sample(PROMPTS, n=4, max_new_tokens=6, temperature=1.0, seed=8)
 
 
-def test_token_id_prompts_are_used_verbatim(policy):
+@ENGINES
+def test_token_id_prompts_are_used_verbatim(policy, engine):
     model, tok = policy
-    s = HFSampler(model, tok)
+    s = HFSampler(model, tok, engine=engine)
     ids = [tok(p, add_special_tokens=False)["input_ids"] for p in PROMPTS]
     assert s.sample(ids, n=2, max_new_tokens=5, temperature=1.0, seed=3) == s.sample(
         PROMPTS, n=2, max_new_tokens=5, temperature=1.0, seed=3
     )
 
 
+@ENGINES
 @pytest.mark.parametrize("temperature", [1.0, 0.7])
-def test_sampler_logprobs_match_the_policy(policy, temperature):
-    """Plain temperature sampling: the sampler's log-probs are the policy's (gap ~ float noise)."""
+@pytest.mark.parametrize("prompts", [PROMPTS, MIXED])
+def test_sampler_logprobs_match_the_policy(policy, temperature, prompts, engine):
+    """Plain temperature sampling: the sampler's log-probs are the policy's (gap ~ float noise),
+    also with prompts of different lengths (left padding) and sequences that stop early."""
     model, tok = policy
-    out = HFSampler(model, tok).sample(PROMPTS, n=8, max_new_tokens=8, temperature=temperature, seed=1)
+    sampler = HFSampler(model, tok, engine=engine, batch_size=16)
+    out = sampler.sample(prompts, n=8, max_new_tokens=8, temperature=temperature, seed=1)
+    assert any(x.finish_reason == "stop" for g in out for x in g)  # early stops were exercised
     eps = []
-    for prompt, group in zip(PROMPTS, out, strict=True):
+    for prompt, group in zip(prompts, out, strict=True):
         for x in group:
             ids = tok(prompt, add_special_tokens=False)["input_ids"]
             eps.append(Episode("t", 0, ids, x.token_ids, [1] * len(x.token_ids), x.logprobs))
@@ -66,12 +76,35 @@ def test_sampler_logprobs_match_the_policy(policy, temperature):
     assert gap.item() < 1e-5
 
 
-def test_greedy_is_deterministic_across_seeds(policy):
+@ENGINES
+def test_greedy_is_deterministic_across_seeds(policy, engine):
     model, tok = policy
-    s = HFSampler(model, tok)
+    s = HFSampler(model, tok, engine=engine)
     assert s.sample(PROMPTS, n=2, max_new_tokens=5, temperature=0.0, seed=0) == s.sample(
         PROMPTS, n=2, max_new_tokens=5, temperature=0.0, seed=99
     )
+
+
+def test_loop_and_generate_agree_on_greedy_decoding(policy):
+    model, tok = policy
+    a = HFSampler(model, tok, engine="loop").sample(MIXED, n=2, max_new_tokens=8, temperature=0.0, seed=0)
+    b = HFSampler(model, tok, engine="generate").sample(MIXED, n=2, max_new_tokens=8, temperature=0.0, seed=0)
+    assert [[x.token_ids for x in g] for g in a] == [[x.token_ids for x in g] for g in b]
+    for ga, gb in zip(a, b, strict=True):
+        for x, y in zip(ga, gb, strict=True):
+            assert x.logprobs == pytest.approx(y.logprobs, abs=1e-5)
+
+
+def test_loop_sampling_follows_the_policy_distribution(policy):
+    """The first token's empirical frequencies match the policy's next-token distribution."""
+    model, tok = policy
+    n = 4000
+    out = HFSampler(model, tok).sample(["3 + 1="], n=n, max_new_tokens=1, temperature=1.0, seed=5)[0]
+    ids = torch.tensor([tok("3 + 1=", add_special_tokens=False)["input_ids"]])
+    with torch.no_grad():
+        probs = torch.softmax(model(input_ids=ids).logits[0, -1].float(), -1)
+    counts = torch.bincount(torch.tensor([x.token_ids[0] for x in out]), minlength=probs.numel()).float()
+    assert (counts / n - probs).abs().max().item() < 0.03  # ~4 sigma for p(1-p)/n at p=0.5
 
 
 def test_bad_arguments_are_rejected(policy):
@@ -81,3 +114,5 @@ def test_bad_arguments_are_rejected(policy):
         s.sample(PROMPTS, n=0, max_new_tokens=5, temperature=1.0, seed=0)
     with pytest.raises(ValueError, match="empty prompt"):
         s.sample([[]], n=1, max_new_tokens=5, temperature=1.0, seed=0)
+    with pytest.raises(ValueError, match="engine"):
+        HFSampler(model, tok, engine="fast")

@@ -14,7 +14,7 @@ from assay.agents.ppo import PPO  # noqa: E402
 
 
 def _answer(prompt: str) -> int:
-    a, b = prompt.rstrip("=").split(" + ")
+    a, b = prompt.rstrip("=").replace(" ", "").split("+")  # token-id prompts decode without spaces
     return int(a) + int(b)
 
 

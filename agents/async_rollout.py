@@ -1,0 +1,229 @@
+"""One-step off-policy rollouts: a worker process samples batch ``k + 1`` while the trainer
+learns from batch ``k``.
+
+Synchronous RL alternates two phases that each leave hardware idle: the policy samples while
+the optimizer waits, then the optimizer runs while the sampler waits. `AsyncRollouts` overlaps
+them. A worker process owns the environments and a sampling copy of the policy; the trainer
+only trains. Batch ``j`` is sampled with the weights after ``j - 1`` updates (batches 0 and 1
+with the initial weights), so every batch is exactly one update stale, and the run stays
+deterministic for a given seed: the worker waits for the weights it needs, never takes whatever
+happens to be there. The trainer corrects for the staleness with truncated importance sampling
+(``w = min(pi_train / pi_behaviour, cap)`` per token, `assay.agents.losses.truncated_is_weights`),
+which GRPO switches on whenever the behaviour log-probs differ from the trainer's by more than
+``tis_threshold``.
+
+Weights travel through two shared-memory copies of the policy (``share_memory``): the weights
+after update ``i`` go into copy ``i % 2``. When the trainer publishes update ``k + 1`` the worker
+is busy with batch ``k + 1``, which reads the other copy, so nothing is ever overwritten while it
+is read. That costs two extra copies of the weights: this is for policies that fit in memory a
+few times over (small models on CPU); at scale the sampler is a vLLM engine.
+
+The worker is a ``spawn`` process (no fork after torch's thread pools exist). It rebuilds the
+environments from their Gymnasium spec, so envs registered at run time travel too, as long as
+their entry point can be pickled (a class or a ``"module:Class"`` string).
+"""
+
+from __future__ import annotations
+
+import queue
+import traceback
+from typing import Any
+
+import gymnasium as gym
+
+__all__ = ["AsyncRollouts"]
+
+
+def _worker(
+    models: tuple[Any, Any],
+    tokenizer: Any,
+    spec: Any,
+    env_kwargs: dict[str, Any],
+    rollout_kwargs: dict[str, Any],
+    seeds_of: Any,
+    start: int,
+    num_threads: int | None,
+    published: Any,
+    out: Any,
+) -> None:
+    """Sample batches ``start, start + 1, ...``; batch ``j`` waits for the weights of update
+    ``j - 1`` (``published`` counts the updates whose weights are in shared memory)."""
+    try:
+        import torch
+
+        import assay
+        from assay.agents.rollout import collect_episodes
+        from assay.agents.sampler import HFSampler
+
+        if num_threads is not None:
+            torch.set_num_threads(num_threads)
+        if spec.id not in gym.registry:
+            gym.register(**{k: v for k, v in vars(spec).items() if k in _SPEC_FIELDS})
+        num_envs = rollout_kwargs.pop("num_envs")
+        envs = assay.make_vec(spec.id, num_envs=num_envs, vectorization_mode="sync", **env_kwargs)
+        samplers = [HFSampler(m, tokenizer) for m in models]
+        have = start  # weights of updates 0..have are published
+        j = start
+        while True:
+            need = max(j - 1, 0)
+            while have < need:
+                msg = published.get()
+                if msg is None:
+                    return
+                have = int(msg)
+            seeds, seed = seeds_of(j)
+            episodes = collect_episodes(
+                envs, samplers[need % 2], tokenizer, seeds=seeds, seed=seed, **rollout_kwargs
+            )
+            out.put(("batch", j, episodes))
+            j += 1
+    except BaseException:  # noqa: BLE001 - reported to the trainer, which raises it
+        out.put(("error", -1, traceback.format_exc()))
+
+
+_SPEC_FIELDS = (
+    "id",
+    "entry_point",
+    "reward_threshold",
+    "nondeterministic",
+    "max_episode_steps",
+    "order_enforce",
+    "disable_env_checker",
+    "kwargs",
+    "additional_wrappers",
+    "vector_entry_point",
+)
+
+
+class _Seeds:
+    """Picklable ``j -> (reset seeds, sampling seed)`` of a run (the synchronous trainer's)."""
+
+    def __init__(self, seed: int, num_prompts: int, group_size: int) -> None:
+        self.seed, self.num_prompts, self.group_size = seed, num_prompts, group_size
+
+    def __call__(self, j: int) -> tuple[list[int], int]:
+        import assay
+        from assay.agents.trainer import step_seed
+
+        s = step_seed(self.seed, j)
+        return assay.group_seeds(s, self.num_prompts, self.group_size), s
+
+
+class AsyncRollouts:
+    """A rollout worker one step ahead of the trainer.
+
+    Args:
+        model: The trained policy (its weights are copied into shared memory at every publish).
+        previous: The weights before the last update (a resumed run's batch ``start`` was
+            sampled with them); None at the start of a run.
+        tokenizer: The policy's tokenizer.
+        env_id: Registered env id; ``env_kwargs`` its keyword arguments.
+        num_prompts, group_size: Batch shape (GRPO groups).
+        seed: The run's seed (batch ``j`` uses the synchronous trainer's seeds for step ``j``).
+        start: The first batch to sample (the trainer's step count).
+        num_threads: Torch threads in the worker.
+        timeout_s: Longest wait for one batch before giving up with an error.
+        **rollout_kwargs: Passed to `collect_episodes` (``max_new_tokens``, ``temperature``...).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        env_id: str,
+        env_kwargs: dict[str, Any],
+        num_prompts: int,
+        group_size: int,
+        seed: int,
+        start: int = 0,
+        previous: dict[str, Any] | None = None,
+        num_threads: int | None = 1,
+        timeout_s: float = 600.0,
+        **rollout_kwargs: Any,
+    ) -> None:
+        import copy
+
+        if next(model.parameters()).device.type != "cpu":
+            raise ValueError(
+                "async rollouts share CPU memory with the worker: use device='cpu' (or vLLM on a GPU)"
+            )
+        self.timeout_s = timeout_s
+        self.next_batch = start
+        self.copies = (copy.deepcopy(model).eval(), copy.deepcopy(model).eval())
+        for m in self.copies:
+            m.requires_grad_(False)
+            m.share_memory()
+        # weights of update i live in copy i % 2: batch `start` needs update start - 1
+        self.copies[start % 2].load_state_dict(model.state_dict())
+        if start > 0:
+            self.copies[(start - 1) % 2].load_state_dict(
+                previous if previous is not None else model.state_dict()
+            )
+        import torch.multiprocessing as tmp  # its pickler passes shared tensors by handle
+
+        ctx = tmp.get_context("spawn")
+        self.published: Any = ctx.Queue()
+        self.out: Any = ctx.Queue()
+        self.process = ctx.Process(
+            target=_worker,
+            args=(
+                self.copies,
+                tokenizer,
+                gym.spec(env_id),
+                dict(env_kwargs),
+                {**rollout_kwargs, "num_envs": num_prompts * group_size, "group_size": group_size},
+                _Seeds(seed, num_prompts, group_size),
+                start,
+                num_threads,
+                self.published,
+                self.out,
+            ),
+            daemon=True,
+            name="assay-rollouts",
+        )
+        self.process.start()
+
+    def get(self) -> list[Any]:
+        """The next batch's episodes (blocks until the worker has it)."""
+        waited = 0.0
+        while True:
+            try:
+                kind, j, payload = self.out.get(timeout=1.0)
+                break
+            except queue.Empty:
+                waited += 1.0
+                if not self.process.is_alive():
+                    raise RuntimeError(
+                        f"the rollout worker died (exit code {self.process.exitcode})"
+                    ) from None
+                if waited >= self.timeout_s:
+                    raise TimeoutError(f"no rollout batch after {self.timeout_s:.0f} s") from None
+        if kind == "error":
+            raise RuntimeError(f"the rollout worker failed:\n{payload}")
+        if j != self.next_batch:
+            raise RuntimeError(f"expected batch {self.next_batch}, got {j}")
+        self.next_batch += 1
+        episodes: list[Any] = payload
+        return episodes
+
+    def publish(self, model: Any, update: int) -> None:
+        """Hand the weights after ``update`` updates to the worker (for batch ``update + 1``)."""
+        self.copies[update % 2].load_state_dict(model.state_dict())
+        self.published.put(update)
+
+    def previous_weights(self, update: int) -> dict[str, Any]:
+        """The published weights of ``update`` (what batch ``update + 1`` is sampled with)."""
+        return {k: v.clone() for k, v in self.copies[update % 2].state_dict().items()}
+
+    def close(self) -> None:
+        """Stop the worker."""
+        if self.process.is_alive():
+            self.published.put(None)
+            self.process.join(timeout=5)
+            if self.process.is_alive():
+                self.process.terminate()
+                self.process.join(timeout=5)
+        for q in (self.published, self.out):
+            q.cancel_join_thread()
+            q.close()
