@@ -183,7 +183,8 @@ class HFSampler:
             attention = attention.repeat_interleave(n, dim=0)
         total = logits.shape[0]
         position = positions[:, -1:].repeat_interleave(n, dim=0)
-        alive = torch.arange(total, device=device)  # rows of the full batch still decoding
+        alive = torch.arange(total, device=device)  # the full-batch row of each row decoded
+        running = torch.ones(total, dtype=torch.bool, device=device)  # not ended yet
         tokens = torch.full((total, max_new_tokens), self.pad_id, dtype=torch.long, device=device)
         logps = torch.zeros((total, max_new_tokens), dtype=torch.float32, device=device)
         lengths = torch.full((total,), max_new_tokens, dtype=torch.long, device=device)
@@ -194,20 +195,23 @@ class HFSampler:
                 nxt = logp.argmax(dim=-1)
             else:
                 nxt = torch.multinomial(logp.exp(), 1, generator=gen).squeeze(1)
-            tokens[alive, t] = nxt
+            tokens[alive, t] = nxt  # after a row's end these are cut off by its length
             logps[alive, t] = logp.gather(1, nxt[:, None]).squeeze(1)
             if t == max_new_tokens - 1:
                 break
             if self.eos_id is not None:
-                ended = nxt == self.eos_id
+                ended = running & (nxt == self.eos_id)
                 if bool(ended.any()):
                     lengths[alive[ended]] = t + 1
-                    keep = torch.nonzero(~ended).squeeze(1)
-                    if keep.numel() == 0:
+                    running = running & ~ended
+                    left = int(running.sum())
+                    if left == 0:
                         break
-                    alive, nxt, position = alive[keep], nxt[keep], position[keep]
-                    attention = attention[keep]
-                    cache.batch_select_indices(keep)
+                    if 2 * left <= running.numel():  # drop ended rows, by halves: few batch shapes
+                        keep = torch.nonzero(running).squeeze(1)
+                        alive, nxt, position, running = alive[keep], nxt[keep], position[keep], running[keep]
+                        attention = attention[keep]
+                        cache.batch_select_indices(keep)
             position = position + 1
             if padded:
                 attention = torch.cat([attention, attention.new_ones((attention.shape[0], 1))], dim=1)

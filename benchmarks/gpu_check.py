@@ -89,6 +89,31 @@ def main() -> int:
         figures["hf_step_s"] = [round(r["time/step"], 3) for r in rows]
         figures["hf_logprob_gap"] = [r.get("logprob_gap") for r in rows]
         figures["hf_tis_on"] = [r.get("tis") for r in rows]
+        # the two HF sampling engines on the same policy: time per call, same-seed greedy agreement
+        from assay.agents.sampler import HFSampler
+
+        prompts = [f"{a} + {b}=" for a in range(4) for b in range(2)]
+        for engine in ("loop", "generate"):
+            sampler = HFSampler(trainer.model, trainer.tokenizer, engine=engine)
+            with trainer.autocast():
+                for i in range(2):  # warm-up (first use of each shape picks kernels)
+                    sampler.sample(prompts, n=16, max_new_tokens=16, temperature=1.0, seed=100 + i)
+                if cuda:
+                    torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                for i in range(5):
+                    sampler.sample(prompts, n=16, max_new_tokens=16, temperature=1.0, seed=i)
+                if cuda:
+                    torch.cuda.synchronize()
+                figures[f"hf_{engine}_sample_s"] = round((time.perf_counter() - t0) / 5, 4)
+                figures[f"hf_{engine}_greedy"] = [
+                    x.token_ids
+                    for g in sampler.sample(prompts[:2], n=1, max_new_tokens=8, temperature=0.0)
+                    for x in g
+                ]
+        figures["hf_engines_agree_greedy"] = figures.pop("hf_loop_greedy") == figures.pop(
+            "hf_generate_greedy"
+        )
         trainer.close()
         del trainer
         if cuda:
