@@ -8,7 +8,10 @@ sides are measured in alternating rounds; throughput (wall clock) is each side's
 and the comparison uses the median per-puzzle generation time in CPU time of this process
 (``time.process_time``), which other processes' load does not inflate.
 
-    .venv/bin/python benchmarks/logic.py [--n 200] [--rounds 5]
+    .venv/bin/python benchmarks/logic.py [--n 200] [--rounds 5] [--shared] [--only TEXT ...]
+
+``--shared`` keeps the rows that have a reasoning-gym peer; ``--only`` keeps the rows whose label
+contains one of the given texts (e.g. ``--only syllogism maze``).
 
 Needs reasoning-gym (``pip install "assay[bench]"``); without it only our side is printed.
 """
@@ -117,7 +120,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=200, help="puzzles per round")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--shared", action="store_true", help="only the rows with a reasoning-gym peer")
+    ap.add_argument("--only", nargs="+", metavar="TEXT", help="only the rows whose label contains a TEXT")
     args = ap.parse_args()
+    rows = [
+        row
+        for row in ROWS
+        if (row[2] is not None or not args.shared) and (not args.only or any(t in row[0] for t in args.only))
+    ]
     try:
         import reasoning_gym
     except ImportError:
@@ -131,7 +141,7 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     slower = []
-    for label, env, peer in ROWS:
+    for label, env, peer in rows:
         dataset = None
         if peer is not None and reasoning_gym is not None:
             name, cfg = peer

@@ -16,19 +16,22 @@ from typing import Any
 
 import numpy as np
 
-from assay.envs.logic.puzzle import Puzzle, PuzzleEnv, distinct
+from assay.envs.logic.puzzle import Puzzle, PuzzleEnv, sample
 from assay.verifiers.base import Status, Task, Verdict
 
 __all__ = ["CryptarithmEnv"]
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
-PROMPT = (
+_HEAD = (
     "Solve this cryptarithm: each letter stands for a digit, different letters for different "
-    "digits, and no number starts with 0.\n\n{sum}\n\n"
-    "Put your final answer inside <answer></answer> tags, giving the digit of every letter, "
-    "e.g. <answer>{example}</answer>."
+    "digits, and no number starts with 0.\n\n"
 )
+_TAIL = (
+    "\n\nPut your final answer inside <answer></answer> tags, giving the digit of every letter, e.g. <answer>"
+)
+_NOT_DIGITS: list[str | None] = [None] * ord("0")
+"""With 10 letters appended, a `str.translate` table from the digits 0-9 to those letters."""
 
 _PAIR = re.compile(r"([A-Za-z])\s*(?:=|:|->)\s*(\d)\b")
 
@@ -70,30 +73,32 @@ class CryptarithmEnv(PuzzleEnv):
             raise ValueError(f"addends must be in 2..5, got {self.addends}")
         if not 1 <= self.min_digits <= self.max_digits <= 8:
             raise ValueError("need 1 <= min_digits <= max_digits <= 8")
+        # (smallest number, how many numbers) of each addend length
+        self._ranges = [
+            (10 ** (d - 1) if d > 1 else 0, 10**d - (10 ** (d - 1) if d > 1 else 0))
+            for d in range(self.min_digits, self.max_digits + 1)
+        ]
 
     def generate(self, rng: np.random.Generator) -> Puzzle:
         k = self.addends
         u = rng.random(2 * k + 10).tolist()
-        span = self.max_digits - self.min_digits + 1
-        lengths = [self.min_digits + int(x * span) for x in u[:k]]
+        ranges = self._ranges
         numbers = []
-        for d, x in zip(lengths, u[k : 2 * k], strict=True):
-            low = 10 ** (d - 1) if d > 1 else 0
-            numbers.append(low + int(x * (10**d - low)))
-        total = sum(numbers)
-        letters = distinct(26, 10, u[2 * k :])  # digit d -> LETTERS[letters[d]]
-        table = str.maketrans("0123456789", "".join(LETTERS[i] for i in letters))
+        for i in range(k):
+            low, count = ranges[int(u[i] * len(ranges))]
+            numbers.append(low + int(u[k + i] * count))
+        letters = sample(LETTERS, 10, u[2 * k :])  # digit d -> letters[d]
+        table = _NOT_DIGITS + letters
         words = [str(x).translate(table) for x in numbers]
-        result = str(total).translate(table)
-        width = len(result)
-        lines = [w.rjust(width + 2) for w in words[:-1]] + ["+ " + words[-1].rjust(width)]
-        lines += ["-" * (width + 2), result.rjust(width + 2)]
-        used = sorted({ch for w in [*words, result] for ch in w})
-        digit = {LETTERS[letters[d]]: d for d in range(10)}
-        answer = ", ".join(f"{ch}={digit[ch]}" for ch in used)
-        example = ", ".join(f"{ch}={i}" for i, ch in enumerate(used[:2])) + ", ..."
+        result = str(sum(numbers)).translate(table)
+        width = len(result) + 2
+        lines = [w.rjust(width) for w in words[:-1]]
+        lines += ["+ " + words[-1].rjust(width - 2), "-" * width, result.rjust(width)]
+        used = sorted(set("".join(words) + result))
+        answer = ", ".join([f"{ch}={letters.index(ch)}" for ch in used])
+        example = f"{used[0]}=0, {used[1]}=1, ...</answer>." if len(used) > 1 else f"{used[0]}=0</answer>."
         return Puzzle(
-            PROMPT.format(sum="\n".join(lines), example=example),
+            _HEAD + "\n".join(lines) + _TAIL + example,
             answer,
             {"words": words, "result": result, "letters": used},
         )

@@ -25,13 +25,18 @@ __all__ = ["GraphColoringEnv", "parse_coloring"]
 
 PROMPT = (
     "Colour the vertices of this graph with the colours 1 to {k} so that no edge joins two "
-    "vertices of the same colour.\nVertices: 0 to {last}\nEdges: {edges}\n"
+    "vertices of the same colour.\nVertices: 0 to {last}\nEdges: {{edges}}\n"
     "Put your final answer inside <answer></answer> tags: the colours of vertices 0, 1, ..., "
     "{last} in order, comma-separated, e.g. <answer>{example}</answer>."
 )
 
 _PAIR = re.compile(r"(\d{1,9})\s*[:=]\s*(\d{1,9})")
 _INT = re.compile(r"\d+")
+
+
+def _split(prompt: str) -> tuple[str, str]:
+    before, _, after = prompt.partition("{edges}")
+    return before, after
 
 
 def parse_coloring(answer: str, n: int) -> list[int] | str:
@@ -95,25 +100,28 @@ class GraphColoringEnv(PuzzleEnv):
             raise ValueError(f"colors must be in 2..9, got {self.colors}")
         if not 0.0 < self.edge_prob <= 1.0:
             raise ValueError(f"edge_prob must be in (0, 1], got {self.edge_prob}")
-        self._iu = np.triu_indices(self.vertices, 1)
+        n = self.vertices
+        self._pairs = [(a, b) for a in range(n) for b in range(a + 1, n)]
+        self._pair_text = [f"{a}-{b}" for a, b in self._pairs]
+        example = ", ".join(str(1 + v % self.colors) for v in range(min(n, 4))) + (", ..." if n > 4 else "")
+        self._prompt = _split(PROMPT.format(k=self.colors, last=n - 1, example=example))
 
     def generate(self, rng: np.random.Generator) -> Puzzle:
-        n, k = self.vertices, self.colors
-        i, j = self._iu
+        n, k, p = self.vertices, self.colors, self.edge_prob
         while True:
-            colour = rng.integers(k, size=n)
-            keep = (rng.random(len(i)) < self.edge_prob) & (colour[i] != colour[j])
-            if keep.any():
+            u = rng.random(n + len(self._pairs)).tolist()
+            colour = [int(x * k) for x in u[:n]]  # the planted colouring, 0-based
+            kept = [
+                t
+                for t, ((a, b), x) in enumerate(zip(self._pairs, u[n:], strict=True))
+                if x < p and colour[a] != colour[b]
+            ]
+            if kept:
                 break
-        edges = list(zip(i[keep].tolist(), j[keep].tolist(), strict=True))
-        colours = (colour + 1).tolist()
-        prompt = PROMPT.format(
-            k=k,
-            last=n - 1,
-            edges=", ".join(f"{a}-{b}" for a, b in edges),
-            example=", ".join(str(1 + v % k) for v in range(min(n, 4))) + (", ..." if n > 4 else ""),
-        )
-        return Puzzle(prompt, ", ".join(map(str, colours)), {"vertices": n, "colors": k, "edges": edges})
+        edges = [self._pairs[t] for t in kept]
+        prompt = self._prompt[0] + ", ".join([self._pair_text[t] for t in kept]) + self._prompt[1]
+        answer = ", ".join([str(c + 1) for c in colour])
+        return Puzzle(prompt, answer, {"vertices": n, "colors": k, "edges": edges})
 
     @staticmethod
     def check(answer: str, task: Task) -> Verdict:

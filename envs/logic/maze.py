@@ -19,70 +19,63 @@ import numpy as np
 from assay.envs.logic.puzzle import Puzzle, PuzzleEnv
 from assay.verifiers.base import Status, Task, Verdict
 
-__all__ = ["MazeEnv", "bfs_distances", "neighbours"]
+__all__ = ["MazeEnv", "bfs_layers"]
 
 MOVES = {"U": (-1, 0), "D": (1, 0), "L": (0, -1), "R": (0, 1)}
 
-PROMPT = (
+_HEAD = (
     "Find a shortest path from S to G in this maze. '#' is a wall, '.' is open; you move one "
     "cell up, down, left or right per step and cannot leave the grid or enter a wall.\n\n"
-    "{grid}\n\n"
-    "Put your final answer inside <answer></answer> tags as the sequence of moves, using U, D, "
+)
+_TAIL = (
+    "\n\nPut your final answer inside <answer></answer> tags as the sequence of moves, using U, D, "
     "L and R, e.g. <answer>RRDL</answer>."
 )
 
-
-def neighbours(rows: int, cols: int) -> list[list[int]]:
-    """For each cell (row-major), the cells one step up, down, left or right of it."""
-    out = []
-    for cell in range(rows * cols):
-        r, c = divmod(cell, cols)
-        out.append(
-            [
-                x
-                for x, ok in (
-                    (cell - cols, r > 0),
-                    (cell + cols, r + 1 < rows),
-                    (cell - 1, c > 0),
-                    (cell + 1, c + 1 < cols),
-                )
-                if ok
-            ]
-        )
-    return out
+_BITS = str.maketrans(".#S\n", "1010")
+"""Grid text to binary digits: an open cell (or S) is 1, a wall or a line break 0."""
 
 
-def bfs_distances(open_cells: list[bool], nbrs: list[list[int]], start: int) -> list[int]:
-    """Steps from ``start`` to each cell, -1 where unreachable (``nbrs`` from `neighbours`)."""
-    dist = [-1] * len(open_cells)
-    dist[start] = 0
-    frontier = [start]
-    d = 0
-    while frontier:
-        d += 1
-        nxt = []
-        for cell in frontier:
-            for other in nbrs[cell]:
-                if dist[other] < 0 and open_cells[other]:
-                    dist[other] = d
-                    nxt.append(other)
-        frontier = nxt
-    return dist
+def bfs_layers(open_bits: int, start: int, width: int) -> list[int]:
+    """Breadth-first search on a bitset grid: ``layers[d]`` has the cells ``d`` steps from ``start``.
+
+    Cell (r, c) is bit ``r * width + c``, as it is character ``r * width + c`` of the grid text:
+    ``width`` is the number of columns plus one, for the line break, whose bit is never open, so
+    a step left or right cannot wrap to another row. ``open_bits`` has the open cells.
+    """
+    frontier = 1 << start
+    layers = [frontier]
+    unseen = open_bits & ~frontier
+    while True:
+        frontier = (frontier << 1 | frontier >> 1 | frontier << width | frontier >> width) & unseen
+        if not frontier:
+            return layers
+        unseen ^= frontier
+        layers.append(frontier)
 
 
-def _route(dist: list[int], cols: int, goal: int) -> str:
-    """One shortest route, walked back from ``goal`` along decreasing distances."""
+def _route(layers: list[int], width: int, goal: int, distance: int) -> str:
+    """One shortest route, walked back from ``goal`` through the BFS layers of `bfs_layers`.
+
+    At each step the previous cell is the first of (the cell one came from by moving) up, down,
+    left, right that lies in the previous layer.
+    """
     moves = []
     cell = goal
-    rows = len(dist) // cols
-    while dist[cell] > 0:
-        r, c = divmod(cell, cols)
-        for letter, (dr, dc) in MOVES.items():
-            pr, pc = r - dr, c - dc
-            if 0 <= pr < rows and 0 <= pc < cols and dist[pr * cols + pc] == dist[cell] - 1:
-                moves.append(letter)
-                cell = pr * cols + pc
-                break
+    for d in range(distance - 1, -1, -1):
+        layer = layers[d]
+        if layer >> (cell + width) & 1:  # bits past the grid are in no layer
+            moves.append("U")
+            cell += width
+        elif cell >= width and layer >> (cell - width) & 1:
+            moves.append("D")
+            cell -= width
+        elif layer >> (cell + 1) & 1:
+            moves.append("L")
+            cell += 1
+        else:  # a cell of layer d + 1 has a neighbour in layer d
+            moves.append("R")
+            cell -= 1
     return "".join(reversed(moves))
 
 
@@ -128,30 +121,34 @@ class MazeEnv(PuzzleEnv):
             raise ValueError(f"wall_prob must be in [0, 0.6), got {self.wall_prob}")
         if not 1 <= self.min_distance <= self.rows + self.cols - 2:
             raise ValueError(f"min_distance must be in 1..{self.rows + self.cols - 2}")
-        self._nbrs = neighbours(self.rows, self.cols)
 
     def generate(self, rng: np.random.Generator) -> Puzzle:
         rows, cols = self.rows, self.cols
-        size = rows * cols
+        size, width = rows * cols, cols + 1  # in the grid text (and its bits) a row ends in "\n"
+        wall = self.wall_prob
         while True:
             u = rng.random(size + 2).tolist()
-            wall = self.wall_prob
-            open_cells = [x >= wall for x in u[:size]]
             start = int(u[size] * size)
-            open_cells[start] = True
-            dist = bfs_distances(open_cells, self._nbrs, start)
-            least = self.min_distance
-            far = [i for i, d in enumerate(dist) if d >= least]
-            if far:
+            cells = ["." if x >= wall else "#" for x in u[:size]]
+            cells[start] = "S"
+            grid = "\n".join(["".join(cells[i : i + cols]) for i in range(0, size, cols)])
+            layers = bfs_layers(int(grid[::-1].translate(_BITS), 2), start + start // cols, width)
+            if len(layers) > self.min_distance:
                 break
-        goal = far[int(u[size + 1] * len(far))]
-        chars = ["." if o else "#" for o in open_cells]
-        chars[start], chars[goal] = "S", "G"
-        grid = "\n".join("".join(chars[r * cols : (r + 1) * cols]) for r in range(rows))
+        far = 0  # the cells at least min_distance steps away
+        for layer in layers[self.min_distance :]:
+            far |= layer
+        for _ in range(int(u[size + 1] * far.bit_count())):  # the goal: a random one of them
+            far &= far - 1
+        goal = (far & -far).bit_length() - 1
+        distance = self.min_distance
+        while not layers[distance] >> goal & 1:
+            distance += 1
+        grid = grid[:goal] + "G" + grid[goal + 1 :]
         return Puzzle(
-            PROMPT.format(grid=grid),
-            _route(dist, cols, goal),
-            {"grid": grid, "start": start, "goal": goal, "distance": dist[goal]},
+            _HEAD + grid + _TAIL,
+            _route(layers, width, goal, distance),
+            {"grid": grid, "start": start, "goal": goal - goal // width, "distance": distance},
         )
 
     @staticmethod

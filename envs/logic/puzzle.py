@@ -8,11 +8,17 @@ A family subclasses `PuzzleEnv` and supplies three things:
 - ``check(answer, task) -> Verdict``: judge the text inside ``<answer>...</answer>`` by exact
   constraint checking (every valid answer is accepted, not only the stored one).
 
-Determinism. ``task_at(index)`` builds its generator as
-``Generator(PCG64(SeedSequence([salt, index])))`` where ``salt`` is a hash of the family and its
-knob values: the same (config, index) gives the same puzzle in every process and on every
-machine, and neighbouring indices (or seeds, which `TextEnv.reset` turns into indices) share no
-stream. Nothing here uses Python's ``hash`` or iterates over a set of strings.
+Determinism. ``task_at(index)`` draws from the generator
+``Generator(Philox(SeedSequence(salt, spawn_key=(index,))))`` (`puzzle_rng`; `SeedStream` builds
+it in a fraction of numpy's time) where ``salt`` is a hash of the family and its knob values: the
+same (config, index) gives the same puzzle in every process and on every machine, and
+neighbouring indices (or seeds, which `TextEnv.reset` turns into indices) share no stream.
+Nothing here uses Python's ``hash`` or iterates over a set of strings.
+
+Speed. Most puzzles take tens of microseconds, so per-call overheads matter: a family draws its
+numbers in one ``rng.random(k)`` call (or from `Draws`) and makes its choices in plain Python,
+prebuilds in ``configure`` what does not depend on the draws, and assembles the prompt from
+prebuilt pieces (``benchmarks/logic.py`` measures it beside reasoning-gym).
 
 Task ids are ``<family>/<level>/<index>`` for a named level and ``<family>/c<hash>/<index>``
 for a custom knob setting; `task_by_id` rebuilds any named-level task whatever the env's current
@@ -30,14 +36,16 @@ status still says "wrong".
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, ClassVar
+from types import MappingProxyType
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import numpy as np
 
 from assay.envs.base import SingleTurnEnv
+from assay.envs.logic.seeding import SeedStream, puzzle_rng
 from assay.errors import UnknownTask
 from assay.rewards.base import CORRECTNESS, Rubric, Term
 from assay.verifiers.base import Status, Task, Verdict
@@ -45,17 +53,20 @@ from assay.verifiers.base import Status, Task, Verdict
 __all__ = [
     "MAX_ANSWER_CHARS",
     "PARTIAL",
+    "Draws",
     "Puzzle",
     "PuzzleEnv",
     "PuzzleVerifier",
     "atom_masks",
-    "distinct",
     "extract_answer",
     "puzzle_rng",
+    "sample",
 ]
 
 MAX_ANSWER_CHARS = 20_000
 """An ``<answer>`` longer than this is NO_ANSWER without parsing."""
+
+T = TypeVar("T")
 
 ANSWER_FORMAT = "Put your final answer inside <answer></answer> tags"
 
@@ -79,22 +90,61 @@ def extract_answer(completion: str) -> str | None:
     return completion[start + 8 : end].strip()
 
 
-def puzzle_rng(salt: int, index: int) -> np.random.Generator:
-    """The generator of puzzle ``index`` under ``salt``: PCG64 seeded by ``SeedSequence([salt, index])``."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([salt, index])))
+def sample(items: Sequence[T], k: int, u: Sequence[float]) -> list[T]:
+    """``k`` distinct elements of ``items`` in random order, from ``k`` uniform draws ``u``.
 
-
-def distinct(n: int, k: int, u: list[float]) -> list[int]:
-    """``k`` distinct values of ``range(n)`` in random order, from ``k`` uniform draws ``u``.
-
-    A partial Fisher-Yates shuffle in plain Python: for small draws one ``rng.random(k)`` call
-    and this is several times cheaper than ``rng.choice(n, k, replace=False)``.
+    A partial Fisher-Yates shuffle in plain Python: with the draws from one ``rng.random(k)``
+    call this is several times cheaper than ``rng.choice(items, k, replace=False)``.
     """
-    pool = list(range(n))
+    pool = list(items)
+    n = len(pool)
     for t in range(k):
         j = t + int(u[t] * (n - t))
         pool[t], pool[j] = pool[j], pool[t]
     return pool[:k]
+
+
+class Draws:
+    """Uniform numbers in ``[0, 1)`` for one puzzle, served from blocks of ``rng.random(block)``.
+
+    Each numpy call costs about a microsecond however few numbers it returns, so a generator
+    that makes many small choices draws them from here: one ``rng.random(block)`` call (refilled
+    with another when used up) and plain-Python arithmetic per choice. The numbers are the
+    generator's own, in order, so a puzzle stays a function of its (config, index).
+
+    An integer choice is ``int(u * n)``: with 53-bit uniforms its bias is below ``n / 2**53``.
+    """
+
+    __slots__ = ("_block", "_next", "_rng", "_size")
+
+    def __init__(self, rng: np.random.Generator, block: int = 16) -> None:
+        self._rng, self._size = rng, block
+        self._block: list[float] = rng.random(block).tolist()
+        self._next = 0
+
+    def uniform(self) -> float:
+        """The next number in ``[0, 1)``."""
+        i = self._next
+        if i == len(self._block):
+            self._block, i = self._rng.random(self._size).tolist(), 0
+        self._next = i + 1
+        return self._block[i]
+
+    def below(self, n: int) -> int:
+        """An integer in ``[0, n)``."""
+        return int(self.uniform() * n)
+
+    def between(self, low: int, high: int) -> int:
+        """An integer in ``[low, high]`` (both ends included)."""
+        return low + int(self.uniform() * (high - low + 1))
+
+    def take(self, k: int) -> list[float]:
+        """The next ``k`` numbers."""
+        i = self._next
+        if i + k > len(self._block):
+            self._block, i = self._block[i:] + self._rng.random(max(k, self._size)).tolist(), 0
+        self._next = i + k
+        return self._block[i : i + k]
 
 
 @lru_cache(maxsize=32)
@@ -115,13 +165,15 @@ def atom_masks(n: int) -> tuple[tuple[int, ...], int]:
     return tuple(masks), (1 << size) - 1
 
 
-@dataclass(frozen=True, slots=True)
-class Puzzle:
-    """What a family's ``generate`` returns: the prompt, a reference answer, and checker data."""
+class Puzzle(NamedTuple):
+    """What a family's ``generate`` returns: the prompt, a reference answer, and checker data.
+
+    A named tuple (immutable, and cheaper to build than a frozen dataclass).
+    """
 
     prompt: str
     answer: str
-    meta: Mapping[str, Any] = field(default_factory=dict)
+    meta: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +233,7 @@ class PuzzleEnv(SingleTurnEnv):
         self.level = ""
         self.config: dict[str, Any] = {}
         self._salt = 0
+        self._seeds = SeedStream(0)
         self._tag = ""
         self._apply(level or self.DEFAULT_LEVEL, dict(knobs or {}))
 
@@ -219,6 +272,7 @@ class PuzzleEnv(SingleTurnEnv):
         custom = cfg != self.LEVELS[level]
         self._tag = "c" + _digest(self.family, cfg)[:8] if custom else level
         self._salt = int(_digest(self.family, cfg)[:8], 16)
+        self._seeds = SeedStream(self._salt)
 
     def _tag_config(self, tag: str) -> dict[str, Any] | None:
         if tag == self._tag:
@@ -237,13 +291,9 @@ class PuzzleEnv(SingleTurnEnv):
         raise NotImplementedError
 
     def task_at(self, index: int) -> Task:
-        puzzle = self.generate(puzzle_rng(self._salt, index))
-        return Task(
-            id=f"{self.family}/{self._tag}/{index}",
-            prompt=puzzle.prompt,
-            answer=puzzle.answer,
-            meta=puzzle.meta,
-        )
+        prompt, answer, meta = self.generate(self._seeds(index))
+        # a read-only view of the fresh meta dict (Task would otherwise copy it)
+        return Task(f"{self.family}/{self._tag}/{index}", prompt, answer, MappingProxyType(meta))
 
     def task_by_id(self, task_id: str) -> Task:
         head, _, tail = task_id.rpartition("/")

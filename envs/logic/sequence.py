@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from assay.envs.logic.puzzle import Puzzle, PuzzleEnv
+from assay.envs.logic.puzzle import Draws, Puzzle, PuzzleEnv
 from assay.verifiers.base import Status, Task, Verdict
 
 __all__ = ["KINDS", "SequenceEnv"]
@@ -34,17 +34,22 @@ SORT_PROMPT = (
 )
 POLY_PROMPT = (
     "The n-th term of this sequence (n = 1, 2, 3, ...) is a polynomial in n of degree at most "
-    "{degree} with integer coefficients: {terms}, ...\nGive the next {ask} term(s). Put your "
+    "{degree} with integer coefficients: {{terms}}, ...\nGive the next {ask} term(s). Put your "
     "final answer inside <answer></answer> tags as a comma-separated list, e.g. <answer>{example}</answer>."
 )
 REC_PROMPT = (
     "Each term of this sequence from the third on is p times the previous term plus q times the "
-    "one before it, for some fixed integers p and q: {terms}, ...\nGive the next {ask} term(s). "
+    "one before it, for some fixed integers p and q: {{terms}}, ...\nGive the next {ask} term(s). "
     "Put your final answer inside <answer></answer> tags as a comma-separated list, e.g. "
     "<answer>{example}</answer>."
 )
 
 _INT = re.compile(r"[-−]?\d+")
+
+
+def _split(prompt: str) -> tuple[str, str]:
+    before, _, after = prompt.partition("{terms}")
+    return before, after
 
 
 class SequenceEnv(PuzzleEnv):
@@ -99,18 +104,24 @@ class SequenceEnv(PuzzleEnv):
             raise ValueError(f"max_value must be in 1..1e9, got {self.max_value}")
         if not 1 <= self.degree <= 5 or not 1 <= self.ask <= 5:
             raise ValueError("degree and ask must be in 1..5")
+        example = ", ".join(str(x) for x in range(1, self.ask + 1))
+        # each pattern prompt as the text before and after its terms
+        self._poly_prompt = _split(POLY_PROMPT.format(degree=self.degree, ask=self.ask, example=example))
+        self._rec_prompt = _split(REC_PROMPT.format(ask=self.ask, example=example))
 
     def generate(self, rng: np.random.Generator) -> Puzzle:
-        kind = self.kinds[int(rng.integers(len(self.kinds)))]
+        draws = Draws(rng)
+        kind = self.kinds[draws.below(len(self.kinds))]
         if kind == "sort":
-            return self._sort(rng)
-        if rng.random() < 0.5:
-            return self._polynomial(rng)
-        return self._recurrence(rng)
+            return self._sort(draws)
+        if draws.uniform() < 0.5:
+            return self._polynomial(draws)
+        return self._recurrence(draws)
 
-    def _sort(self, rng: np.random.Generator) -> Puzzle:
-        numbers = rng.integers(-self.max_value, self.max_value + 1, size=self.length).tolist()
-        descending = bool(rng.random() < 0.5)
+    def _sort(self, draws: Draws) -> Puzzle:
+        low, span = -self.max_value, 2 * self.max_value + 1
+        numbers = [low + int(x * span) for x in draws.take(self.length)]
+        descending = draws.uniform() < 0.5
         result = sorted(numbers, reverse=descending)
         prompt = SORT_PROMPT.format(
             order="descending" if descending else "ascending",
@@ -119,30 +130,34 @@ class SequenceEnv(PuzzleEnv):
         )
         return Puzzle(prompt, ", ".join(map(str, result)), {"kind": "sort", "expected": result})
 
-    def _polynomial(self, rng: np.random.Generator) -> Puzzle:
+    def _polynomial(self, draws: Draws) -> Puzzle:
         d = self.degree
-        coeffs = rng.integers(-5, 6, size=d + 1).tolist()
+        coeffs = [int(x * 11) - 5 for x in draws.take(d + 1)]  # in [-5, 5]
         if coeffs[d] == 0:
-            coeffs[d] = 1 + int(rng.integers(5))  # the stated degree is the real degree
-        shown = d + 3
-        terms = [sum(c * n**i for i, c in enumerate(coeffs)) for n in range(1, shown + self.ask + 1)]
-        return self._pattern(POLY_PROMPT, terms[:shown], terms[shown:], {"degree": d})
+            coeffs[d] = draws.between(1, 5)  # the stated degree is the real degree
+        terms = []
+        for n in range(1, d + 4 + self.ask):  # d + 3 shown, then ask more
+            value = 0
+            for c in reversed(coeffs):
+                value = value * n + c
+            terms.append(value)
+        return self._pattern(self._poly_prompt, terms, d + 3)
 
-    def _recurrence(self, rng: np.random.Generator) -> Puzzle:
+    def _recurrence(self, draws: Draws) -> Puzzle:
         while True:
-            p, q = (int(x) for x in rng.integers(-3, 4, size=2))
-            a1, a2 = (int(x) for x in rng.integers(-9, 10, size=2))
+            p, q = draws.between(-3, 3), draws.between(-3, 3)
+            a1, a2 = draws.between(-9, 9), draws.between(-9, 9)
             terms = [a1, a2]
             while len(terms) < 5 + self.ask:
                 terms.append(p * terms[-1] + q * terms[-2])
             if terms[1] * terms[1] - terms[2] * terms[0] != 0 and q != 0:  # p and q are determined
                 break
-        return self._pattern(REC_PROMPT, terms[:5], terms[5:], {})
+        return self._pattern(self._rec_prompt, terms, 5)
 
-    def _pattern(self, template: str, shown: list[int], rest: list[int], extra: dict[str, Any]) -> Puzzle:
-        example = ", ".join(str(x) for x in range(1, self.ask + 1))
-        prompt = template.format(terms=", ".join(map(str, shown)), ask=self.ask, example=example, **extra)
-        return Puzzle(prompt, ", ".join(map(str, rest)), {"kind": "pattern", "expected": rest})
+    def _pattern(self, prompt: tuple[str, str], terms: list[int], shown: int) -> Puzzle:
+        rest = terms[shown:]
+        text = prompt[0] + ", ".join(map(str, terms[:shown])) + prompt[1]
+        return Puzzle(text, ", ".join(map(str, rest)), {"kind": "pattern", "expected": rest})
 
     @staticmethod
     def check(answer: str, task: Task) -> Verdict:

@@ -14,13 +14,14 @@ Answer: ``yes`` or ``no``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from assay.envs.logic.puzzle import Puzzle, PuzzleEnv, distinct
+from assay.envs.logic.puzzle import Puzzle, PuzzleEnv, sample
 from assay.verifiers.base import Status, Task, Verdict
 
 __all__ = ["FORMS", "SyllogismEnv", "statement_models"]
@@ -33,10 +34,11 @@ NOUNS = (
     "quilters", "runners", "sailors", "teachers", "umpires", "violinists", "writers", "zebras",
 )  # fmt: skip
 
-PROMPT = (
-    "Assume these premises are true:\n{premises}\n\n"
-    "Does it follow necessarily that {conclusion}? Read 'All X are Y' and 'No X are Y' without "
-    "assuming that any X exist; 'Some X are Y' means at least one X is a Y.\n"
+_HEAD = "Assume these premises are true:\n"
+_MIDDLE = "\n\nDoes it follow necessarily that "
+_TAIL = (
+    "? Read 'All X are Y' and 'No X are Y' without assuming that any X exist; 'Some X are Y' "
+    "means at least one X is a Y.\n"
     "Put your final answer inside <answer></answer> tags: <answer>yes</answer> or <answer>no</answer>."
 )
 
@@ -80,12 +82,66 @@ def _forms(terms: int) -> tuple[list[tuple[Statement, ...]], list[tuple[Statemen
     return valid, invalid
 
 
-def _say(statement: Statement, names: list[str]) -> str:
-    form, x, y = statement
-    a, b = names[x], names[y]
-    return {"all": f"all {a} are {b}", "no": f"no {a} are {b}", "some": f"some {a} are {b}"}.get(
-        form, f"some {a} are not {b}"
-    )
+_WORDS = {
+    "all": ("All ", "all ", " are "),
+    "no": ("No ", "no ", " are "),
+    "some": ("Some ", "some ", " are "),
+    "some_not": ("Some ", "some ", " are not "),
+}
+"""How each form is said: the quantifier (opening a sentence, inside one) and the copula."""
+
+
+def _say(statement: Statement, names: Sequence[str]) -> str:
+    _, quantifier, copula = _WORDS[statement[0]]
+    return quantifier + names[statement[1]] + copula + names[statement[2]]
+
+
+def _template(premises: tuple[Statement, ...], conclusion: Statement) -> str:
+    """The prompt with ``{t}`` where the name of term t goes (for `str.format`)."""
+    slots = [f"{{{t}}}" for t in range(len(premises) + 1)]
+    lines = "\n".join(f"{i}. {_say(s, slots).capitalize()}." for i, s in enumerate(premises, start=1))
+    return _HEAD + lines + _MIDDLE + _say(conclusion, slots) + _TAIL
+
+
+Question = tuple[tuple[Statement, ...], Statement, str]
+"""The premises in the order shown, the conclusion, and the prompt with ``{t}`` for term t's name."""
+
+
+class _Questions:
+    """Every question of a chain over ``terms`` terms, picked by (label, form, premise order).
+
+    A question's prompt template is built once and kept, up to `KEEP` of them; when there are no
+    more than that (two premises: 2 x 1,024 forms and orders) all are built up front.
+    """
+
+    KEEP = 4096
+
+    def __init__(self, terms: int, shuffle: bool) -> None:
+        self.pools = _forms(terms)  # (conclusion follows, does not)
+        order = tuple(range(terms - 1))
+        self.orders = list(itertools.permutations(order)) if shuffle else [order]
+        self._kept: dict[tuple[bool, int, int], Question] = {}
+        if sum(map(len, self.pools)) * len(self.orders) <= self.KEEP:
+            for follows, pool in zip((True, False), self.pools, strict=True):
+                for form in range(len(pool)):
+                    for order_index in range(len(self.orders)):
+                        self.pick(follows, form, order_index)
+
+    def pick(self, follows: bool, form: int, order: int) -> Question:
+        """Form ``form`` of the valid (``follows``) or invalid forms, premises in order ``order``."""
+        question = self._kept.get((follows, form, order))
+        if question is None:
+            chain = self.pools[not follows][form]
+            premises = tuple([chain[i] for i in self.orders[order]])
+            question = (premises, chain[-1], _template(premises, chain[-1]))
+            if len(self._kept) < self.KEEP:
+                self._kept[follows, form, order] = question
+        return question
+
+
+@lru_cache(maxsize=8)
+def _questions(terms: int, shuffle: bool) -> _Questions:
+    return _Questions(terms, shuffle)
 
 
 class SyllogismEnv(PuzzleEnv):
@@ -118,21 +174,20 @@ class SyllogismEnv(PuzzleEnv):
         self.premises, self.shuffle = int(cfg["premises"]), bool(cfg["shuffle"])
         if not 2 <= self.premises <= 3:
             raise ValueError(f"premises must be 2 or 3, got {self.premises}")
+        self._questions = _questions(self.premises + 1, self.shuffle)
 
     def generate(self, rng: np.random.Generator) -> Puzzle:
         terms = self.premises + 1
-        valid, invalid = _forms(terms)
-        u = rng.random(2 + terms + self.premises).tolist()
+        u = rng.random(3 + terms).tolist()
         follows = u[0] < 0.5
-        pool = valid if follows else invalid
-        form = pool[int(u[1] * len(pool))]
-        names = [NOUNS[i] for i in distinct(len(NOUNS), terms, u[2:])]
-        premises = list(form[:-1])
-        if self.shuffle:
-            premises = [premises[i] for i in distinct(len(premises), len(premises), u[2 + terms :])]
-        lines = "\n".join(f"{i + 1}. {_say(s, names).capitalize()}." for i, s in enumerate(premises))
-        prompt = PROMPT.format(premises=lines, conclusion=_say(form[-1], names))
-        meta = {"terms": terms, "premises": [list(s) for s in premises], "conclusion": list(form[-1])}
+        questions = self._questions
+        pool = questions.pools[not follows]
+        premises, conclusion, template = questions.pick(
+            follows, int(u[1] * len(pool)), int(u[2] * len(questions.orders))
+        )
+        names = sample(NOUNS, terms, u[3:])
+        prompt = template.format(*names)
+        meta = {"terms": terms, "names": names, "premises": premises, "conclusion": conclusion}
         return Puzzle(prompt, "yes" if follows else "no", meta)
 
     @staticmethod

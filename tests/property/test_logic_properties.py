@@ -20,8 +20,9 @@ from assay.envs.logic.graph_coloring import GraphColoringEnv
 from assay.envs.logic.knights_knaves import KnightsKnavesEnv
 from assay.envs.logic.maze import MazeEnv
 from assay.envs.logic.nonogram import NonogramEnv
-from assay.envs.logic.puzzle import PuzzleEnv
+from assay.envs.logic.puzzle import PuzzleEnv, puzzle_rng
 from assay.envs.logic.sat import SatEnv
+from assay.envs.logic.seeding import SeedStream
 from assay.envs.logic.sequence import SequenceEnv
 from assay.envs.logic.sudoku import SudokuEnv
 from assay.envs.logic.syllogism import SyllogismEnv
@@ -57,6 +58,15 @@ def ans(text: str) -> str:
 
 
 # -- every family ----------------------------------------------------------------------
+
+
+@given(salt=st.integers(0, 2**33), index=st.integers(0, 2**34), k=st.integers(1, 40))
+def test_seed_stream_draws_what_numpys_generator_draws(salt, index, k):
+    stream = SeedStream(salt)
+    stream(index + 1).random(3)  # the shared generator was just used for another puzzle
+    rng, ref = stream(index), puzzle_rng(salt, index)
+    assert rng.random(k).tolist() == ref.random(k).tolist()
+    assert rng.integers(0, 1000, size=k).tolist() == ref.integers(0, 1000, size=k).tolist()
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0].__name__}-{c[1]}")
@@ -269,6 +279,9 @@ def test_graph_coloring_accepts_recoloured_and_rejects_a_clash(index, level, dat
     task = env.task_at(index)
     k = task.meta["colors"]
     colours = [int(c) for c in task.answer.split(", ")]
+    shown = re.search(r"Edges: (.*)\n", task.prompt).group(1).split(", ")
+    assert shown == [f"{a}-{b}" for a, b in task.meta["edges"]]  # the prompt shows the checked graph
+    assert all(colours[a] != colours[b] for a, b in task.meta["edges"])  # the planted colouring
     perm = data.draw(st.permutations(range(1, k + 1)))
     recoloured = [perm[c - 1] for c in colours]
     assert verdict(env, task, ", ".join(map(str, recoloured))).correct
@@ -331,6 +344,11 @@ def all_shortest_routes(task, cap=50):
 def test_maze_accepts_every_shortest_route_and_rejects_longer(index, level):
     env = ENVS[MazeEnv, level]
     task = env.task_at(index)
+    grid = task.meta["grid"]
+    assert grid in task.prompt and grid.count("S") == grid.count("G") == 1
+    cells = grid.replace("\n", "")
+    assert cells[task.meta["start"]] == "S" and cells[task.meta["goal"]] == "G"
+    assert {len(line) for line in grid.split("\n")} == {env.cols} and len(cells) == env.rows * env.cols
     best, routes = all_shortest_routes(task)
     assert best == task.meta["distance"] == len(task.answer)
     for route in routes:
@@ -347,6 +365,9 @@ def test_maze_accepts_every_shortest_route_and_rejects_longer(index, level):
 def test_cryptarithm_checker_agrees_with_arithmetic(index, level, data):
     env = ENVS[CryptarithmEnv, level]
     task = env.task_at(index)
+    shown = [line.strip(" +-") for line in task.prompt.split("\n\n")[1].split("\n")]
+    assert [w for w in shown if w] == [*task.meta["words"], task.meta["result"]]
+    assert sorted(set("".join(shown))) == task.meta["letters"]
     digits = {p.split("=")[0]: int(p.split("=")[1]) for p in task.answer.split(", ")}
     a, b = data.draw(st.sampled_from(list(itertools.combinations(sorted(digits), 2)) or [(None, None)]))
     if a is not None:
@@ -460,6 +481,21 @@ def test_syllogism_label_by_brute_force(index, level):
     env = ENVS[SyllogismEnv, level]
     task = env.task_at(index)
     t = task.meta["terms"]
+    names = task.meta["names"]
+    said = {
+        "all": "all {} are {}",
+        "no": "no {} are {}",
+        "some": "some {} are {}",
+        "some_not": "some {} are not {}",
+    }
+    lines = [said[f].format(names[x], names[y]) for f, x, y in task.meta["premises"]]
+    f, x, y = task.meta["conclusion"]
+    expected = "\n".join(f"{i}. {line[0].upper()}{line[1:]}." for i, line in enumerate(lines, start=1))
+    assert (
+        f":\n{expected}\n\nDoes it follow necessarily that {said[f].format(names[x], names[y])}?"
+        in task.prompt
+    )
+    assert len(set(names)) == t == len(task.meta["premises"]) + 1
     regions = list(itertools.product([False, True], repeat=t))
     follows = True
     for model in itertools.product([False, True], repeat=len(regions)):

@@ -5,8 +5,10 @@ import subprocess
 import sys
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import gymnasium as gym
+import numpy as np
 import pytest
 
 import assay
@@ -15,38 +17,40 @@ from assay.envs.logic.cryptarithm import CryptarithmEnv
 from assay.envs.logic.graph_coloring import GraphColoringEnv
 from assay.envs.logic.knights_knaves import KnightsKnavesEnv
 from assay.envs.logic.nonogram import NonogramEnv
-from assay.envs.logic.puzzle import PuzzleEnv, puzzle_rng
+from assay.envs.logic.puzzle import Draws, PuzzleEnv, puzzle_rng, sample
 from assay.envs.logic.sat import SatEnv
+from assay.envs.logic.seeding import HASH_A, HASH_B, SeedStream
 from assay.envs.logic.sudoku import SudokuEnv
+from assay.envs.logic.syllogism import SyllogismEnv
 from assay.envs.logic.zebra import ZebraEnv
 from assay.errors import UnknownTask
 from assay.verifiers.base import Status, Task
 
 PINNED = {
-    ("assay/KnightsKnaves-v0", 0): "4ca7d87a76160127",
-    ("assay/KnightsKnaves-v0", 12345): "323075f2bf6ab5aa",
-    ("assay/Sudoku-v0", 0): "fc10edf1a9b26235",
-    ("assay/Sudoku-v0", 12345): "1ca41fc57554ccb6",
-    ("assay/Zebra-v0", 0): "012e9f0ce3172ade",
-    ("assay/Zebra-v0", 12345): "98a16937902c03ac",
-    ("assay/Countdown-v0", 0): "0d9fa087a37a8b51",
-    ("assay/Countdown-v0", 12345): "57474947a8cc090e",
-    ("assay/GraphColoring-v0", 0): "1602b4b42c65305e",
-    ("assay/GraphColoring-v0", 12345): "874151768226ff01",
-    ("assay/SAT-v0", 0): "38ff7ef53a2b3ec6",
-    ("assay/SAT-v0", 12345): "d5dbb05dfcd3f4e6",
-    ("assay/Maze-v0", 0): "8ffeabb3f43a6053",
-    ("assay/Maze-v0", 12345): "30819ef3e88ae48d",
-    ("assay/Cryptarithm-v0", 0): "c29fa3718f9a3dbb",
-    ("assay/Cryptarithm-v0", 12345): "bc2b1176e9ec96e1",
-    ("assay/Nonogram-v0", 0): "4468eff91827c241",
-    ("assay/Nonogram-v0", 12345): "1a7da2c703f71a13",
-    ("assay/Sequence-v0", 0): "da2649c9944338fc",
-    ("assay/Sequence-v0", 12345): "0ef2bde0ebec1a0b",
-    ("assay/Syllogism-v0", 0): "8721af53045b7cd6",
-    ("assay/Syllogism-v0", 12345): "4cf89ddf5c96ba8f",
-    ("assay/Entailment-v0", 0): "3d365b1ec46fff6c",
-    ("assay/Entailment-v0", 12345): "b894faabaf2d7ef3",
+    ("assay/KnightsKnaves-v0", 0): "04b7f8b734e4c5dd",
+    ("assay/KnightsKnaves-v0", 12345): "9d4f6c83d10e9d32",
+    ("assay/Sudoku-v0", 0): "68096a0b62f458eb",
+    ("assay/Sudoku-v0", 12345): "b1170d5a1906d63d",
+    ("assay/Zebra-v0", 0): "172d09454ba6e3e5",
+    ("assay/Zebra-v0", 12345): "71afd965c8718012",
+    ("assay/Countdown-v0", 0): "480265b764a0f91a",
+    ("assay/Countdown-v0", 12345): "426810e6f7a6e36c",
+    ("assay/GraphColoring-v0", 0): "913706e3304e409d",
+    ("assay/GraphColoring-v0", 12345): "e275ba6a40ffa363",
+    ("assay/SAT-v0", 0): "13b2c5bb2496edaa",
+    ("assay/SAT-v0", 12345): "30266cbc65e658d2",
+    ("assay/Maze-v0", 0): "beeb148e979cfe88",
+    ("assay/Maze-v0", 12345): "30ac6de240e2f340",
+    ("assay/Cryptarithm-v0", 0): "8157eb74ab6b63d5",
+    ("assay/Cryptarithm-v0", 12345): "24b5c7c422c6278d",
+    ("assay/Nonogram-v0", 0): "04f57bada2b2c220",
+    ("assay/Nonogram-v0", 12345): "8c5095f25fd26b53",
+    ("assay/Sequence-v0", 0): "e55be790e86bf2f1",
+    ("assay/Sequence-v0", 12345): "b1f153a7b9b6bf46",
+    ("assay/Syllogism-v0", 0): "2f995884845c7c0c",
+    ("assay/Syllogism-v0", 12345): "2b2e7e425652d07a",
+    ("assay/Entailment-v0", 0): "2b0ed535992dea4c",
+    ("assay/Entailment-v0", 12345): "eb651e87a210edce",
 }
 LOGIC_IDS = sorted({env_id for env_id, _ in PINNED})
 
@@ -85,13 +89,59 @@ def test_same_puzzles_in_a_fresh_process_with_another_hash_seed():
     assert got == {env_id: PINNED[env_id, 12345] for env_id in LOGIC_IDS}
 
 
-def test_puzzle_rng_is_seedsequence_of_salt_and_index():
-    import numpy as np
-
+def test_puzzle_rng_is_the_index_th_child_of_the_salts_seedsequence():
     a = puzzle_rng(7, 3).random(4)
-    b = np.random.default_rng(np.random.SeedSequence([7, 3])).random(4)
+    b = np.random.Generator(np.random.Philox(np.random.SeedSequence(7).spawn(4)[3])).random(4)
     assert (a == b).all()
     assert not (puzzle_rng(7, 4).random(4) == a).any()
+    assert not (puzzle_rng(8, 3).random(4) == a).any()
+
+
+def draws(rng: np.random.Generator) -> list[float]:
+    """Several kinds of draws, in an order that leaves Philox's buffer and uint32 cache part-used."""
+    out = [*rng.random(3).tolist(), float(rng.integers(10**12)), float(rng.integers(2**32, dtype=np.uint32))]
+    return [*out, *rng.random(9).tolist(), *(float(x) for x in rng.permutation(7))]
+
+
+@pytest.mark.parametrize("salt", [0, 1, 7, 2**31, 2**32 - 1, 2**32, 2**40])
+def test_seed_stream_gives_numpys_generator_state(salt):
+    stream = SeedStream(salt)
+    indices = [0, 1, 2, 3, 12345, 2**31 - 1, 2**32 - 1, 2**32, 2**45, *range(1000, 1040)]
+    for index in indices:  # one shared generator, re-keyed each time
+        assert draws(stream(index)) == draws(puzzle_rng(salt, index)), (salt, index)
+
+
+def test_seed_stream_hash_constants_are_seedsequences():
+    state = np.random.SeedSequence(12345, spawn_key=(678,))
+    assert SeedStream(12345).philox_key(678) == tuple(state.generate_state(2, np.uint64).tolist())
+    assert HASH_A[0] == 0x43B0D7E5 and HASH_B[0] == 0x8B51F9DD
+
+
+def test_seed_stream_is_per_thread():
+    env = SyllogismEnv("hard")
+    want = [env.task_at(i) for i in range(300)]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(env.task_at, range(300)))
+    assert got == want
+
+
+def test_draws_serve_the_generators_numbers_in_order():
+    d = Draws(puzzle_rng(1, 2), block=4)
+    got = [d.uniform() for _ in range(3)] + d.take(6) + [d.uniform(), d.uniform()] + d.take(2)
+    assert got == puzzle_rng(1, 2).random(13).tolist()
+    d = Draws(puzzle_rng(1, 3))
+    below = [d.below(3) for _ in range(300)]
+    between = [d.between(-2, 2) for _ in range(300)]
+    assert set(below) == {0, 1, 2} and set(between) == {-2, -1, 0, 1, 2}
+
+
+def test_sample_is_distinct_and_driven_by_the_draws():
+    u = puzzle_rng(5, 5).random(26).tolist()
+    letters = sample("ABCDEFGHIJKLMNOPQRSTUVWXYZ", 10, u)
+    assert len(set(letters)) == 10 and letters == sample("ABCDEFGHIJKLMNOPQRSTUVWXYZ", 10, u)
+    assert sorted(sample(range(26), 26, u)) == list(range(26))
+    assert sample(range(5), 3, [0.0, 0.0, 0.0]) == [0, 1, 2]
+    assert sample(range(5), 2, [0.99, 0.99]) == [4, 0]  # swap 0<->4, then 1<->4
 
 
 @pytest.mark.parametrize("env_id", LOGIC_IDS)
