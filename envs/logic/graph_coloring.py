@@ -34,6 +34,10 @@ _PAIR = re.compile(r"(\d{1,9})\s*[:=]\s*(\d{1,9})")
 _INT = re.compile(r"\d+")
 
 
+VECTOR_PAIRS = 1000
+"""From this many vertex pairs on (about 45 vertices), edges are drawn with numpy (faster there)."""
+
+
 def _split(prompt: str) -> tuple[str, str]:
     before, _, after = prompt.partition("{edges}")
     return before, after
@@ -103,19 +107,27 @@ class GraphColoringEnv(PuzzleEnv):
         n = self.vertices
         self._pairs = [(a, b) for a in range(n) for b in range(a + 1, n)]
         self._pair_text = [f"{a}-{b}" for a, b in self._pairs]
+        self._ends = np.array(self._pairs, dtype=np.intp).reshape(-1, 2).T  # for large graphs
         example = ", ".join(str(1 + v % self.colors) for v in range(min(n, 4))) + (", ..." if n > 4 else "")
         self._prompt = _split(PROMPT.format(k=self.colors, last=n - 1, example=example))
 
     def generate(self, rng: np.random.Generator) -> Puzzle:
         n, k, p = self.vertices, self.colors, self.edge_prob
         while True:
-            u = rng.random(n + len(self._pairs)).tolist()
-            colour = [int(x * k) for x in u[:n]]  # the planted colouring, 0-based
-            kept = [
-                t
-                for t, ((a, b), x) in enumerate(zip(self._pairs, u[n:], strict=True))
-                if x < p and colour[a] != colour[b]
-            ]
+            u = rng.random(n + len(self._pairs))
+            if len(self._pairs) > VECTOR_PAIRS:  # the same choices, made by numpy
+                planted = (u[:n] * k).astype(np.intp)
+                a, b = self._ends
+                kept = np.flatnonzero((u[n:] < p) & (planted[a] != planted[b])).tolist()
+                colour = planted.tolist()
+            else:
+                draws = u.tolist()
+                colour = [int(x * k) for x in draws[:n]]  # the planted colouring, 0-based
+                kept = [
+                    t
+                    for t, ((a, b), x) in enumerate(zip(self._pairs, draws[n:], strict=True))
+                    if x < p and colour[a] != colour[b]
+                ]
             if kept:
                 break
         edges = [self._pairs[t] for t in kept]

@@ -135,6 +135,15 @@ def test_draws_serve_the_generators_numbers_in_order():
     assert set(below) == {0, 1, 2} and set(between) == {-2, -1, 0, 1, 2}
 
 
+def test_graph_coloring_numpy_and_python_paths_draw_the_same_graphs(monkeypatch):
+    import assay.envs.logic.graph_coloring as gc
+
+    env = GraphColoringEnv("expert")
+    python = [env.task_at(i) for i in range(30)]
+    monkeypatch.setattr(gc, "VECTOR_PAIRS", 0)
+    assert [env.task_at(i) for i in range(30)] == python
+
+
 def test_sample_is_distinct_and_driven_by_the_draws():
     u = puzzle_rng(5, 5).random(26).tolist()
     letters = sample("ABCDEFGHIJKLMNOPQRSTUVWXYZ", 10, u)
