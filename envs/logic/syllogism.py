@@ -83,16 +83,16 @@ def _forms(terms: int) -> tuple[list[tuple[Statement, ...]], list[tuple[Statemen
 
 
 _WORDS = {
-    "all": ("All ", "all ", " are "),
-    "no": ("No ", "no ", " are "),
-    "some": ("Some ", "some ", " are "),
-    "some_not": ("Some ", "some ", " are not "),
+    "all": ("all ", " are "),
+    "no": ("no ", " are "),
+    "some": ("some ", " are "),
+    "some_not": ("some ", " are not "),
 }
-"""How each form is said: the quantifier (opening a sentence, inside one) and the copula."""
+"""How each form is said: the quantifier and the copula around the two terms."""
 
 
 def _say(statement: Statement, names: Sequence[str]) -> str:
-    _, quantifier, copula = _WORDS[statement[0]]
+    quantifier, copula = _WORDS[statement[0]]
     return quantifier + names[statement[1]] + copula + names[statement[2]]
 
 
@@ -111,12 +111,13 @@ class _Questions:
     """Every question of a chain over ``terms`` terms, picked by (label, form, premise order).
 
     A question's prompt template is built once and kept, up to `KEEP` of them; when there are no
-    more than that (two premises: 2 x 1,024 forms and orders) all are built up front.
+    more than that (two premises: 512 forms in 2 orders) all are built up front, once per process.
     """
 
     KEEP = 4096
 
     def __init__(self, terms: int, shuffle: bool) -> None:
+        self.terms, self.shuffle = terms, shuffle
         self.pools = _forms(terms)  # (conclusion follows, does not)
         order = tuple(range(terms - 1))
         self.orders = list(itertools.permutations(order)) if shuffle else [order]
@@ -126,6 +127,9 @@ class _Questions:
                 for form in range(len(pool)):
                     for order_index in range(len(self.orders)):
                         self.pick(follows, form, order_index)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # a pickled env carries the key, not the table
+        return (_questions, (self.terms, self.shuffle))
 
     def pick(self, follows: bool, form: int, order: int) -> Question:
         """Form ``form`` of the valid (``follows``) or invalid forms, premises in order ``order``."""
