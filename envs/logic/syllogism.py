@@ -15,8 +15,9 @@ Answer: ``yes`` or ``no``.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -96,15 +97,20 @@ def _say(statement: Statement, names: Sequence[str]) -> str:
     return quantifier + names[statement[1]] + copula + names[statement[2]]
 
 
-def _template(premises: tuple[Statement, ...], conclusion: Statement) -> str:
-    """The prompt with ``{t}`` where the name of term t goes (for `str.format`)."""
-    slots = [f"{{{t}}}" for t in range(len(premises) + 1)]
+def _template(premises: tuple[Statement, ...], conclusion: Statement) -> tuple[str, Callable[[Any], Any]]:
+    """The prompt with ``%s`` where names go, and a function from the term names to those names."""
+    terms: list[int] = []
+    for s in [*premises, conclusion]:
+        terms += [s[1], s[2]]
+    slots = ["%s"] * (len(premises) + 1)
     lines = "\n".join(f"{i}. {_say(s, slots).capitalize()}." for i, s in enumerate(premises, start=1))
-    return _HEAD + lines + _MIDDLE + _say(conclusion, slots) + _TAIL
+    head, middle, tail = (text.replace("%", "%%") for text in (_HEAD, _MIDDLE, _TAIL))  # literal
+    return head + lines + middle + _say(conclusion, slots) + tail, itemgetter(*terms)
 
 
-Question = tuple[tuple[Statement, ...], Statement, str]
-"""The premises in the order shown, the conclusion, and the prompt with ``{t}`` for term t's name."""
+Question = tuple[tuple[Statement, ...], Statement, str, Callable[[Any], Any]]
+"""The premises in the order shown, the conclusion, the prompt with ``%s`` where names go, and a
+function from the term names to the tuple of names in the order of the ``%s`` (`_template`)."""
 
 
 class _Questions:
@@ -121,25 +127,34 @@ class _Questions:
         self.pools = _forms(terms)  # (conclusion follows, does not)
         order = tuple(range(terms - 1))
         self.orders = list(itertools.permutations(order)) if shuffle else [order]
-        self._kept: dict[tuple[bool, int, int], Question] = {}
-        if sum(map(len, self.pools)) * len(self.orders) <= self.KEEP:
-            for follows, pool in zip((True, False), self.pools, strict=True):
-                for form in range(len(pool)):
-                    for order_index in range(len(self.orders)):
-                        self.pick(follows, form, order_index)
+        # question (form f, order o) of each label at [f * len(orders) + o], None until built
+        self._kept: tuple[list[Question | None], ...] = tuple(
+            [None] * (len(pool) * len(self.orders)) for pool in self.pools
+        )
+        self._count = 0
+        if sum(map(len, self._kept)) <= self.KEEP:
+            for label, kept in enumerate(self._kept):
+                for slot in range(len(kept)):
+                    self._build(label, slot)
 
     def __reduce__(self) -> tuple[Any, ...]:  # a pickled env carries the key, not the table
         return (_questions, (self.terms, self.shuffle))
 
-    def pick(self, follows: bool, form: int, order: int) -> Question:
-        """Form ``form`` of the valid (``follows``) or invalid forms, premises in order ``order``."""
-        question = self._kept.get((follows, form, order))
-        if question is None:
-            chain = self.pools[not follows][form]
-            premises = tuple([chain[i] for i in self.orders[order]])
-            question = (premises, chain[-1], _template(premises, chain[-1]))
-            if len(self._kept) < self.KEEP:
-                self._kept[follows, form, order] = question
+    def pick(self, follows: bool, u_form: float, u_order: float) -> Question:
+        """A valid (``follows``) or invalid question: form and premise order from two uniforms."""
+        label = 0 if follows else 1
+        kept = self._kept[label]
+        slot = int(u_form * len(self.pools[label])) * len(self.orders) + int(u_order * len(self.orders))
+        return kept[slot] or self._build(label, slot)
+
+    def _build(self, label: int, slot: int) -> Question:
+        form, order = divmod(slot, len(self.orders))
+        chain = self.pools[label][form]
+        premises = tuple([chain[i] for i in self.orders[order]])
+        question = (premises, chain[-1], *_template(premises, chain[-1]))
+        if self._count < self.KEEP:
+            self._kept[label][slot] = question
+            self._count += 1
         return question
 
 
@@ -184,13 +199,9 @@ class SyllogismEnv(PuzzleEnv):
         terms = self.premises + 1
         u = rng.random(3 + terms).tolist()
         follows = u[0] < 0.5
-        questions = self._questions
-        pool = questions.pools[not follows]
-        premises, conclusion, template = questions.pick(
-            follows, int(u[1] * len(pool)), int(u[2] * len(questions.orders))
-        )
+        premises, conclusion, template, slots = self._questions.pick(follows, u[1], u[2])
         names = sample(NOUNS, terms, u[3:])
-        prompt = template.format(*names)
+        prompt = template % slots(names)
         meta = {"terms": terms, "names": names, "premises": premises, "conclusion": conclusion}
         return Puzzle(prompt, "yes" if follows else "no", meta)
 
