@@ -23,6 +23,8 @@ import statistics
 import time
 from typing import Any
 
+import numpy as np
+
 from assay.envs.logic.countdown import CountdownEnv
 from assay.envs.logic.cryptarithm import CryptarithmEnv
 from assay.envs.logic.entailment import EntailmentEnv
@@ -182,6 +184,8 @@ def main() -> None:
         "rounds. p50ms: median CPU time (time.process_time) to generate one puzzle, all rounds; "
         "speedup = rg p50 / ours p50."
     )
+    if reasoning_gym is not None:
+        print(f"reasoning-gym {reasoning_gym.__version__}, numpy {np.__version__}")
     if slower:
         print("slower than reasoning-gym at generation:", ", ".join(slower))
     else:
