@@ -58,7 +58,7 @@ def _worker(
         if num_threads is not None:
             torch.set_num_threads(num_threads)
         if spec.id not in gym.registry:
-            gym.register(**{k: v for k, v in vars(spec).items() if k in _SPEC_FIELDS})
+            gym.registry[spec.id] = spec  # registered at run time in the trainer process
         num_envs = rollout_kwargs.pop("num_envs")
         envs = assay.make_vec(spec.id, num_envs=num_envs, vectorization_mode="sync", **env_kwargs)
         samplers = [HFSampler(m, tokenizer) for m in models]
@@ -79,20 +79,6 @@ def _worker(
             j += 1
     except BaseException:  # noqa: BLE001 - reported to the trainer, which raises it
         out.put(("error", -1, traceback.format_exc()))
-
-
-_SPEC_FIELDS = (
-    "id",
-    "entry_point",
-    "reward_threshold",
-    "nondeterministic",
-    "max_episode_steps",
-    "order_enforce",
-    "disable_env_checker",
-    "kwargs",
-    "additional_wrappers",
-    "vector_entry_point",
-)
 
 
 class _Seeds:

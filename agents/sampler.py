@@ -220,18 +220,15 @@ class HFSampler:
                 cache, input_ids=nxt[:, None], attention_mask=mask, position_ids=position
             )
         tokens_l, logps_l, lengths_l = tokens.cpu().tolist(), logps.cpu().tolist(), lengths.cpu().tolist()
-        samples = []
-        for i in range(total):
-            toks = tokens_l[i][: lengths_l[i]]
-            samples.append(
-                Sample(
-                    text=self.tokenizer.decode(toks, skip_special_tokens=True),
-                    token_ids=toks,
-                    logprobs=logps_l[i][: lengths_l[i]],
-                    finish_reason="stop" if toks and toks[-1] == self.eos_id else "length",
-                )
-            )
-        return samples
+        return [self._sample(tokens_l[i][: lengths_l[i]], logps_l[i][: lengths_l[i]]) for i in range(total)]
+
+    def _sample(self, toks: list[int], logprobs: list[float]) -> Sample:
+        return Sample(
+            text=self.tokenizer.decode(toks, skip_special_tokens=True),
+            token_ids=toks,
+            logprobs=logprobs,
+            finish_reason="stop" if toks and toks[-1] == self.eos_id else "length",
+        )
 
     def _generate(
         self, ids: list[list[int]], max_new_tokens: int, temperature: float, device: Any
@@ -264,15 +261,7 @@ class HFSampler:
             toks = new[i].tolist()
             if self.eos_id is not None and self.eos_id in toks:
                 toks = toks[: toks.index(self.eos_id) + 1]
-            lps = chosen[i, : len(toks)].tolist()
-            samples.append(
-                Sample(
-                    text=self.tokenizer.decode(toks, skip_special_tokens=True),
-                    token_ids=toks,
-                    logprobs=[float(x) for x in lps],
-                    finish_reason="stop" if toks and toks[-1] == self.eos_id else "length",
-                )
-            )
+            samples.append(self._sample(toks, [float(x) for x in chosen[i, : len(toks)].tolist()]))
         return samples
 
 

@@ -144,13 +144,16 @@ class Trainer:
         """Sample ``num_prompts`` groups of ``group_size`` episodes with the current policy
         (with ``async_rollouts``: the worker's batch for this step, one update stale)."""
         c = self.config
+        limits: dict[str, Any] = dict(
+            max_new_tokens=c.max_new_tokens, temperature=c.temperature, max_turns=c.max_turns,
+            max_context_tokens=c.max_context_tokens,
+        )  # fmt: skip
         if c.async_rollouts:
             if self._async is None:
                 self._async = AsyncRollouts(
                     self.model, self.tokenizer, env_id=c.env, env_kwargs=dict(c.env_kwargs),
                     num_prompts=c.num_prompts, group_size=self.group_size, seed=c.seed, start=self.step_count,
-                    previous=self._previous, num_threads=c.num_threads, max_new_tokens=c.max_new_tokens,
-                    temperature=c.temperature, max_turns=c.max_turns, max_context_tokens=c.max_context_tokens,
+                    previous=self._previous, num_threads=c.num_threads, **limits,
                 )  # fmt: skip
             return self._async.get()
         return collect_episodes(
@@ -159,11 +162,8 @@ class Trainer:
             self.tokenizer,
             seeds=assay.group_seeds(seed, c.num_prompts, self.group_size),
             group_size=self.group_size,
-            max_new_tokens=c.max_new_tokens,
-            temperature=c.temperature,
             seed=seed,
-            max_turns=c.max_turns,
-            max_context_tokens=c.max_context_tokens,
+            **limits,
         )
 
     def minibatches(self, n: int, seed: int) -> Iterator[torch.Tensor]:

@@ -107,3 +107,16 @@ def test_async_rollouts_are_refused_where_unsupported(arith_dir, tmp_path, add_k
         )
     with pytest.raises(ValueError, match="sampler='hf'"):
         GRPO(_cfg(arith_dir, tmp_path, add_kwargs, sampler="vllm"))
+
+
+def test_an_env_registered_at_run_time_reaches_the_worker(arith_dir, tmp_path, add_kwargs):
+    import gymnasium as gym
+
+    gym.register("assay-test/RuntimeArithmetic-v0", entry_point="assay.envs.math.arithmetic:ArithmeticEnv")
+    try:
+        trainer = GRPO(_cfg(arith_dir, tmp_path, add_kwargs, env="assay-test/RuntimeArithmetic-v0"))
+        row = trainer.step()
+        trainer.close()
+        assert 0.0 <= row["reward/mean"] <= 1.0
+    finally:
+        del gym.registry["assay-test/RuntimeArithmetic-v0"]
