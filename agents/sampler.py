@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from assay.agents.lean import LeanDecoder
 from assay.verifiers.sampler import OpenAISampler, Sample, Sampler, ScriptedSampler
 
 __all__ = [
@@ -49,6 +50,9 @@ def encode_prompts(tokenizer: Any, prompts: Sequence[TokenPrompt]) -> list[list[
     return out
 
 
+_ENGINES = ("loop", "lean", "hf-loop", "generate")
+
+
 def _check(n: int, max_new_tokens: int, temperature: float) -> None:
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
@@ -68,9 +72,13 @@ class HFSampler:
             whole groups of ``n``.
         engine: ``"loop"`` (default): a decoding loop over the model's KV cache that runs the
             prompt once per group and copies its cache ``n`` times (the ``n`` completions of
-            a GRPO group share their prompt), and drops finished sequences from the batch.
-            ``"generate"``: transformers ``generate`` (for models whose cache cannot be copied
-            along the batch).
+            a GRPO group share their prompt), and drops finished sequences from the batch. Its
+            forward pass is `assay.agents.lean.LeanDecoder` for Llama-family models (the same
+            computation without transformers' per-call overhead: several times faster for
+            small models), transformers' forward for the rest. ``"lean"``: the loop, and an
+            error if the model is not supported by `LeanDecoder`. ``"hf-loop"``: the loop with
+            transformers' forward always. ``"generate"``: transformers ``generate`` (for models
+            whose cache cannot be copied along the batch).
 
     ``temperature=0`` is greedy decoding; its log-probs are those of the unscaled distribution.
     Sampling uses its own ``torch.Generator`` seeded from ``seed``: the global RNG is untouched.
@@ -82,8 +90,8 @@ class HFSampler:
     def __init__(
         self, model: Any, tokenizer: Any, *, batch_size: int | None = None, engine: str = "loop"
     ) -> None:
-        if engine not in ("loop", "generate"):
-            raise ValueError(f"engine must be 'loop' or 'generate', got {engine!r}")
+        if engine not in _ENGINES:
+            raise ValueError(f"engine must be one of {_ENGINES}, got {engine!r}")
         self.model = model
         self.tokenizer = tokenizer
         self.batch_size = batch_size
@@ -91,7 +99,21 @@ class HFSampler:
         self.eos_id: int | None = tokenizer.eos_token_id
         pad = tokenizer.pad_token_id
         self.pad_id: int = int(pad if pad is not None else (self.eos_id or 0))
-        self._cache_arg: str | None = None
+        self._texts: dict[tuple[int, ...], str] = {}
+        self._lean_why: str | None = None  # why LeanDecoder cannot run the model ("": it can)
+        self._dropout: bool | None = None
+
+    def _train_mode_matters(self) -> bool:
+        """Whether the model samples differently in training mode (active dropout): only then is
+        it switched to eval mode for sampling (switching costs a call per module)."""
+        if self._dropout is None:
+            import torch
+
+            config = getattr(self.model, "config", None)
+            self._dropout = float(getattr(config, "attention_dropout", 0.0) or 0.0) > 0 or any(
+                isinstance(m, torch.nn.modules.dropout._DropoutNd) and m.p > 0 for m in self.model.modules()
+            )
+        return self._dropout
 
     def sample(
         self,
@@ -109,10 +131,11 @@ class HFSampler:
         per_chunk = max(1, (self.batch_size or n * max(len(encoded), 1)) // n)  # prompts per chunk
         flat: list[Sample] = []
         device = next(self.model.parameters()).device
-        was_training = self.model.training
-        self.model.eval()
+        switch = self.model.training and self._train_mode_matters()
+        if switch:
+            self.model.eval()
         try:
-            if self.engine == "loop":
+            if self.engine != "generate":
                 gen = torch.Generator(device=device)
                 gen.manual_seed(seed)
                 with torch.no_grad():
@@ -133,38 +156,32 @@ class HFSampler:
                             )
                         )
         finally:
-            self.model.train(was_training)
+            if switch:
+                self.model.train()
         return [flat[i * n : (i + 1) * n] for i in range(len(prompts))]
 
     def _left_pad(self, ids: list[list[int]], device: Any) -> tuple[Any, Any]:
         import torch
 
         width = max(len(x) for x in ids)
-        input_ids = torch.full((len(ids), width), self.pad_id, dtype=torch.long)
-        attention = torch.zeros((len(ids), width), dtype=torch.long)
-        for i, x in enumerate(ids):  # left padding: every prompt ends where generation starts
-            input_ids[i, width - len(x) :] = torch.tensor(x)
-            attention[i, width - len(x) :] = 1
-        return input_ids.to(device), attention.to(device)
+        # left padding: every prompt ends where generation starts
+        rows = [[self.pad_id] * (width - len(x)) + list(x) for x in ids]
+        mask = [[0] * (width - len(x)) + [1] * len(x) for x in ids]
+        return torch.tensor(rows, dtype=torch.long, device=device), torch.tensor(
+            mask, dtype=torch.long, device=device
+        )
 
-    def _forward(self, cache: Any, **kwargs: Any) -> tuple[Any, Any]:
-        """One forward pass with the KV cache; returns (last-position logits, cache)."""
-        if self._cache_arg is None:
-            import inspect
-
-            params = inspect.signature(self.model.forward).parameters
-            self._cache_arg = "cache" if "cache" in params else "past_key_values"
-        if cache is not None:
-            kwargs[self._cache_arg] = cache
-        out = self.model(**kwargs, use_cache=True, logits_to_keep=1)
-        new_cache = getattr(out, "cache", None)
-        if new_cache is None:
-            new_cache = getattr(out, "past_key_values", None)
-        if new_cache is None or not hasattr(new_cache, "batch_repeat_interleave"):
-            raise RuntimeError(
-                f"{type(self.model).__name__} returned no copyable KV cache: use HFSampler(engine='generate')"
-            )
-        return out.logits[:, -1, :].float(), new_cache
+    def _stepper(self, max_len: int) -> _HFStepper | LeanDecoder:
+        """The forward pass of the loop: `LeanDecoder` where it can run the model (and
+        ``engine`` allows it), else transformers' own forward over its KV cache."""
+        if self.engine != "hf-loop":
+            if self._lean_why is None:
+                self._lean_why = LeanDecoder.unsupported(self.model)
+            if not self._lean_why:
+                return LeanDecoder(self.model, max_len)
+            if self.engine == "lean":
+                raise ValueError(f"engine='lean' cannot run this model: {self._lean_why}")
+        return _HFStepper(self.model)
 
     def _decode(
         self, prompts: list[list[int]], n: int, max_new_tokens: int, temperature: float, device: Any, gen: Any
@@ -174,13 +191,11 @@ class HFSampler:
 
         input_ids, attention = self._left_pad(prompts, device)
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
-        padded = len({len(p) for p in prompts}) > 1  # without padding no mask is needed (faster)
-        mask = attention if padded else None
-        logits, cache = self._forward(None, input_ids=input_ids, attention_mask=mask, position_ids=positions)
+        stepper = self._stepper(input_ids.shape[1] + max_new_tokens)
+        logits = stepper.prefill(input_ids, attention, positions)
         if n > 1:
-            cache.batch_repeat_interleave(n)
+            stepper.repeat(n)
             logits = logits.repeat_interleave(n, dim=0)
-            attention = attention.repeat_interleave(n, dim=0)
         total = logits.shape[0]
         position = positions[:, -1:].repeat_interleave(n, dim=0)
         alive = torch.arange(total, device=device)  # the full-batch row of each row decoded
@@ -190,6 +205,7 @@ class HFSampler:
         lengths = torch.full((total,), max_new_tokens, dtype=torch.long, device=device)
         greedy = temperature == 0
         for t in range(max_new_tokens):
+            logits = logits.float()
             logp = torch.log_softmax(logits if greedy else logits / temperature, dim=-1)
             if greedy:
                 nxt = logp.argmax(dim=-1)
@@ -210,21 +226,28 @@ class HFSampler:
                     if 2 * left <= running.numel():  # drop ended rows, by halves: few batch shapes
                         keep = torch.nonzero(running).squeeze(1)
                         alive, nxt, position, running = alive[keep], nxt[keep], position[keep], running[keep]
-                        attention = attention[keep]
-                        cache.batch_select_indices(keep)
+                        stepper.select(keep)
             position = position + 1
-            if padded:
-                attention = torch.cat([attention, attention.new_ones((attention.shape[0], 1))], dim=1)
-            mask = attention if padded else None
-            logits, cache = self._forward(
-                cache, input_ids=nxt[:, None], attention_mask=mask, position_ids=position
-            )
+            logits = stepper.step(nxt, position)
         tokens_l, logps_l, lengths_l = tokens.cpu().tolist(), logps.cpu().tolist(), lengths.cpu().tolist()
         return [self._sample(tokens_l[i][: lengths_l[i]], logps_l[i][: lengths_l[i]]) for i in range(total)]
 
+    def _text(self, toks: list[int]) -> str:
+        """``toks`` decoded; short completions are memoised (a small policy repeats them often,
+        and a tokenizer call costs more than sampling a token)."""
+        if len(toks) > 16:
+            return str(self.tokenizer.decode(toks, skip_special_tokens=True))
+        key = tuple(toks)
+        text = self._texts.get(key)
+        if text is None:
+            if len(self._texts) >= 1 << 16:
+                self._texts.clear()
+            text = self._texts[key] = str(self.tokenizer.decode(toks, skip_special_tokens=True))
+        return text
+
     def _sample(self, toks: list[int], logprobs: list[float]) -> Sample:
         return Sample(
-            text=self.tokenizer.decode(toks, skip_special_tokens=True),
+            text=self._text(toks),
             token_ids=toks,
             logprobs=logprobs,
             finish_reason="stop" if toks and toks[-1] == self.eos_id else "length",
@@ -263,6 +286,57 @@ class HFSampler:
                 toks = toks[: toks.index(self.eos_id) + 1]
             samples.append(self._sample(toks, [float(x) for x in chosen[i, : len(toks)].tolist()]))
         return samples
+
+
+class _HFStepper:
+    """The decoding loop's forward pass through transformers (any model with a KV cache that
+    can be repeated and indexed along the batch)."""
+
+    def __init__(self, model: Any) -> None:
+        import inspect
+
+        self.model = model
+        params = inspect.signature(model.forward).parameters
+        self.cache_arg = "cache" if "cache" in params else "past_key_values"  # transformers < 5.20
+        self.cache: Any = None
+        self.attention: Any = None  # None while no row is padded (no mask needed: faster)
+
+    def _forward(self, **kwargs: Any) -> Any:
+        if self.cache is not None:
+            kwargs[self.cache_arg] = self.cache
+        out = self.model(**kwargs, use_cache=True, logits_to_keep=1)
+        cache = getattr(out, "cache", None)
+        if cache is None:
+            cache = getattr(out, "past_key_values", None)
+        if cache is None or not hasattr(cache, "batch_repeat_interleave"):
+            raise RuntimeError(
+                f"{type(self.model).__name__} returned no copyable KV cache: use HFSampler(engine='generate')"
+            )
+        self.cache = cache
+        return out.logits[:, -1, :]
+
+    def prefill(self, input_ids: Any, attention: Any, positions: Any) -> Any:
+        self.cache = None
+        self.attention = None if bool(attention.all()) else attention
+        return self._forward(input_ids=input_ids, attention_mask=self.attention, position_ids=positions)
+
+    def repeat(self, n: int) -> None:
+        self.cache.batch_repeat_interleave(n)
+        if self.attention is not None:
+            self.attention = self.attention.repeat_interleave(n, dim=0)
+
+    def select(self, rows: Any) -> None:
+        self.cache.batch_select_indices(rows)
+        if self.attention is not None:
+            self.attention = self.attention[rows]
+
+    def step(self, tokens: Any, positions: Any) -> Any:
+        if self.attention is not None:
+            import torch
+
+            ones = self.attention.new_ones((self.attention.shape[0], 1))
+            self.attention = torch.cat([self.attention, ones], dim=1)
+        return self._forward(input_ids=tokens[:, None], attention_mask=self.attention, position_ids=positions)
 
 
 class VLLMSampler:

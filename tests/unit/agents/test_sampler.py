@@ -11,7 +11,7 @@ from assay.verifiers.sampler import Sampler  # noqa: E402
 
 PROMPTS = ["1 + 2=", "4 + 4="]
 MIXED = ["1 + 2=", "13 + 4 + 22=", "4="]  # different lengths: left padding in one batch
-ENGINES = pytest.mark.parametrize("engine", ["loop", "generate"])
+ENGINES = pytest.mark.parametrize("engine", ["loop", "hf-loop", "generate"])  # loop: LeanDecoder here
 
 
 @pytest.fixture(scope="module")
