@@ -21,6 +21,12 @@ few times over (small models on CPU); at scale the sampler is a vLLM engine.
 The worker is a ``spawn`` process (no fork after torch's thread pools exist). It rebuilds the
 environments from their Gymnasium spec, so envs registered at run time travel too, as long as
 their entry point can be pickled (a class or a ``"module:Class"`` string).
+
+Start-up: a spawned worker takes seconds to import torch and transformers. Until it reports
+ready, the trainer samples each batch itself, with the same stale weights, seeds and code, so
+the batches (and the run) are the same whoever samples them; the batch after the one during
+which the worker reports ready is the worker's. ``handover=k`` fixes that point at batch ``k``
+instead (tests use it to show the two paths agree).
 """
 
 from __future__ import annotations
@@ -46,8 +52,9 @@ def _worker(
     published: Any,
     out: Any,
 ) -> None:
-    """Sample batches ``start, start + 1, ...``; batch ``j`` waits for the weights of update
-    ``j - 1`` (``published`` counts the updates whose weights are in shared memory)."""
+    """Report ready, then sample batches ``k, k + 1, ...`` from the ``("start", k)`` message on;
+    batch ``j`` waits for the weights of update ``j - 1`` (``published`` counts the updates
+    whose weights are in shared memory; ``start`` are there from the beginning)."""
     try:
         import torch
 
@@ -62,8 +69,17 @@ def _worker(
         num_envs = rollout_kwargs.pop("num_envs")
         envs = assay.make_vec(spec.id, num_envs=num_envs, vectorization_mode="sync", **env_kwargs)
         samplers = [HFSampler(m, tokenizer) for m in models]
+        out.put(("ready", -1, None))
         have = start  # weights of updates 0..have are published
-        j = start
+        j = -1
+        while j < 0:  # the trainer says which batch is ours first
+            msg = published.get()
+            if msg is None:
+                return
+            if isinstance(msg, tuple):
+                j = int(msg[1])
+            else:
+                have = int(msg)
         while True:
             need = max(j - 1, 0)
             while have < need:
@@ -108,6 +124,9 @@ class AsyncRollouts:
         seed: The run's seed (batch ``j`` uses the synchronous trainer's seeds for step ``j``).
         start: The first batch to sample (the trainer's step count).
         num_threads: Torch threads in the worker.
+        local_envs: The trainer's vector env (the same env and size): the trainer samples with
+            it while the worker starts up.
+        handover: The first batch the worker samples (None: the one after it reports ready).
         timeout_s: Longest wait for one batch before giving up with an error.
         **rollout_kwargs: Passed to `collect_episodes` (``max_new_tokens``, ``temperature``...).
     """
@@ -125,6 +144,8 @@ class AsyncRollouts:
         start: int = 0,
         previous: dict[str, Any] | None = None,
         num_threads: int | None = 1,
+        local_envs: Any = None,
+        handover: int | None = None,
         timeout_s: float = 600.0,
         **rollout_kwargs: Any,
     ) -> None:
@@ -136,6 +157,13 @@ class AsyncRollouts:
             )
         self.timeout_s = timeout_s
         self.next_batch = start
+        self.tokenizer = tokenizer
+        self.seeds_of = _Seeds(seed, num_prompts, group_size)
+        self.local_envs = local_envs
+        self.handover = start if local_envs is None else handover
+        self.handed_over = False
+        self.rollout_kwargs = {**rollout_kwargs, "group_size": group_size}
+        self._local_samplers: list[Any] | None = None
         self.copies = (copy.deepcopy(model).eval(), copy.deepcopy(model).eval())
         for m in self.copies:
             m.requires_grad_(False)
@@ -159,7 +187,7 @@ class AsyncRollouts:
                 gym.spec(env_id),
                 dict(env_kwargs),
                 {**rollout_kwargs, "num_envs": num_prompts * group_size, "group_size": group_size},
-                _Seeds(seed, num_prompts, group_size),
+                self.seeds_of,
                 start,
                 num_threads,
                 self.published,
@@ -171,27 +199,62 @@ class AsyncRollouts:
         self.process.start()
 
     def get(self) -> list[Any]:
-        """The next batch's episodes (blocks until the worker has it)."""
+        """The next batch's episodes (sampled here while the worker starts up, else by it)."""
+        j = self.next_batch
+        if not self.handed_over:
+            if self.handover is None:  # hand over once the worker is up: batch j is still ours
+                if self._receive(block=False) is not None:
+                    self.published.put(("start", j + 1))
+                    self.handed_over = True
+                return self._local(j)
+            if j < self.handover:
+                return self._local(j)
+            self._receive(block=True)  # the worker's "ready"
+            self.published.put(("start", j))
+            self.handed_over = True
+        got = self._receive(block=True)
+        if got is None or got[0] != j:
+            raise RuntimeError(f"expected batch {j}, got {None if got is None else got[0]}")
+        self.next_batch += 1
+        episodes: list[Any] = got[1]
+        return episodes
+
+    def _local(self, j: int) -> list[Any]:
+        """Batch ``j`` sampled in this process, exactly as the worker would (same weights copy)."""
+        from assay.agents.rollout import collect_episodes
+        from assay.agents.sampler import HFSampler
+
+        if self._local_samplers is None:
+            self._local_samplers = [HFSampler(m, self.tokenizer) for m in self.copies]
+        seeds, seed = self.seeds_of(j)
+        sampler = self._local_samplers[max(j - 1, 0) % 2]
+        episodes = collect_episodes(
+            self.local_envs, sampler, self.tokenizer, seeds=seeds, seed=seed, **self.rollout_kwargs
+        )
+        self.next_batch += 1
+        return episodes
+
+    def _receive(self, *, block: bool) -> tuple[int, Any] | None:
+        """The worker's next message as ``(batch, episodes)`` (``(-1, None)`` for "ready"); None
+        when not blocking and there is none. A failed or dead worker is an error."""
         waited = 0.0
         while True:
             try:
-                kind, j, payload = self.out.get(timeout=1.0)
+                kind, j, payload = self.out.get(timeout=1.0) if block else self.out.get_nowait()
                 break
             except queue.Empty:
-                waited += 1.0
                 if not self.process.is_alive():
                     raise RuntimeError(
                         f"the rollout worker died (exit code {self.process.exitcode})"
                     ) from None
+                if not block:
+                    return None
+                waited += 1.0
                 if waited >= self.timeout_s:
                     raise TimeoutError(f"no rollout batch after {self.timeout_s:.0f} s") from None
         if kind == "error":
             raise RuntimeError(f"the rollout worker failed:\n{payload}")
-        if j != self.next_batch:
-            raise RuntimeError(f"expected batch {self.next_batch}, got {j}")
-        self.next_batch += 1
-        episodes: list[Any] = payload
-        return episodes
+        return int(j), payload
 
     def publish(self, model: Any, update: int) -> None:
         """Hand the weights after ``update`` updates to the worker (for batch ``update + 1``)."""

@@ -79,6 +79,11 @@ class RunConfig:
     async_rollouts: bool = False
     """Sample the next batch in a worker process while training on this one (one update stale,
     corrected by truncated importance sampling; GRPO with ``sampler='hf'`` on the CPU)."""
+    async_handover: int | None = None
+    """With ``async_rollouts``: None samples batches in the trainer's process (the same batches,
+    with the same stale weights) until the worker has started, so start-up is not idle time;
+    ``k`` hands over at batch ``k`` exactly (0: the worker samples every batch). Every choice
+    gives the same run."""
     time_limit_s: float | None = None
     """Stop after the step during which this much wall time has passed (None: no limit)."""
     target_reward: float | None = None

@@ -153,7 +153,8 @@ class Trainer:
                 self._async = AsyncRollouts(
                     self.model, self.tokenizer, env_id=c.env, env_kwargs=dict(c.env_kwargs),
                     num_prompts=c.num_prompts, group_size=self.group_size, seed=c.seed, start=self.step_count,
-                    previous=self._previous, num_threads=c.num_threads, **limits,
+                    previous=self._previous, num_threads=c.num_threads, local_envs=self.envs,
+                    handover=c.async_handover, **limits,
                 )  # fmt: skip
             return self._async.get()
         return collect_episodes(

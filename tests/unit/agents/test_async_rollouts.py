@@ -2,7 +2,8 @@
 
 Checked: every batch is exactly one update stale (its sampler log-probs are those of the
 weights after update k - 1, not of any other weights), truncated importance sampling is on,
-runs are deterministic and resume exactly, and a dead worker is an error, not a hang.
+runs are deterministic and resume exactly, the same whether the trainer or the worker samples
+a batch (start-up hand-over), and a dead worker is an error, not a hang.
 """
 
 import pytest
@@ -22,7 +23,7 @@ def _cfg(arith_dir, tmp_path, add_kwargs, **kw):
     base = dict(
         model=str(arith_dir), env="assay/Arithmetic-v0", env_kwargs=add_kwargs, out_dir=str(tmp_path / "run"),
         num_prompts=4, group_size=4, max_new_tokens=4, progress=False, plot=False, num_threads=1, lr=5e-3,
-        log_kl=False, async_rollouts=True,
+        log_kl=False, async_rollouts=True, async_handover=0,
     )  # fmt: skip
     base.update(kw)
     return GRPOConfig(**base)
@@ -35,8 +36,9 @@ def _gap(model, tokenizer, episodes):
     return (((lp - b.sampler_logprobs).abs() * b.loss_mask).sum() / b.loss_mask.sum()).item()
 
 
-def test_each_batch_is_sampled_with_the_weights_one_update_old(arith_dir, tmp_path, add_kwargs):
-    trainer = GRPO(_cfg(arith_dir, tmp_path, add_kwargs, filter_groups=False))
+@pytest.mark.parametrize("handover", [0, 2])
+def test_each_batch_is_sampled_with_the_weights_one_update_old(arith_dir, tmp_path, add_kwargs, handover):
+    trainer = GRPO(_cfg(arith_dir, tmp_path, add_kwargs, filter_groups=False, async_handover=handover))
     snapshot = lambda: {k: v.clone() for k, v in trainer.model.state_dict().items()}  # noqa: E731
     batches, thetas = [], [snapshot()]  # thetas[i]: the weights after i updates
     rollout = trainer.rollout
@@ -69,10 +71,10 @@ def test_async_runs_are_deterministic_and_resume_exactly(arith_dir, tmp_path, ad
     again = GRPO(_cfg(arith_dir, tmp_path / "a2", add_kwargs, steps=4))
     assert STRIP(again.train()) == STRIP(rows)
     again.close()
-    part = GRPO(_cfg(arith_dir, tmp_path / "b", add_kwargs, steps=2, save_every=2))
+    part = GRPO(_cfg(arith_dir, tmp_path / "b", add_kwargs, steps=2, save_every=2, async_handover=None))
     part.train()
     part.close()
-    resumed = GRPO(_cfg(arith_dir, tmp_path / "b", add_kwargs, steps=4, save_every=2))
+    resumed = GRPO(_cfg(arith_dir, tmp_path / "b", add_kwargs, steps=4, save_every=2, async_handover=3))
     rows_b = resumed.train(resume=True)
     resumed.close()
     assert len(rows) == 4 and STRIP(rows_b) == STRIP(rows)
@@ -80,8 +82,26 @@ def test_async_runs_are_deterministic_and_resume_exactly(arith_dir, tmp_path, ad
         assert k == k2 and torch.equal(v, v2)
 
 
-def test_a_dead_worker_is_an_error_not_a_hang(arith_dir, tmp_path, add_kwargs):
-    trainer = GRPO(_cfg(arith_dir, tmp_path, add_kwargs))
+def test_the_run_is_the_same_whoever_samples_each_batch(arith_dir, tmp_path, add_kwargs):
+    """Hand-over at batch 0 (the worker samples all), 3 (the trainer samples 0-2), never within
+    the run (the trainer samples all), or when the worker is up: the same metrics and weights."""
+    runs = {}
+    for handover in (0, 3, 100, None):
+        trainer = GRPO(
+            _cfg(arith_dir, tmp_path / str(handover), add_kwargs, steps=5, async_handover=handover)
+        )
+        runs[handover] = (STRIP(trainer.train()), [p.detach().clone() for p in trainer.model.parameters()])
+        trainer.close()
+    rows, params = runs[0]
+    assert any(r["skipped"] == 0.0 for r in rows)
+    for handover, (rows_h, params_h) in runs.items():
+        assert rows_h == rows, handover
+        assert all(torch.equal(a, b) for a, b in zip(params, params_h, strict=True)), handover
+
+
+@pytest.mark.parametrize("handover", [0, None])
+def test_a_dead_worker_is_an_error_not_a_hang(arith_dir, tmp_path, add_kwargs, handover):
+    trainer = GRPO(_cfg(arith_dir, tmp_path, add_kwargs, async_handover=handover))
     trainer.step()
     trainer._async.process.kill()
     trainer._async.process.join()
