@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import gymnasium as gym
-from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, VectorEnv
 
 __all__ = ["describe", "group_seeds", "list_envs", "make", "make_vec", "register"]
 
@@ -52,7 +52,8 @@ def make_vec(
     """A vector of ``num_envs`` copies of env ``id`` (each built with ``kwargs``).
 
     ``"async"`` (default) steps each env in its own worker process, so verification (the costly
-    part) runs in parallel; ``"sync"`` steps them in this process. Observations are tuples of
+    part) runs in parallel; ``"sync"`` steps them in this process (a `assay.vector.TextSyncVectorEnv`:
+    Gymnasium's ``SyncVectorEnv`` with cheaper per-sub-env bookkeeping, same results). Observations are tuples of
     ``str`` and arrive intact in both modes (no shared memory: text is pickled).
 
     Autoreset is off by default: reset explicitly, as RL rollouts over text do. For GRPO groups
@@ -73,7 +74,9 @@ def make_vec(
     if backend != "gymnasium":
         raise ValueError(f"backend must be 'gymnasium' or 'ray', got {backend!r}")
     if vectorization_mode == "sync":
-        return SyncVectorEnv(fns, autoreset_mode=autoreset_mode)
+        from assay.vector import TextSyncVectorEnv
+
+        return TextSyncVectorEnv(fns, autoreset_mode=autoreset_mode)
     if vectorization_mode == "async":
         return AsyncVectorEnv(fns, shared_memory=False, autoreset_mode=autoreset_mode)
     raise ValueError(f"vectorization_mode must be 'sync' or 'async', got {vectorization_mode!r}")

@@ -17,12 +17,16 @@ the reward, empty on non-final steps without turn rewards).
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, SupportsFloat
+from typing import Any, SupportsFloat, cast
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.utils import seeding
+from numpy.random.bit_generator import ISeedSequence
 
 from assay.envs.spaces import Utf8Text, is_utf8_text
 from assay.errors import UnknownTask
@@ -42,6 +46,140 @@ RESET_INFO_KEYS = ("task_id",)
 STEP_INFO_KEYS = ("task_id", "turn", "verdict", "reward_terms")
 
 Message = dict[str, str]
+
+
+# -- seeded generators for recurring seeds ------------------------------------------------------
+#
+# ``reset(seed=s)`` gives the env gymnasium's generator, ``Generator(PCG64(SeedSequence(s)))``
+# (`gymnasium.utils.seeding.np_random`). Building it costs about 15 us, mostly hashing ``s`` into
+# the SeedSequence's pool and PCG64's state; a GRPO step resets G sub-envs with each seed, and the
+# default `TextEnv.sample_task` then draws ``integers(high)`` from it (another 2 us). For a seed seen
+# before, `_SeedRecord` holds the pristine SeedSequence (as its pickled state) and the PCG64 state
+# before and after that first draw, and `_generator` builds a new, independent generator in exactly
+# that state: a fresh PCG64 object (constructed from a constant, then restored as numpy's own
+# unpickling does) carrying its own copy of the SeedSequence, so ``seed_seq``, ``spawn`` and every
+# draw are as if built from scratch. `_fast_seeding` checks this against gymnasium once per process
+# and turns the shortcut off when it does not hold (e.g. numpy < 2 cannot restore a seed_seq).
+
+
+_RESET_SHORTCUT = True
+"""Set False to seed through `gymnasium.Env.reset` every time (benchmarks/vector_overhead.py)."""
+
+
+class _ConstantSeed(ISeedSequence):
+    """Seeds a PCG64 that is about to be restored to another state (any state would do)."""
+
+    _WORDS = np.ones(4, dtype=np.uint64)
+
+    def generate_state(self, n_words: int, dtype: Any = np.uint32) -> np.ndarray:
+        if n_words == 4 and dtype is np.uint64:  # PCG64's request
+            return self._WORDS
+        return np.ones(n_words, dtype=dtype)
+
+
+_CONSTANT_SEED = _ConstantSeed()
+
+
+@dataclass(slots=True)
+class _SeedRecord:
+    """One seed: its SeedSequence's pickled form, PCG64 states (pristine, after the first draw)."""
+
+    seed_seq: tuple[Any, ...]
+    """``(constructor, args, state)``: how `pickle` rebuilds the pristine SeedSequence."""
+    pool_at: int
+    """Where its pool (an array, copied for each generator) sits in that state."""
+    state: dict[str, Any]
+    draws: dict[int, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    """``high`` -> (``int(rng.integers(high))``, the state after that draw) from the pristine state."""
+
+
+_SEED_RECORDS: dict[int, _SeedRecord] = {}
+_MAX_SEED_RECORDS = 4096
+_SEED_LOCK = threading.Lock()
+
+
+def _generator(record: _SeedRecord, state: dict[str, Any]) -> np.random.Generator:
+    """A new ``Generator(PCG64(SeedSequence(seed)))`` of ``record``'s seed, its PCG64 at ``state``."""
+    ctor, args, ss_state = record.seed_seq
+    ss_state = list(ss_state)
+    ss_state[record.pool_at] = ss_state[record.pool_at].copy()
+    seed_seq = ctor(*args)
+    seed_seq.__setstate__(tuple(ss_state))
+    bit_generator: Any = np.random.PCG64(_CONSTANT_SEED)  # type: ignore[arg-type]
+    bit_generator.__setstate__((state, seed_seq))  # numpy's unpickling: state and seed_seq
+    return np.random.Generator(bit_generator)
+
+
+def _seeded(seed: int, high: int | None) -> tuple[np.random.Generator, _SeedRecord, int | None]:
+    """gymnasium's generator for ``seed`` (a new object each call), its record, and a drawn index.
+
+    With ``high``, if this seed's first ``integers(high)`` is on record, the generator comes back
+    in the state after that draw, with the index drawn; otherwise the index is None and the
+    generator is pristine.
+    """
+    record = _SEED_RECORDS.get(seed)
+    if record is None:
+        seed_seq = np.random.SeedSequence(seed)
+        bit_generator = np.random.PCG64(seed_seq)
+        ctor, args, state = cast(tuple[Any, Any, Any], seed_seq.__reduce_ex__(2))
+        pool_at = next(i for i, x in enumerate(state) if isinstance(x, np.ndarray))
+        record = _SeedRecord((ctor, args, state), pool_at, dict(bit_generator.state))
+        with _SEED_LOCK:
+            if len(_SEED_RECORDS) >= _MAX_SEED_RECORDS:
+                del _SEED_RECORDS[next(iter(_SEED_RECORDS))]
+            _SEED_RECORDS[seed] = record
+        return np.random.Generator(bit_generator), record, None
+    if high is not None:
+        drawn = record.draws.get(high)
+        if drawn is not None:
+            return _generator(record, drawn[1]), record, drawn[0]
+    return _generator(record, record.state), record, None
+
+
+@functools.cache
+def _fast_seeding() -> bool:
+    """True if `_seeded` reproduces gymnasium's seeded generator exactly on this numpy."""
+    try:
+        for seed in (0, 12345, 2**32 - 1, 2**40 + 3):
+            for _ in range(2):  # built from scratch, then from the record
+                ours, ref = _seeded(seed, None)[0], seeding.np_random(seed)[0]
+                ss, ref_ss = ours.bit_generator.seed_seq, ref.bit_generator.seed_seq
+                if not (
+                    type(ours.bit_generator) is type(ref.bit_generator)
+                    and type(ss) is type(ref_ss)
+                    and (ss.entropy, ss.spawn_key, ss.pool_size, ss.n_children_spawned)  # type: ignore[attr-defined]
+                    == (ref_ss.entropy, ref_ss.spawn_key, ref_ss.pool_size, ref_ss.n_children_spawned)  # type: ignore[attr-defined]
+                    and np.array_equal(ss.pool, ref_ss.pool)  # type: ignore[attr-defined]
+                    and ours.bit_generator.state == ref.bit_generator.state
+                    and ours.integers(2**62, size=4).tolist() == ref.integers(2**62, size=4).tolist()
+                    and ours.spawn(1)[0].random() == ref.spawn(1)[0].random()
+                ):
+                    return False
+        return True
+    except Exception:  # noqa: BLE001 - a numpy that cannot do this takes gymnasium's own path
+        return False
+    finally:
+        with _SEED_LOCK:
+            _SEED_RECORDS.clear()
+
+
+_SHORTCUTS: dict[type, tuple[bool, bool]] = {}
+
+
+def _reset_shortcuts(cls: type[TextEnv]) -> tuple[bool, bool]:
+    """(seeding, sampling): may ``cls.reset`` seed itself and draw the default task index directly?
+
+    Seeding skips `gymnasium.Env.reset` only where that is the next ``reset`` after `TextEnv` in the
+    MRO; sampling also needs the default `TextEnv.sample_task` and `TextEnv._pick_task`.
+    """
+    found = _SHORTCUTS.get(cls)
+    if found is None:
+        mro = cls.__mro__
+        after = next((c for c in mro[mro.index(TextEnv) + 1 :] if "reset" in c.__dict__), None)
+        seeds = after is gym.Env and _fast_seeding()
+        samples = seeds and cls.sample_task is TextEnv.sample_task and cls._pick_task is TextEnv._pick_task
+        found = _SHORTCUTS[cls] = (seeds, samples)
+    return found
 
 
 class TextEnv(gym.Env[str, str]):
@@ -130,8 +268,11 @@ class TextEnv(gym.Env[str, str]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[str, dict[str, Any]]:
-        super().reset(seed=seed)
-        self.task = self._pick_task(options or {})
+        if type(seed) is int and seed >= 0 and _RESET_SHORTCUT and _reset_shortcuts(type(self))[0]:
+            self.task = self._seeded_task(seed, options)
+        else:
+            super().reset(seed=seed)
+            self.task = self._pick_task(options or {})
         if len(self.task.prompt) > self.max_chars:
             raise ValueError(
                 f"task {self.task.id!r}: prompt has {len(self.task.prompt)} chars, "
@@ -144,7 +285,25 @@ class TextEnv(gym.Env[str, str]):
     def on_reset(self, task: Task) -> None:
         """Hook: set up per-episode state. Called by `reset` after the task is chosen."""
 
+    def _seeded_task(self, seed: int, options: Mapping[str, Any] | None) -> Task:
+        """``gymnasium.Env.reset(seed=seed)`` then `_pick_task`, on the recurring-seed shortcut."""
+        self._np_random_seed = seed  # gymnasium's: SeedSequence(seed).entropy, i.e. seed
+        if options or not _reset_shortcuts(type(self))[1]:
+            self._np_random = _seeded(seed, None)[0]
+            return self._pick_task(options or {})
+        high = self.num_tasks if self.num_tasks is not None else 2**31
+        rng, record, index = _seeded(seed, high)
+        self._np_random = rng
+        if high == 0:
+            return self.sample_task(rng)  # raises UnknownTask
+        if index is None:  # sample_task's draw, remembered for this seed
+            index = int(rng.integers(high))
+            record.draws[high] = (index, dict(rng.bit_generator.state))
+        return self.task_at(index)
+
     def _pick_task(self, options: Mapping[str, Any]) -> Task:
+        if not options:
+            return self.sample_task(self.np_random)
         unknown = set(options) - {"task", "task_id", "index"}
         if unknown:
             raise ValueError(f"unknown reset options {sorted(unknown)}; use task, task_id or index")
