@@ -89,11 +89,12 @@ def main() -> int:
         figures["hf_step_s"] = [round(r["time/step"], 3) for r in rows]
         figures["hf_logprob_gap"] = [r.get("logprob_gap") for r in rows]
         figures["hf_tis_on"] = [r.get("tis") for r in rows]
-        # the two HF sampling engines on the same policy: time per call, same-seed greedy agreement
+        # the HF sampling engines on the same policy (loop = LeanDecoder for this Qwen2, hf-loop =
+        # the same loop over transformers' forward): time per call, same-seed greedy agreement
         from assay.agents.sampler import HFSampler
 
         prompts = [f"{a} + {b}=" for a in range(4) for b in range(2)]
-        for engine in ("loop", "generate"):
+        for engine in ("loop", "hf-loop", "generate"):
             sampler = HFSampler(trainer.model, trainer.tokenizer, engine=engine)
             with trainer.autocast():
                 for i in range(2):  # warm-up (first use of each shape picks kernels)
@@ -111,9 +112,8 @@ def main() -> int:
                     for g in sampler.sample(prompts[:2], n=1, max_new_tokens=8, temperature=0.0)
                     for x in g
                 ]
-        figures["hf_engines_agree_greedy"] = figures.pop("hf_loop_greedy") == figures.pop(
-            "hf_generate_greedy"
-        )
+        greedy = [figures.pop(f"hf_{e}_greedy") for e in ("loop", "hf-loop", "generate")]
+        figures["hf_engines_agree_greedy"] = greedy[0] == greedy[1] == greedy[2]
         trainer.close()
         del trainer
         if cuda:
