@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.agents.lean import LeanDecoder
-from assay.verifiers.sampler import OpenAISampler, Sample, Sampler, ScriptedSampler
+from assay.verifiers.sampler import OpenAISampler, Sample, Sampler, ScriptedSampler, check_sample_args
 
 __all__ = [
     "HFSampler",
@@ -51,15 +51,6 @@ def encode_prompts(tokenizer: Any, prompts: Sequence[TokenPrompt]) -> list[list[
 
 
 _ENGINES = ("loop", "lean", "hf-loop", "generate")
-
-
-def _check(n: int, max_new_tokens: int, temperature: float) -> None:
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    if max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
 
 
 class HFSampler:
@@ -126,7 +117,7 @@ class HFSampler:
     ) -> list[list[Sample]]:
         import torch
 
-        _check(n, max_new_tokens, temperature)
+        check_sample_args(prompts, n, max_new_tokens, temperature)
         encoded = encode_prompts(self.tokenizer, prompts)
         per_chunk = max(1, (self.batch_size or n * max(len(encoded), 1)) // n)  # prompts per chunk
         flat: list[Sample] = []
@@ -409,7 +400,7 @@ class VLLMSampler:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        _check(n, max_new_tokens, temperature)
+        check_sample_args(prompts, n, max_new_tokens, temperature)
         ids = encode_prompts(self.tokenizer, prompts)
         params = [
             SamplingParams(

@@ -77,7 +77,8 @@ class SamplerError(AssayError):
         self.partial: list[list[Sample] | BaseException] = list(partial)
 
 
-def _check_args(prompts: Sequence[str], n: int, max_new_tokens: int, temperature: float) -> None:
+def check_sample_args(prompts: Sequence[Any], n: int, max_new_tokens: int, temperature: float) -> None:
+    """The `Sampler.sample` argument checks every sampler shares (a clear error, not a crash)."""
     if isinstance(prompts, str):
         raise TypeError("prompts must be a sequence of str, not a single str")
     if n < 1:
@@ -132,7 +133,7 @@ class ScriptedSampler:
         temperature: float = 1.0,
         seed: int = 0,
     ) -> list[list[Sample]]:
-        _check_args(prompts, n, max_new_tokens, temperature)
+        check_sample_args(prompts, n, max_new_tokens, temperature)
         out: list[list[Sample]] = []
         with self._lock:
             for prompt in prompts:
@@ -247,7 +248,7 @@ class OpenAISampler:
         """Blocking: runs `asample` on a private event loop (in a helper thread when the caller
         is itself inside a running loop)."""
         coro_args = (list(prompts), n, max_new_tokens, temperature, seed)
-        _check_args(prompts, n, max_new_tokens, temperature)
+        check_sample_args(prompts, n, max_new_tokens, temperature)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -277,7 +278,7 @@ class OpenAISampler:
         seed: int = 0,
     ) -> list[list[Sample]]:
         """The async form of `sample` (same arguments, same guarantees)."""
-        _check_args(prompts, n, max_new_tokens, temperature)
+        check_sample_args(prompts, n, max_new_tokens, temperature)
         httpx = _import_httpx()
         limit = asyncio.Semaphore(self.concurrency)
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
