@@ -192,10 +192,10 @@ class PPOConfig(RunConfig):
             raise ValueError("gamma and lam must be in [0, 1]")
 
 
-C = TypeVar("C", bound=RunConfig)
+C = TypeVar("C")
 
 
-def _coerce(cls: type[RunConfig], key: str, value: Any) -> Any:
+def _coerce(cls: type[Any], key: str, value: Any) -> Any:
     fields = {f.name for f in dataclasses.fields(cls)}
     if key not in fields:
         raise ValueError(f"{cls.__name__} has no setting {key!r}; known: {', '.join(sorted(fields))}")
@@ -230,7 +230,9 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
 def load_config(
     cls: type[C], path: str | Path | None = None, overrides: Mapping[str, Any] | None = None
 ) -> C:
-    """Build ``cls`` from a YAML file (a mapping of setting -> value) and then ``overrides``."""
+    """Build the config dataclass ``cls`` from a YAML file (a mapping of setting -> value), then
+    ``overrides``; unknown settings are an error. Used by every trainer's config (RL and the
+    post-training stages)."""
     import yaml
 
     values: dict[str, Any] = {}

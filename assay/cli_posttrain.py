@@ -15,7 +15,6 @@ sub-app of `assay.cli_train` by `register`; torch is imported only when a comman
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,8 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from assay.cli_train import parse_env_kwargs, settings
 
 __all__ = ["app", "register"]
 
@@ -52,31 +53,7 @@ def _values(
     quiet: bool,
     **extra: Any,
 ) -> dict[str, Any]:
-    from assay.agents.config import parse_overrides
-
-    values: dict[str, Any] = {}
-    for key, value in (("model", model), ("data", data), ("out_dir", out), ("seed", seed), *extra.items()):
-        if value is not None:
-            values[key] = value
-    if quiet:
-        values["progress"] = False
-    try:
-        values.update(parse_overrides(sets or []))
-    except ValueError as e:
-        raise typer.BadParameter(str(e)) from e
-    return values
-
-
-def _env_kwargs(text: str | None) -> dict[str, Any] | None:
-    if text is None:
-        return None
-    try:
-        parsed = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise typer.BadParameter(f"--env-kwargs is not JSON: {e}") from e
-    if not isinstance(parsed, dict):
-        raise typer.BadParameter("--env-kwargs must be a JSON object")
-    return parsed
+    return settings(sets, quiet, model=model, data=data, out_dir=out, seed=seed, **extra)
 
 
 def _config(cls: Any, path: Path | None, values: dict[str, Any]) -> Any:
@@ -193,7 +170,7 @@ def dpo_cmd(
     if resume:
         raise typer.BadParameter("--resume is for offline runs; an online run restarts from --model")
     values = _values(model, None, out, seed, set_, quiet, loss=loss, env=env, rounds=rounds)
-    kwargs = _env_kwargs(env_kwargs)
+    kwargs = parse_env_kwargs(env_kwargs)
     if kwargs is not None:
         values["env_kwargs"] = kwargs
     cfg = _config(OnlineDPOConfig, config, values)
@@ -295,7 +272,7 @@ def data_cmd(
         from assay.agents.preference.rm import RewardModel
 
         scorer = RewardModel.load(reward_model)
-    environment = assay.make(env, **(_env_kwargs(env_kwargs) or {}))
+    environment = assay.make(env, **(parse_env_kwargs(env_kwargs) or {}))
     try:
         base: Any = environment.unwrapped
         chosen = range(start, start + tasks)

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["app", "eval_table", "model_app"]
+__all__ = ["app", "eval_table", "model_app", "parse_env_kwargs", "settings"]
 
 app = typer.Typer(help="Train a policy on an assay env (GRPO or PPO).", no_args_is_help=True)
 model_app = typer.Typer(help="Build local models (no hub needed).", no_args_is_help=True)
@@ -34,6 +34,34 @@ _EVAL = typer.Option(64, "--eval", help="Evaluate the trained policy on this man
 _QUIET = typer.Option(False, "--quiet", help="No progress bar.")
 
 
+def parse_env_kwargs(text: str | None) -> dict[str, Any] | None:
+    """``--env-kwargs``: a JSON object, or None when not given (a clear error otherwise)."""
+    if text is None:
+        return None
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise typer.BadParameter(f"--env-kwargs is not JSON: {e}") from e
+    if not isinstance(parsed, dict):
+        raise typer.BadParameter("--env-kwargs must be a JSON object")
+    return parsed
+
+
+def settings(sets: list[str] | None, quiet: bool, **flags: Any) -> dict[str, Any]:
+    """A trainer's settings from its command line: the flags given (None: not given), then the
+    ``--set key=value`` overrides; ``quiet`` turns the progress bar off."""
+    from assay.agents.config import parse_overrides
+
+    values = {key: value for key, value in flags.items() if value is not None}
+    if quiet:
+        values["progress"] = False
+    try:
+        values.update(parse_overrides(sets or []))
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from e
+    return values
+
+
 def _settings(
     env: str | None,
     model: str | None,
@@ -44,24 +72,16 @@ def _settings(
     sets: list[str] | None,
     quiet: bool,
 ) -> dict[str, Any]:
-    from assay.agents.config import parse_overrides
-
-    values: dict[str, Any] = {}
-    for key, value in (("env", env), ("model", model), ("out_dir", out), ("steps", steps), ("seed", seed)):
-        if value is not None:
-            values[key] = value
-    if env_kwargs is not None:
-        try:
-            values["env_kwargs"] = json.loads(env_kwargs)
-        except json.JSONDecodeError as e:
-            raise typer.BadParameter(f"--env-kwargs is not JSON: {e}") from e
-    if quiet:
-        values["progress"] = False
-    try:
-        values.update(parse_overrides(sets or []))
-    except ValueError as e:
-        raise typer.BadParameter(str(e)) from e
-    return values
+    return settings(
+        sets,
+        quiet,
+        env=env,
+        model=model,
+        env_kwargs=parse_env_kwargs(env_kwargs),
+        out_dir=out,
+        steps=steps,
+        seed=seed,
+    )
 
 
 def eval_table(title: str, results: dict[str, Any]) -> Table:

@@ -6,12 +6,11 @@ trained from scratch needs a far larger learning rate (the tests and the recipe 
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
+
+from assay.agents.config import load_config as load_train_config
 
 __all__ = [
     "DPOConfig",
@@ -211,33 +210,3 @@ class RMConfig(TrainConfig):
     """Reward-centring coefficient (0: off; Eisenstein et al. 2023 use 0.01)."""
     margin_from_scores: bool = False
     """Use ``chosen_score - rejected_score`` as the margin of each pair (when both are present)."""
-
-
-C = TypeVar("C", bound=TrainConfig)
-
-
-def _coerce(cls: type[TrainConfig], key: str, value: Any) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    if key not in names:
-        raise ValueError(f"{cls.__name__} has no setting {key!r}; known: {', '.join(sorted(names))}")
-    if key in ("adam_betas", "report_to") and isinstance(value, list):
-        return tuple(value)
-    if key == "env_kwargs" and isinstance(value, str):
-        return json.loads(value)
-    return value
-
-
-def load_train_config(
-    cls: type[C], path: str | Path | None = None, overrides: Mapping[str, Any] | None = None
-) -> C:
-    """Build ``cls`` from a YAML mapping of settings (unknown keys are an error) and overrides."""
-    import yaml
-
-    values: dict[str, Any] = {}
-    if path is not None:
-        loaded = yaml.safe_load(Path(path).read_text())
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ValueError(f"{path}: expected a mapping of settings, got {type(loaded).__name__}")
-        values.update(loaded or {})
-    values.update(overrides or {})
-    return cls(**{k: _coerce(cls, k, v) for k, v in values.items()})
