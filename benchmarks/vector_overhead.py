@@ -2,8 +2,9 @@
 
 Each GRPO step of ``benchmarks/grpo_vs_trl.py`` resets a vector of 128 Arithmetic sub-envs with
 ``reset(seed=assay.group_seeds(step, 8, 16))`` (8 prompts x 16 copies), steps it once with 128 short
-answers, and resets the ended sub-envs with ``reset(options={"reset_mask": mask})``. This script
-times those three calls for:
+answers; a multi-turn rollout (agents/rollout.py) also resets ended sub-envs with
+``reset(options={"reset_mask": mask})`` before its next vector step (a single-turn one never
+does: every episode has ended). This script times those three calls, in that order, for:
 
 - gymnasium: ``gymnasium.vector.SyncVectorEnv`` over ``gymnasium.make`` envs, with the envs seeded
   by Gymnasium's own ``Env.reset`` (``seeding.np_random``: assay's recurring-seed shortcut off);
@@ -14,7 +15,12 @@ Both wrap each env in Gymnasium's checker wrappers (``gymnasium.make``). Rounds 
 vector env goes first; each round uses new seeds, as training does. The env's own task builder is
 memoised per task (and shared by both), so before each round an untimed pass builds that round's
 tasks: the table is the vector and seeding overhead, not task generation. The results of every
-call are compared (observations, rewards, flags, infos) and must be identical. Prints medians.
+call are compared (observations, rewards, flags, infos, then each sub-env's ``np_random``) and
+must be identical. Prints medians.
+
+assay defers building a seeded sub-env's generator until something reads it (the task index of
+the reset is on record), so a masked reset, which draws from it, pays that cost: the table shows
+the single-turn sequence (reset + step) and the full one separately.
 """
 
 from __future__ import annotations
@@ -125,14 +131,13 @@ def main() -> int:
         f"{n} sub-envs ({n // g} seeds x {g}), {args.rounds} rounds, medians; "
         f"gymnasium {gym.__version__}, numpy {np.__version__}"
     )
-    print(f"{'call':<20} {'gymnasium SyncVectorEnv':>24} {'assay.make_vec sync':>20} {'speed-up':>9}")
-    for c, call in enumerate(CALLS):
-        base = statistics.median(t[c] for t in times["gymnasium"]) * 1e3
-        ours = statistics.median(t[c] for t in times["assay"]) * 1e3
-        print(f"{call:<20} {base:>21.3f} ms {ours:>17.3f} ms {base / ours:>8.2f}x")
-    base = statistics.median(sum(t) for t in times["gymnasium"]) * 1e3
-    ours = statistics.median(sum(t) for t in times["assay"]) * 1e3
-    print(f"{'all three':<20} {base:>21.3f} ms {ours:>17.3f} ms {base / ours:>8.2f}x")
+    print(f"{'call':<24} {'gymnasium SyncVectorEnv':>24} {'assay.make_vec sync':>20} {'speed-up':>9}")
+    rows = [(call, (c,)) for c, call in enumerate(CALLS)]
+    rows += [("reset(seed) + step", (0, 1)), ("all three", (0, 1, 2))]
+    for label, cols in rows:
+        base = statistics.median(sum(t[c] for c in cols) for t in times["gymnasium"]) * 1e3
+        ours = statistics.median(sum(t[c] for c in cols) for t in times["assay"]) * 1e3
+        print(f"{label:<24} {base:>21.3f} ms {ours:>17.3f} ms {base / ours:>8.2f}x")
     print(f"identical results (observations, rewards, flags, infos, np_random draws): {identical}")
     return 0 if identical else 1
 

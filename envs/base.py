@@ -53,17 +53,21 @@ Message = dict[str, str]
 # ``reset(seed=s)`` gives the env gymnasium's generator, ``Generator(PCG64(SeedSequence(s)))``
 # (`gymnasium.utils.seeding.np_random`). Building it costs about 15 us, mostly hashing ``s`` into
 # the SeedSequence's pool and PCG64's state; a GRPO step resets G sub-envs with each seed, and the
-# default `TextEnv.sample_task` then draws ``integers(high)`` from it (another 2 us). For a seed seen
-# before, `_SeedRecord` holds the pristine SeedSequence (as its pickled state) and the PCG64 state
-# before and after that first draw, and `_generator` builds a new, independent generator in exactly
-# that state: a fresh PCG64 object (constructed from a constant, then restored as numpy's own
-# unpickling does) carrying its own copy of the SeedSequence, so ``seed_seq``, ``spawn`` and every
-# draw are as if built from scratch. `_fast_seeding` checks this against gymnasium once per process
-# and turns the shortcut off when it does not hold (e.g. numpy < 2 cannot restore a seed_seq).
-
+# default `TextEnv.sample_task` then draws ``integers(high)`` from it (another 2 us), as does each
+# later unseeded reset. For a seed seen before, `_SeedRecord` holds the pristine SeedSequence (as
+# its pickled state) and the PCG64 state after each sequence of such draws (a "path" of highs), so
+# the task index of a default reset is read off the record, and the generator itself is built only
+# when something reads it (`TextEnv._np_random`): `_generator` makes a new, independent generator
+# in exactly that state, a fresh PCG64 object (constructed from a constant, then restored as numpy's
+# own unpickling does) carrying its own copy of the SeedSequence, so ``seed_seq``, ``spawn`` and
+# every draw are as if built from scratch. `_fast_seeding` checks this against gymnasium once per
+# process and turns the shortcut off where it does not hold (numpy < 2 cannot restore a seed_seq).
 
 _RESET_SHORTCUT = True
 """Set False to seed through `gymnasium.Env.reset` every time (benchmarks/vector_overhead.py)."""
+
+_MAX_PATH = 4
+"""Default draws after a seeded reset that a record remembers (a GRPO rollout makes one or two)."""
 
 
 class _ConstantSeed(ISeedSequence):
@@ -79,18 +83,20 @@ class _ConstantSeed(ISeedSequence):
 
 _CONSTANT_SEED = _ConstantSeed()
 
+Path = tuple[int, ...]
+
 
 @dataclass(slots=True)
 class _SeedRecord:
-    """One seed: its SeedSequence's pickled form, PCG64 states (pristine, after the first draw)."""
+    """One seed: its SeedSequence's pickled form and the PCG64 state after each path of draws."""
 
     seed_seq: tuple[Any, ...]
     """``(constructor, args, state)``: how `pickle` rebuilds the pristine SeedSequence."""
     pool_at: int
     """Where its pool (an array, copied for each generator) sits in that state."""
-    state: dict[str, Any]
-    draws: dict[int, tuple[int, dict[str, Any]]] = field(default_factory=dict)
-    """``high`` -> (``int(rng.integers(high))``, the state after that draw) from the pristine state."""
+    draws: dict[Path, tuple[int, dict[str, Any]]]
+    """Path ``(h1, ..., hk)`` -> (the k-th index, the state after): ``int(rng.integers(h))`` for each
+    ``h`` in turn from the pristine generator. ``()`` -> (-1, the pristine state)."""
 
 
 _SEED_RECORDS: dict[int, _SeedRecord] = {}
@@ -98,62 +104,43 @@ _MAX_SEED_RECORDS = 4096
 _SEED_LOCK = threading.Lock()
 
 
-def _generator(record: _SeedRecord, state: dict[str, Any]) -> np.random.Generator:
-    """A new ``Generator(PCG64(SeedSequence(seed)))`` of ``record``'s seed, its PCG64 at ``state``."""
+def _generator(record: _SeedRecord, path: Path) -> np.random.Generator:
+    """A new ``Generator(PCG64(SeedSequence(seed)))`` of ``record``'s seed, after ``path``'s draws."""
     ctor, args, ss_state = record.seed_seq
     ss_state = list(ss_state)
     ss_state[record.pool_at] = ss_state[record.pool_at].copy()
     seed_seq = ctor(*args)
     seed_seq.__setstate__(tuple(ss_state))
     bit_generator: Any = np.random.PCG64(_CONSTANT_SEED)  # type: ignore[arg-type]
-    bit_generator.__setstate__((state, seed_seq))  # numpy's unpickling: state and seed_seq
+    bit_generator.__setstate__((record.draws[path][1], seed_seq))  # numpy's unpickling
     return np.random.Generator(bit_generator)
 
 
-def _seeded(seed: int, high: int | None) -> tuple[np.random.Generator, _SeedRecord, int | None]:
-    """gymnasium's generator for ``seed`` (a new object each call), its record, and a drawn index.
-
-    With ``high``, if this seed's first ``integers(high)`` is on record, the generator comes back
-    in the state after that draw, with the index drawn; otherwise the index is None and the
-    generator is pristine.
-    """
+def _seed_record(seed: int) -> tuple[_SeedRecord, np.random.Generator | None]:
+    """The record of ``seed``, and gymnasium's generator for it if the record was just built."""
     record = _SEED_RECORDS.get(seed)
-    if record is None:
-        seed_seq = np.random.SeedSequence(seed)
-        bit_generator = np.random.PCG64(seed_seq)
-        ctor, args, state = cast(tuple[Any, Any, Any], seed_seq.__reduce_ex__(2))
-        pool_at = next(i for i, x in enumerate(state) if isinstance(x, np.ndarray))
-        record = _SeedRecord((ctor, args, state), pool_at, dict(bit_generator.state))
-        with _SEED_LOCK:
-            if len(_SEED_RECORDS) >= _MAX_SEED_RECORDS:
-                del _SEED_RECORDS[next(iter(_SEED_RECORDS))]
-            _SEED_RECORDS[seed] = record
-        return np.random.Generator(bit_generator), record, None
-    if high is not None:
-        drawn = record.draws.get(high)
-        if drawn is not None:
-            return _generator(record, drawn[1]), record, drawn[0]
-    return _generator(record, record.state), record, None
+    if record is not None:
+        return record, None
+    seed_seq = np.random.SeedSequence(seed)
+    bit_generator = np.random.PCG64(seed_seq)
+    ctor, args, state = cast(tuple[Any, Any, Any], seed_seq.__reduce_ex__(2))
+    pool_at = next(i for i, x in enumerate(state) if isinstance(x, np.ndarray))
+    record = _SeedRecord((ctor, args, state), pool_at, {(): (-1, dict(bit_generator.state))})
+    with _SEED_LOCK:
+        if len(_SEED_RECORDS) >= _MAX_SEED_RECORDS:
+            del _SEED_RECORDS[next(iter(_SEED_RECORDS))]
+        _SEED_RECORDS[seed] = record
+    return record, np.random.Generator(bit_generator)
 
 
 @functools.cache
 def _fast_seeding() -> bool:
-    """True if `_seeded` reproduces gymnasium's seeded generator exactly on this numpy."""
+    """True if `_generator` reproduces gymnasium's seeded generator exactly on this numpy."""
     try:
         for seed in (0, 12345, 2**32 - 1, 2**40 + 3):
-            for _ in range(2):  # built from scratch, then from the record
-                ours, ref = _seeded(seed, None)[0], seeding.np_random(seed)[0]
-                ss, ref_ss = ours.bit_generator.seed_seq, ref.bit_generator.seed_seq
-                if not (
-                    type(ours.bit_generator) is type(ref.bit_generator)
-                    and type(ss) is type(ref_ss)
-                    and (ss.entropy, ss.spawn_key, ss.pool_size, ss.n_children_spawned)  # type: ignore[attr-defined]
-                    == (ref_ss.entropy, ref_ss.spawn_key, ref_ss.pool_size, ref_ss.n_children_spawned)  # type: ignore[attr-defined]
-                    and np.array_equal(ss.pool, ref_ss.pool)  # type: ignore[attr-defined]
-                    and ours.bit_generator.state == ref.bit_generator.state
-                    and ours.integers(2**62, size=4).tolist() == ref.integers(2**62, size=4).tolist()
-                    and ours.spawn(1)[0].random() == ref.spawn(1)[0].random()
-                ):
+            record, fresh = _seed_record(seed)
+            for ours in (fresh or _generator(record, ()), _generator(record, ())):
+                if not _same_generator(ours, seeding.np_random(seed)[0]):
                     return False
         return True
     except Exception:  # noqa: BLE001 - a numpy that cannot do this takes gymnasium's own path
@@ -161,6 +148,20 @@ def _fast_seeding() -> bool:
     finally:
         with _SEED_LOCK:
             _SEED_RECORDS.clear()
+
+
+def _same_generator(ours: np.random.Generator, ref: np.random.Generator) -> bool:
+    ss, ref_ss = ours.bit_generator.seed_seq, ref.bit_generator.seed_seq
+    return bool(
+        type(ours.bit_generator) is type(ref.bit_generator)
+        and type(ss) is type(ref_ss)
+        and (ss.entropy, ss.spawn_key, ss.pool_size, ss.n_children_spawned)  # type: ignore[attr-defined]
+        == (ref_ss.entropy, ref_ss.spawn_key, ref_ss.pool_size, ref_ss.n_children_spawned)  # type: ignore[attr-defined]
+        and np.array_equal(ss.pool, ref_ss.pool)  # type: ignore[attr-defined]
+        and ours.bit_generator.state == ref.bit_generator.state
+        and ours.integers(2**62, size=4).tolist() == ref.integers(2**62, size=4).tolist()
+        and ours.spawn(1)[0].random() == ref.spawn(1)[0].random()
+    )
 
 
 _SHORTCUTS: dict[type, tuple[bool, bool]] = {}
@@ -268,8 +269,18 @@ class TextEnv(gym.Env[str, str]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[str, dict[str, Any]]:
-        if type(seed) is int and seed >= 0 and _RESET_SHORTCUT and _reset_shortcuts(type(self))[0]:
-            self.task = self._seeded_task(seed, options)
+        pending = self._rng_pending
+        if seed is None and not options and pending is not None and _reset_shortcuts(type(self))[1]:
+            self.task = self._sample_on_record(*pending)  # gymnasium's reset does nothing without a seed
+        elif type(seed) is int and seed >= 0 and _RESET_SHORTCUT and _reset_shortcuts(type(self))[0]:
+            # gymnasium.Env.reset(seed=seed); a generator on record is built when first read
+            record, fresh = _seed_record(seed)
+            self._rng, self._rng_pending = fresh, None if fresh is not None else (record, ())
+            self._np_random_seed = seed  # gymnasium's: SeedSequence(seed).entropy, i.e. seed
+            if not options and _reset_shortcuts(type(self))[1]:
+                self.task = self._sample_on_record(record, (), fresh)
+            else:
+                self.task = self._pick_task(options or {})
         else:
             super().reset(seed=seed)
             self.task = self._pick_task(options or {})
@@ -285,21 +296,51 @@ class TextEnv(gym.Env[str, str]):
     def on_reset(self, task: Task) -> None:
         """Hook: set up per-episode state. Called by `reset` after the task is chosen."""
 
-    def _seeded_task(self, seed: int, options: Mapping[str, Any] | None) -> Task:
-        """``gymnasium.Env.reset(seed=seed)`` then `_pick_task`, on the recurring-seed shortcut."""
-        self._np_random_seed = seed  # gymnasium's: SeedSequence(seed).entropy, i.e. seed
-        if options or not _reset_shortcuts(type(self))[1]:
-            self._np_random = _seeded(seed, None)[0]
-            return self._pick_task(options or {})
+    def _sample_on_record(
+        self, record: _SeedRecord, path: Path, rng: np.random.Generator | None = None
+    ) -> Task:
+        """The default ``self.sample_task(self.np_random)``, the generator at ``path`` of ``record``.
+
+        ``rng`` is that generator if it exists (and nothing has drawn from it); None means it is
+        still pending.
+        """
         high = self.num_tasks if self.num_tasks is not None else 2**31
-        rng, record, index = _seeded(seed, high)
-        self._np_random = rng
+        key = (*path, high)
+        if rng is None:
+            drawn = record.draws.get(key)
+            if drawn is not None:
+                self._rng, self._rng_pending = None, (record, key)
+                return self.task_at(drawn[0])
+            rng = self.np_random  # built now
         if high == 0:
             return self.sample_task(rng)  # raises UnknownTask
-        if index is None:  # sample_task's draw, remembered for this seed
-            index = int(rng.integers(high))
-            record.draws[high] = (index, dict(rng.bit_generator.state))
+        index = int(rng.integers(high))
+        if len(key) <= _MAX_PATH:
+            record.draws[key] = (index, dict(rng.bit_generator.state))
         return self.task_at(index)
+
+    # gymnasium.Env keeps its generator in ``_np_random`` (read by ``np_random``, `check_env` and
+    # gymnasium's reset); here that is a property, so that a seeded reset whose task is on record
+    # can defer building the generator until something reads it (a GRPO rollout never does).
+
+    _rng: np.random.Generator | None = None
+    _rng_pending: tuple[_SeedRecord, Path] | None = None
+    """A seed's record and the draws made since seeding: the generator to build when read."""
+
+    @property  # type: ignore[override]
+    def _np_random(self) -> np.random.Generator | None:
+        pending = self._rng_pending
+        if pending is not None:
+            self._rng, self._rng_pending = _generator(*pending), None
+        return self._rng
+
+    @_np_random.setter
+    def _np_random(self, value: np.random.Generator | None) -> None:
+        self._rng, self._rng_pending = value, None
+
+    def __getstate__(self) -> object:
+        self._np_random  # noqa: B018 - build a deferred generator: copies and pickles carry it, as before
+        return super().__getstate__()
 
     def _pick_task(self, options: Mapping[str, Any]) -> Task:
         if not options:
@@ -322,6 +363,8 @@ class TextEnv(gym.Env[str, str]):
 
     def invalid_action(self, action: Any) -> Verdict | None:
         """A NO_ANSWER verdict with a reason if ``action`` is not an acceptable string."""
+        if type(action) is str and action.isascii() and len(action) <= self.max_chars:
+            return None  # the common case: ASCII always encodes as UTF-8
         if not isinstance(action, str):
             return Verdict(Status.NO_ANSWER, reason=f"action must be str, got {type(action).__name__}")
         if len(action) > self.max_chars:
