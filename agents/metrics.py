@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MetricsLog", "plot_metrics", "read_metrics"]
+__all__ = ["MetricsLog", "plot_metrics", "progress_bar", "read_metrics"]
 
 
 class MetricsLog:
@@ -91,6 +91,14 @@ def _make_sink(name: str, out_dir: Path) -> Any:
 
         return _WB()
     raise ValueError(f"unknown metrics sink {name!r}")
+
+
+def progress_bar(enabled: bool) -> Any:
+    """The trainers' rich progress bar (description, bar, steps done/total, elapsed time)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, disable=not enabled, transient=False)
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:

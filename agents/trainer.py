@@ -23,7 +23,7 @@ import assay
 from assay.agents.async_rollout import AsyncRollouts
 from assay.agents.checkpoint import latest_checkpoint, load_checkpoint, restore_rng, save_checkpoint
 from assay.agents.config import RunConfig
-from assay.agents.metrics import MetricsLog, plot_metrics
+from assay.agents.metrics import MetricsLog, plot_metrics, progress_bar
 from assay.agents.policy import load_policy, pick_dtype
 from assay.agents.rollout import Episode, collect_episodes
 from assay.agents.sampler import HFSampler, VLLMSampler
@@ -260,8 +260,6 @@ class Trainer:
 
         Returns the metrics rows of the whole run (those before a resume included).
         """
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
         c = self.config
         resumed = self.resume() if resume else False
         self.metrics = MetricsLog(
@@ -270,13 +268,7 @@ class Trainer:
             report_to=c.report_to,
         )
         start = time.perf_counter()
-        columns = (
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-        )
-        with Progress(*columns, disable=not c.progress, transient=False) as bar:
+        with progress_bar(c.progress) as bar:
             task = bar.add_task("train", total=c.steps, completed=self.step_count)
             while self.step_count < c.steps:
                 row = self.step()

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from assay.agents.checkpoint import latest_checkpoint, load_checkpoint, restore_rng, save_checkpoint
-from assay.agents.metrics import MetricsLog
+from assay.agents.metrics import MetricsLog, progress_bar
 from assay.agents.policy import pick_dtype
 from assay.agents.preference.config import TrainConfig
 
@@ -175,8 +175,6 @@ class OfflineTrainer:
         With ``persist=False`` nothing is checkpointed or exported (a stage inside a larger loop,
         e.g. one round of online DPO); metrics are still logged.
         """
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
         c = self.config
         resumed = self.resume() if resume else False
         self.metrics = MetricsLog(
@@ -186,13 +184,7 @@ class OfflineTrainer:
         )
         total = self.total_steps()
         start = time.perf_counter()
-        columns = (
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-        )
-        with Progress(*columns, disable=not c.progress, transient=False) as bar:
+        with progress_bar(c.progress) as bar:
             task = bar.add_task(self.name, total=total, completed=self.step_count)
             while self.step_count < total:
                 row = self.train_step(self.batch_at(self.step_count))
