@@ -35,17 +35,20 @@ def group_advantages(rewards: Tensor, group_size: int, *, scale: bool = True, ep
 
     ``A_i = r_i - mean(r_group)``, divided by ``std(r_group) + eps`` when ``scale`` (the GRPO
     paper); Dr. GRPO drops the division (``scale=False``). A group whose rewards are all equal
-    gets zero advantage either way. ``std`` is the unbiased sample standard deviation.
+    gets zero advantage either way. ``std`` is the unbiased sample standard deviation. Returns
+    float32.
     """
     if group_size < 2:
         raise ValueError(f"group_size must be >= 2, got {group_size}")
     if rewards.ndim != 1 or rewards.numel() % group_size:
         raise ValueError(f"rewards must be 1-D with a multiple of {group_size} entries")
-    r = rewards.view(-1, group_size).to(torch.float32)
+    r = rewards.view(-1, group_size)
+    if r.dtype != torch.float64:  # float64 rewards are centred in float64 (no cancellation)
+        r = r.to(torch.float32)
     adv = r - r.mean(dim=1, keepdim=True)
     if scale:
         adv = adv / (r.std(dim=1, keepdim=True) + eps)
-    return adv.reshape(-1)
+    return adv.reshape(-1).to(torch.float32)
 
 
 def clipped_surrogate(
