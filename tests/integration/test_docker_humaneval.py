@@ -4,10 +4,10 @@ The Docker half is the docker tier (skipped on a laptop without a daemon, requir
 ASSAY_REQUIRE_DOCKER=1).
 """
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from tiers import require_or_skip
 
 from assay.sandboxes import LocalSandbox, SandboxUnavailable
 from assay.verifiers.code import verify_program
@@ -25,9 +25,7 @@ def box(request):
         try:
             sandbox = DockerSandbox(workers=2)
         except SandboxUnavailable as e:
-            if os.environ.get("ASSAY_REQUIRE_DOCKER") == "1":  # tests/conftest.py's require_or_skip
-                pytest.fail(f"docker tier is required here but unavailable: {e}")
-            pytest.skip(str(e))
+            require_or_skip("docker", str(e))
     yield sandbox
     sandbox.close()
 

@@ -16,6 +16,7 @@ import threading
 import time
 
 import pytest
+from tiers import require_or_skip
 
 from assay.sandboxes import Limits, SandboxError, SandboxUnavailable
 from assay.sandboxes.image import DEFAULT_IMAGE, _tarball
@@ -24,9 +25,7 @@ pytestmark = pytest.mark.docker
 
 
 def _require(reason):
-    if os.environ.get("ASSAY_REQUIRE_DOCKER") == "1":  # tests/conftest.py's require_or_skip
-        pytest.fail(f"docker tier is required here but unavailable: {reason}")
-    pytest.skip(reason)
+    require_or_skip("docker", reason)
 
 
 @pytest.fixture(scope="module")

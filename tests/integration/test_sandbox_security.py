@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+from tiers import require_or_skip
 
 from assay.sandboxes import Limits, LocalSandbox, SandboxUnavailable
 
@@ -18,9 +19,7 @@ LIMITS = Limits(wall_s=5, cpu_s=5, memory_bytes=256 * 2**20, processes=16, outpu
 
 
 def _require_docker(reason):
-    if os.environ.get("ASSAY_REQUIRE_DOCKER") == "1":  # tests/conftest.py's require_or_skip
-        pytest.fail(f"docker tier is required here but unavailable: {reason}")
-    pytest.skip(reason)
+    require_or_skip("docker", reason)
 
 
 def open_sandbox(kind, **kwargs):

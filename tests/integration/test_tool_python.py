@@ -10,6 +10,7 @@ import socket
 import time
 
 import pytest
+from tiers import docker_or_skip
 
 from assay.envs.tools import ToolEnv, ToolResult
 from assay.envs.tools.python import PythonTool
@@ -28,13 +29,7 @@ def _sandbox_kinds():
 @pytest.fixture(params=_sandbox_kinds())
 def sandbox_kind(request):
     if request.param == "docker":
-        from assay.sandboxes.docker import docker_ready
-
-        if not docker_ready():  # tests/conftest.py's require_or_skip (conftest is not importable here)
-            reason = "no Docker daemon or sandbox image (assay sandbox build)"
-            if os.environ.get("ASSAY_REQUIRE_DOCKER") == "1":
-                pytest.fail(f"docker tier is required here but unavailable: {reason}")
-            pytest.skip(reason)
+        docker_or_skip()
     return request.param
 
 

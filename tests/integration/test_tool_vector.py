@@ -8,6 +8,7 @@ import time
 
 import gymnasium as gym
 import pytest
+from tiers import docker_or_skip
 
 import assay
 from assay.envs.tools.python_math import PythonMathEnv
@@ -66,13 +67,7 @@ def _containers() -> dict[str, int]:
 
 
 def _docker_or_skip() -> None:
-    from assay.sandboxes.docker import docker_ready
-
-    if not docker_ready():  # tests/conftest.py's require_or_skip (conftest is not importable here)
-        reason = "no Docker daemon or sandbox image (assay sandbox build)"
-        if os.environ.get("ASSAY_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"docker tier is required here but unavailable: {reason}")
-        pytest.skip(reason)
+    docker_or_skip()
 
 
 @pytest.mark.slow

