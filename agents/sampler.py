@@ -92,6 +92,7 @@ class HFSampler:
         self.pad_id: int = int(pad if pad is not None else (self.eos_id or 0))
         self._texts: dict[tuple[int, ...], str] = {}
         self._lean_why: str | None = None  # why LeanDecoder cannot run the model ("": it can)
+        self._cache_arg: str | None = None
         self._dropout: bool | None = None
 
     def _train_mode_matters(self) -> bool:
@@ -172,7 +173,12 @@ class HFSampler:
                 return LeanDecoder(self.model, max_len)
             if self.engine == "lean":
                 raise ValueError(f"engine='lean' cannot run this model: {self._lean_why}")
-        return _HFStepper(self.model)
+        if self._cache_arg is None:  # the forward's KV-cache keyword (transformers < 5.20: past_key_values)
+            import inspect
+
+            params = inspect.signature(self.model.forward).parameters
+            self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        return _HFStepper(self.model, self._cache_arg)
 
     def _decode(
         self, prompts: list[list[int]], n: int, max_new_tokens: int, temperature: float, device: Any, gen: Any
@@ -283,12 +289,9 @@ class _HFStepper:
     """The decoding loop's forward pass through transformers (any model with a KV cache that
     can be repeated and indexed along the batch)."""
 
-    def __init__(self, model: Any) -> None:
-        import inspect
-
+    def __init__(self, model: Any, cache_arg: str) -> None:
         self.model = model
-        params = inspect.signature(model.forward).parameters
-        self.cache_arg = "cache" if "cache" in params else "past_key_values"  # transformers < 5.20
+        self.cache_arg = cache_arg
         self.cache: Any = None
         self.attention: Any = None  # None while no row is padded (no mask needed: faster)
 

@@ -17,7 +17,7 @@ def require_or_skip(tier: str, reason: str, *, module: bool = False) -> None:
     """Skip with ``reason`` (the whole module when ``module``), or fail when the tier is required."""
     if os.environ.get(f"ASSAY_REQUIRE_{tier.upper()}") == "1":
         pytest.fail(f"{tier} tier is required here but unavailable: {reason}")
-    pytest.skip(reason, allow_module_level=module)
+    pytest.skip(reason, allow_module_level=module)  # deliberate: a laptop without the tier skips it
 
 
 def docker_or_skip(reason: str = "no Docker daemon or sandbox image (run `assay sandbox build`)") -> None:
