@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint format typecheck test-fast clean sandbox-image test-docker vllm
+.PHONY: setup demo test lint format typecheck layers tree test-fast clean sandbox-image test-docker vllm
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,20 +40,26 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# mypy cannot follow pyproject's package-dir mapping, so it checks a tree of links shaped like
-# the installed package (build/typecheck/assay/{envs,verifiers,...}).
-TREE := build/typecheck
-typecheck: setup
+# mypy and import-linter cannot follow pyproject's package-dir mapping, so they read a tree of
+# links shaped like the installed package (build/tree/assay/{envs,verifiers,...}).
+TREE := build/tree
+tree:
 	rm -rf $(TREE) && mkdir -p $(TREE)/assay
-	for f in assay/*.py; do ln -s ../../../$$f $(TREE)/assay/; done
+	for f in assay/*; do ln -s ../../../$$f $(TREE)/assay/; done
 	for d in envs verifiers rewards agents sandboxes; do ln -s ../../../$$d $(TREE)/assay/$$d; done
+
+typecheck: setup tree
 	cd $(TREE) && ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml -p assay
+
+# The layer rule (docs/architecture.md): contracts in pyproject.toml [tool.importlinter].
+layers: setup tree
+	cd $(TREE) && PYTHONPATH=. ../../$(VENV)/bin/lint-imports --config ../../pyproject.toml --no-cache
 
 format: setup
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: lint typecheck
+test: lint typecheck layers
 	$(PY) -m pytest -n 2 --dist loadfile
 
 # The Docker sandbox image: debootstrapped offline and `docker import`ed (needs root, a daemon).

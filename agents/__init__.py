@@ -1,8 +1,9 @@
-"""Agents: samplers, rollouts and trainers (GRPO, PPO) that consume assay environments.
+"""Agents: samplers, rollouts, trainers (GRPO, PPO, the preference family) and evaluation.
 
-The names below import torch (the ``train`` extra) when first used; importing the package, or
-its torch-free subpackages (``assay.agents.evaluation``, ``assay.agents.serve``,
-``assay.agents.distributed``), does not. ``import assay`` alone never does.
+Training and evaluation only: the HTTP service is `assay.serve`, vector envs (in-process and
+Ray) are `assay.envs.vector`. The names below import torch (the ``train`` extra) when first
+used; importing the package, or its torch-free subpackage ``assay.agents.evaluation``, does
+not. ``import assay`` alone never does.
 """
 
 from __future__ import annotations

@@ -58,16 +58,16 @@ def _worker(
     try:
         import torch
 
-        import assay
         from assay.agents.rollout import collect_episodes
         from assay.agents.sampler import HFSampler
+        from assay.envs.vector import make_vec
 
         if num_threads is not None:
             torch.set_num_threads(num_threads)
         if spec.id not in gym.registry:
             gym.registry[spec.id] = spec  # registered at run time in the trainer process
         num_envs = rollout_kwargs.pop("num_envs")
-        envs = assay.make_vec(spec.id, num_envs=num_envs, vectorization_mode="sync", **env_kwargs)
+        envs = make_vec(spec.id, num_envs=num_envs, vectorization_mode="sync", **env_kwargs)
         samplers = [HFSampler(m, tokenizer) for m in models]
         out.put(("ready", -1, None))
         have = start  # weights of updates 0..have are published
@@ -104,11 +104,11 @@ class _Seeds:
         self.seed, self.num_prompts, self.group_size = seed, num_prompts, group_size
 
     def __call__(self, j: int) -> tuple[list[int], int]:
-        import assay
-        from assay.agents.trainer import step_seed
+        from assay.agents.rollout import step_seed
+        from assay.registry import group_seeds
 
         s = step_seed(self.seed, j)
-        return assay.group_seeds(s, self.num_prompts, self.group_size), s
+        return group_seeds(s, self.num_prompts, self.group_size), s
 
 
 class AsyncRollouts:

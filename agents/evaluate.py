@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-import assay
 from assay.agents.rollout import Episode, collect_episodes
+from assay.envs.vector import make_vec
 from assay.verifiers.sampler import Sampler
 
 __all__ = ["EvalResult", "evaluate"]
@@ -52,7 +52,7 @@ def evaluate(
     if num_tasks < 1:
         raise ValueError(f"num_tasks must be >= 1, got {num_tasks}")
     seeds = [int(s) for s in np.random.SeedSequence([seed, 0xE7A1]).generate_state(num_tasks)]
-    envs = assay.make_vec(env_id, num_envs=num_tasks, vectorization_mode="sync", **dict(env_kwargs or {}))
+    envs = make_vec(env_id, num_envs=num_tasks, vectorization_mode="sync", **dict(env_kwargs or {}))
     try:
         episodes = collect_episodes(
             envs,

@@ -44,8 +44,8 @@ from assay.agents.losses import (
     truncated_is_weights,
 )
 from assay.agents.policy import token_logprobs
-from assay.agents.rollout import Batch, Episode, to_batch
-from assay.agents.trainer import Trainer, step_seed
+from assay.agents.rollout import Batch, Episode, step_seed, to_batch
+from assay.agents.trainer import Trainer
 from assay.verifiers.sampler import Sampler
 
 __all__ = ["GRPO"]

@@ -41,8 +41,8 @@ from assay.agents.losses import (
     whiten,
 )
 from assay.agents.policy import ValueModel, position_ids, token_logprobs
-from assay.agents.rollout import Batch, to_batch
-from assay.agents.trainer import Trainer, step_seed
+from assay.agents.rollout import Batch, step_seed, to_batch
+from assay.agents.trainer import Trainer
 from assay.verifiers.sampler import Sampler
 
 __all__ = ["PPO"]

@@ -29,7 +29,12 @@ from gymnasium.vector import VectorEnv
 
 from assay.verifiers.sampler import Sample, Sampler
 
-__all__ = ["Batch", "Episode", "collect_episodes", "to_batch"]
+__all__ = ["Batch", "Episode", "collect_episodes", "step_seed", "to_batch"]
+
+
+def step_seed(seed: int, step: int) -> int:
+    """A 31-bit seed for ``step`` of a run seeded with ``seed`` (distinct across steps)."""
+    return int(np.random.SeedSequence([seed, step]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
 @dataclass

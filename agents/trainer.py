@@ -16,10 +16,8 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-import assay
 from assay.agents.async_rollout import AsyncRollouts
 from assay.agents.checkpoint import latest_checkpoint, load_checkpoint, restore_rng, save_checkpoint
 from assay.agents.config import RunConfig
@@ -27,14 +25,11 @@ from assay.agents.metrics import MetricsLog, plot_metrics, progress_bar
 from assay.agents.policy import load_policy, pick_dtype
 from assay.agents.rollout import Episode, collect_episodes
 from assay.agents.sampler import HFSampler, VLLMSampler
+from assay.envs.vector import make_vec
+from assay.registry import group_seeds
 from assay.verifiers.sampler import Sampler
 
-__all__ = ["Trainer", "step_seed"]
-
-
-def step_seed(seed: int, step: int) -> int:
-    """A 31-bit seed for ``step`` of a run seeded with ``seed`` (distinct across steps)."""
-    return int(np.random.SeedSequence([seed, step]).generate_state(1)[0] & 0x7FFFFFFF)
+__all__ = ["Trainer"]
 
 
 class Trainer:
@@ -80,7 +75,7 @@ class Trainer:
         self.step_count = 0
         self.out_dir = Path(config.out_dir)
         self.sampler: Sampler = sampler if sampler is not None else self._build_sampler()
-        self.envs = assay.make_vec(
+        self.envs = make_vec(
             config.env,
             num_envs=config.num_prompts * self.group_size,
             vectorization_mode=config.vectorization,
@@ -161,7 +156,7 @@ class Trainer:
             self.envs,
             self.sampler,
             self.tokenizer,
-            seeds=assay.group_seeds(seed, c.num_prompts, self.group_size),
+            seeds=group_seeds(seed, c.num_prompts, self.group_size),
             group_size=self.group_size,
             seed=seed,
             **limits,

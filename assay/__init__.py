@@ -7,7 +7,7 @@ network, no printing, no global RNG seeding, no heavy imports.
 from importlib.metadata import PackageNotFoundError, version
 
 from assay.errors import AssayError, ContractError, EnvError, UnknownTask, VerifierError
-from assay.registry import describe, group_seeds, list_envs, make, make_vec, register
+from assay.registry import describe, group_seeds, list_envs, make, register
 
 try:
     __version__ = version("assay")
@@ -15,6 +15,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
 import assay.envs  # noqa: F401 - registers the built-in envs
+from assay.envs.vector import make_vec
 
 __all__ = [
     "AssayError",

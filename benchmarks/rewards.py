@@ -266,8 +266,8 @@ def trl_rules(responses: Sequence[tuple[str, list[int]]], rounds: int) -> dict[s
 
 def judge_throughput(items: int) -> list[tuple[str, float, int]]:
     from assay.rewards.judge import Judge, JudgeCache, rubric_template
+    from assay.testing import OpenAIStub, StubReply
     from assay.verifiers import Task
-    from assay.verifiers.openai_stub import OpenAIStub, StubReply
     from assay.verifiers.sampler import OpenAISampler
 
     tasks = [Task(f"q{i}", f"Question {i}: what is {i} + {i}?", str(2 * i)) for i in range(items)]

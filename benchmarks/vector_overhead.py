@@ -8,7 +8,7 @@ does: every episode has ended). This script times those three calls, in that ord
 
 - gymnasium: ``gymnasium.vector.SyncVectorEnv`` over ``gymnasium.make`` envs, with the envs seeded
   by Gymnasium's own ``Env.reset`` (``seeding.np_random``: assay's recurring-seed shortcut off);
-- assay: ``assay.make_vec(..., vectorization_mode="sync")`` (`assay.vector.TextSyncVectorEnv`),
+- assay: ``assay.make_vec(..., vectorization_mode="sync")`` (`assay.envs.vector.sync.TextSyncVectorEnv`),
   with the shortcut on.
 
 Both wrap each env in Gymnasium's checker wrappers (``gymnasium.make``). Rounds alternate which

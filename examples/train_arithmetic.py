@@ -21,7 +21,7 @@ from rich.console import Console
 from assay.agents import GRPO, GRPOConfig, HFSampler, evaluate, init_tiny
 from assay.agents.policy import load_policy
 from assay.agents.tiny import ARITHMETIC_ALPHABET
-from assay.cli_train import eval_table
+from assay.cli.train import eval_table
 
 ENV = "assay/Arithmetic-v0"
 ENV_KWARGS = {"level": "easy", "operations": "+", "max_operand": 5, "prompt_template": "{expr}="}

@@ -12,7 +12,7 @@ bind-mounted read-only at ``/run/assay``: the supervisor connects once at start-
 job exists, and the host then closes the listener and deletes the socket file (a job finds the
 directory empty); the daemon's attach stream is kept only to notice the daemon's death. Inside,
 one execution runs at a time: each starts from a pristine pre-forked
-process (see `_supervisor`), gets rlimits (address space, CPU, file size), a fresh work dir and
+process (see ``inside/supervisor.py``), gets rlimits (address space, CPU, file size), a fresh work dir and
 an empty environment; when it ends every process it left is killed (``kill(-1)`` in the
 container's PID namespace) and ``/work``, ``/tmp``, ``/dev/shm`` are wiped, so nothing carries
 over. The supervisor and forker are non-dumpable (no ptrace, no ``/proc/<pid>/mem``) and PID 1
@@ -38,6 +38,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from assay.sandboxes.base import ExecResult, Limits, Session
+from assay.sandboxes.daemon import docker_client as _client
+from assay.sandboxes.daemon import docker_sdk as _sdk
 from assay.sandboxes.errors import SandboxError, SandboxUnavailable
 from assay.sandboxes.image import DEFAULT_IMAGE
 from assay.sandboxes.pool import WorkerPool
@@ -58,30 +60,6 @@ OWNER_LABEL = "assay.sandbox.owner"
 POOL_LABEL = "assay.sandbox.pool"
 SANDBOX_USER = "65534:65534"
 MiB = 1 << 20
-
-
-def _sdk() -> Any:
-    try:
-        import docker
-    except ImportError as e:
-        from gymnasium.error import DependencyNotInstalled
-
-        raise DependencyNotInstalled('DockerSandbox needs the docker SDK: pip install "assay[docker]"') from e
-    return docker
-
-
-def _client(timeout_s: float = 30.0) -> Any:
-    """A connected docker client, or `SandboxUnavailable` saying why not."""
-    docker = _sdk()
-    try:
-        client = docker.from_env(timeout=int(max(1, timeout_s)))
-        client.ping()
-    except Exception as e:
-        raise SandboxUnavailable(
-            f"cannot reach the Docker daemon ({type(e).__name__}: {e}). Start it (e.g. "
-            "`dockerd --bridge=none --iptables=false &`) or use LocalSandbox; `assay sandbox doctor` checks."
-        ) from e
-    return client
 
 
 def docker_ready(image: str = DEFAULT_IMAGE) -> bool:

@@ -117,9 +117,9 @@ def build_image(
     Returns ``"present"`` (already in the daemon), ``"imported"`` (from the cached rootfs
     tarball) or ``"built"`` (debootstrap). ``force`` rebuilds from the packages.
     """
-    from assay.sandboxes.docker import _client
+    from assay.sandboxes.daemon import docker_client
 
-    client = _client(timeout_s=600.0)
+    client = docker_client(timeout_s=600.0)
     try:
         if not force:
             try:
@@ -186,10 +186,10 @@ def doctor(image: str = DEFAULT_IMAGE) -> list[Check]:
         sdk = False
     daemon = False
     if sdk:
-        from assay.sandboxes.docker import _client
+        from assay.sandboxes.daemon import docker_client
 
         try:
-            client = _client(timeout_s=5.0)
+            client = docker_client(timeout_s=5.0)
             version = client.version().get("Version", "?")
             checks.append(Check("Docker daemon", True, f"answers (engine {version})"))
             daemon = True

@@ -1,6 +1,6 @@
 """`LocalSandbox`: the embedded sandbox, no daemon needed. A guardrail, not a container.
 
-Each worker is a fork server (see `_supervisor`) started from this machine's Python. How much
+Each worker is a fork server (see ``inside/supervisor.py``) started from this machine's Python. How much
 it isolates depends on what the kernel lets this process do; `LocalSandbox.isolation` says which
 level is in force:
 
@@ -186,7 +186,7 @@ class LocalSandbox:
         self.extra_binds = tuple(extra_binds)
         self._level: str | None = None if isolation == "auto" else isolation
         self._level_lock = threading.Lock()
-        self._source = supervisor_source("local_main", "_local_boot.py")
+        self._source = supervisor_source("local_main", "local_boot.py")
         _remove_stale_dirs()
         self._nproc_offset = 0
         size = workers or max(2, os.cpu_count() or 2)

@@ -66,9 +66,9 @@ SUPERVISOR_ENV = {"LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTE
 
 def supervisor_source(entry: str, *extra: str) -> bytes:
     """The supervisor's source (plus ``extra`` sibling modules), ending in its entry point."""
-    here = Path(__file__).with_name
-    parts = [here("_supervisor.py").read_text()]
-    parts += [here(name).read_text() for name in extra]
+    inside = Path(__file__).parent / "inside"
+    parts = [(inside / "supervisor.py").read_text()]
+    parts += [(inside / name).read_text() for name in extra]
     parts.append(f"\n__assay_entry__ = {entry}\n")
     return "\n\n".join(parts).encode()
 

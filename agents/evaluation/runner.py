@@ -25,12 +25,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-import assay
 from assay.agents.evaluation.metrics import cluster_answers
 from assay.agents.evaluation.records import SampleLog, read_log
 from assay.agents.evaluation.summary import Summary, summarize
 from assay.envs.base import MultiTurnEnv, SingleTurnEnv
 from assay.errors import AssayError
+from assay.registry import make
 from assay.verifiers.base import Status, Task, Verdict, Verifier
 from assay.verifiers.match import normalize_text
 
@@ -201,7 +201,7 @@ def evaluate(
     ``progress(done, total)`` is called with task counts as the run goes. Returns the metrics,
     computed from the log alone.
     """
-    env = assay.make(config.env, **config.make_env_kwargs())
+    env = make(config.env, **config.make_env_kwargs())
     try:
         base = env.unwrapped
         if not isinstance(base, SingleTurnEnv) or isinstance(base, MultiTurnEnv):

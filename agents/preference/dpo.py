@@ -40,7 +40,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-import assay
 from assay.agents.metrics import MetricsLog
 from assay.agents.policy import load_policy
 from assay.agents.preference.config import DPOConfig, OnlineDPOConfig
@@ -68,6 +67,7 @@ from assay.agents.preference.losses import (
 from assay.agents.preference.offline import OfflineTrainer
 from assay.agents.preference.sequences import Encoded, collate, completion_logps, encode
 from assay.agents.sampler import HFSampler
+from assay.registry import make
 from assay.rewards.base import RewardFn
 from assay.verifiers.base import Status, Task
 from assay.verifiers.sampler import Sampler
@@ -345,7 +345,7 @@ class OnlineDPO:
 
             scorer = RewardModel.load(config.reward_model, device=config.device)
         self.scorer = scorer
-        self.env = assay.make(config.env, **dict(config.env_kwargs))
+        self.env = make(config.env, **dict(config.env_kwargs))
         base: Any = self.env.unwrapped
         self.task_at = base.task_at
         finite = base.num_tasks

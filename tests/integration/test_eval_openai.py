@@ -9,7 +9,7 @@ import pytest
 
 from assay.agents.evaluation import EvalConfig, evaluate, read_log
 from assay.agents.evaluation.backends import load_sampler
-from assay.verifiers.openai_stub import OpenAIStub
+from assay.testing import OpenAIStub
 
 
 def reply(req):

@@ -14,8 +14,8 @@ from assay.rewards.judge import (
     constitution_template,
     rubric_template,
 )
+from assay.testing import OpenAIStub, StubReply
 from assay.verifiers import Status, Task, Verdict
-from assay.verifiers.openai_stub import OpenAIStub, StubReply
 from assay.verifiers.sampler import OpenAISampler
 
 TASK = Task("q1", "What is 2 + 2?", "4")

@@ -16,7 +16,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 ray = pytest.importorskip("ray")
 
 import assay  # noqa: E402
-from assay.agents.distributed import RayVerifierPool  # noqa: E402
+from assay.serve.ray_pool import RayVerifierPool  # noqa: E402
 from assay.verifiers.base import Status, Task  # noqa: E402
 
 
@@ -83,7 +83,7 @@ def test_nothing_starts_ray_implicitly():
     code = textwrap.dedent(
         """
         import ray, assay
-        from assay.agents.distributed import RayVerifierPool
+        from assay.serve.ray_pool import RayVerifierPool
         for make in (lambda: assay.make_vec("assay/Arithmetic-v0", 2, backend="ray"),
                      lambda: RayVerifierPool(env="assay/Arithmetic-v0")):
             try:

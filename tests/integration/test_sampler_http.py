@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from assay.verifiers.openai_stub import OpenAIStub, StubReply
+from assay.testing import OpenAIStub, StubReply
 from assay.verifiers.sampler import OpenAISampler, Sampler, SamplerError
 
 

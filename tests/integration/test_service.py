@@ -16,9 +16,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from assay.agents.serve.app import ServeConfig, create_app
-from assay.agents.serve.client import ServiceError, VerifierClient
 from assay.envs import SingleTurnEnv, Task
+from assay.serve.app import ServeConfig, create_app
+from assay.serve.client import ServiceError, VerifierClient
 from assay.verifiers.base import Status, Verdict
 from assay.verifiers.match import NumberMatch
 
@@ -268,7 +268,7 @@ def test_client_raises_service_error_with_the_detail(live):
 
 
 def test_verl_and_openrlhf_adapters_call_the_service(live, monkeypatch):
-    from assay.agents.serve import adapters
+    from assay.serve import adapters
 
     url, token = live
     monkeypatch.setenv("ASSAY_SERVE_URL", url)

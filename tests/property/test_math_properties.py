@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from assay.verifiers.base import Status, Task, Verdict
 from assay.verifiers.math import MathVerifier
-from assay.verifiers.math_extract import extract_answer
-from assay.verifiers.mathparse.equiv import judge
-from assay.verifiers.mathparse.errors import ParseError, TooComplex
-from assay.verifiers.mathparse.parser import parse
+from assay.verifiers.math.equiv import judge
+from assay.verifiers.math.errors import ParseError, TooComplex
+from assay.verifiers.math.extract import extract_answer
+from assay.verifiers.math.parser import parse
 
 BUDGET = 2.0
 VERIFIER = MathVerifier(timeout_s=BUDGET)

@@ -11,7 +11,7 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 import assay
 import assay.envs.base as env_base
-from assay.vector import TextSyncVectorEnv
+from assay.envs.vector.sync import TextSyncVectorEnv
 
 ARITH = {"level": "easy", "operations": "+", "max_operand": 5, "prompt_template": "{expr}="}
 ENVS = [

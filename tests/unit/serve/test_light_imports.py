@@ -8,8 +8,8 @@ def test_eval_serve_and_ray_packages_do_not_import_torch_or_ray():
     code = textwrap.dedent(
         """
         import sys
-        import assay.agents.evaluation, assay.agents.serve.app, assay.agents.serve.client
-        import assay.agents.serve.adapters, assay.agents.distributed, assay.cli
+        import assay.agents.evaluation, assay.serve.app, assay.serve.client
+        import assay.serve.adapters, assay.serve.ray_pool, assay.envs.vector, assay.cli
         heavy = {"torch", "transformers", "vllm", "ray", "matplotlib"} & set(sys.modules)
         assert not heavy, heavy
         """

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assay.verifiers.code_values import (
+from assay.verifiers.code.values import (
     Tolerance,
     ValueRejected,
     compare_tokens,

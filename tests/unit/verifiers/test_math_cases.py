@@ -10,7 +10,7 @@ import pytest
 
 from assay.verifiers.base import Status
 from assay.verifiers.math import MathVerifier
-from assay.verifiers.mathparse.equiv import judge
+from assay.verifiers.math.equiv import judge
 
 T, F = True, False
 

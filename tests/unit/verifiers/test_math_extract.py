@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from assay.verifiers.math_extract import answer_like, extract_answer
+from assay.verifiers.math.extract import answer_like, extract_answer
 
 CASES = [
     # boxes

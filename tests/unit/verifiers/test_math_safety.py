@@ -8,15 +8,10 @@ import pytest
 
 from assay.verifiers.base import Status, Task
 from assay.verifiers.math import MathVerifier
-from assay.verifiers.mathparse.equiv import judge
+from assay.verifiers.math.equiv import judge
 
 ROOT = Path(__file__).resolve().parents[3]
-SOURCES = [
-    ROOT / "verifiers" / "math.py",
-    ROOT / "verifiers" / "math_extract.py",
-    ROOT / "verifiers" / "math_worker.py",
-]
-SOURCES += sorted((ROOT / "verifiers" / "mathparse").glob("*.py"))
+SOURCES = sorted((ROOT / "verifiers" / "math").glob("*.py"))
 
 PAYLOADS = [
     "__import__('os').system('touch {sentinel}')",

@@ -9,7 +9,7 @@ import pytest
 
 from assay.verifiers.base import Status, Task, Verdict, Verifier
 from assay.verifiers.math import MathVerifier, clear_cache, is_equiv, reference_answer
-from assay.verifiers.math_worker import get_pool
+from assay.verifiers.math.worker import get_pool
 
 BUDGET = 1.0
 SLACK = 0.5
@@ -85,7 +85,7 @@ def test_hedge_is_incorrect_and_self_correction_counts_its_final_answer():
 
 
 def test_cache_remembers_a_comparison_and_gives_the_same_verdict():
-    from assay.verifiers import math as math_module
+    from assay.verifiers.math import verifier as math_module
 
     clear_cache()
     first = V.compare("x^2 + 2x + 1", "(x+1)^2")

@@ -1,0 +1,54 @@
+"""``assay serve``: the verification service (HTTP, FastAPI and uvicorn)."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(name="serve", help="Serve verification and rewards over HTTP.", invoke_without_command=True)
+
+
+@app.callback()
+def serve_cmd(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind (0.0.0.0 for all)."),
+    port: int = typer.Option(8000, help="TCP port."),
+    env: Annotated[
+        list[str] | None, typer.Option("--env", help="Env id to serve (repeatable; default: all assay/*).")
+    ] = None,
+    token_env: str = typer.Option(
+        "ASSAY_SERVE_TOKEN",
+        help="Name of the environment variable holding the bearer token (unset: no auth).",
+    ),
+    max_concurrency: int = typer.Option(64, help="API requests in flight; more get 429."),
+    max_body_bytes: int = typer.Option(4 * 2**20, help="Largest request body; larger gets 413."),
+    max_batch: int = typer.Option(1024, help="Most items per batch request."),
+    threads: int = typer.Option(8, help="Verifier calls running at once."),
+    verify_timeout: float = typer.Option(60.0, help="Seconds before a request's verdicts become ERROR."),
+    graceful_timeout: float = typer.Option(30.0, help="Seconds to finish in-flight requests on SIGTERM."),
+    log_level: str = typer.Option("warning", help="uvicorn log level."),
+) -> None:
+    """Serve POST /v1/verify, /v1/reward (and /batch), GET /v1/envs, /healthz, /metrics.
+
+    The token is read from an environment variable (never a flag, which would show in ps).
+    """
+    from assay.serve.app import ServeConfig
+    from assay.serve.server import run
+
+    token = os.environ.get(token_env) or None
+    config = ServeConfig(
+        envs=tuple(env or ()),
+        token=token,
+        max_concurrency=max_concurrency,
+        max_body_bytes=max_body_bytes,
+        max_batch=max_batch,
+        threads=threads,
+        verify_timeout_s=verify_timeout,
+    )
+    typer.echo(
+        f"assay serve on http://{host}:{port} (auth {'on' if token else 'off'}, "
+        f"max_concurrency={max_concurrency}); docs at /docs",
+        err=True,
+    )
+    run(config, host=host, port=port, graceful_timeout_s=graceful_timeout, log_level=log_level)
