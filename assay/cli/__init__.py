@@ -1,16 +1,72 @@
-"""The ``assay`` command line (typer). Subcommands are added by the subpackages that own them."""
+"""The ``assay`` command line (typer): the root app, ``assay list``, and the one place every
+command group is registered (``eval``, ``model``, ``sandbox``, ``serve``, ``train``, ``verify``).
+
+A mistake the user can fix prints one ``error: ...`` line to stderr and exits with the code
+`assay.cli.errors.ExitCode` documents (also in ``assay --help``); ``--debug`` or
+``ASSAY_DEBUG=1`` prints the traceback before that line. Any other exception is a bug and keeps
+its traceback.
+"""
 
 from __future__ import annotations
+
+import os
+import traceback
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 import assay
+from assay.cli import eval as eval_group
+from assay.cli import model as model_group
+from assay.cli import sandbox as sandbox_group
+from assay.cli import serve as serve_group
+from assay.cli import train as train_group
+from assay.cli import verify as verify_group
+from assay.cli.errors import EPILOG, explain
+
+__all__ = ["app", "main"]
+
+
+def _debug_from_env() -> bool:
+    return os.environ.get("ASSAY_DEBUG", "") not in ("", "0")
+
+
+def _fail(exc: Exception, debug: bool) -> NoReturn:
+    """Exit with one ``error:`` line for a user's mistake; re-raise anything else."""
+    explained = explain(exc)
+    if explained is None:
+        raise exc
+    code, message = explained
+    if debug:
+        traceback.print_exception(exc)
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(int(code))
+
+
+class _Root(TyperGroup):
+    """The root command: turns a user's mistake anywhere below it into one line and an exit code."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except Exception as e:  # noqa: BLE001 - a bad root option (--debug is not parsed yet); _fail re-raises the rest
+            _fail(e, _debug_from_env())
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as e:  # noqa: BLE001 - _fail re-raises everything it does not explain
+            _fail(e, bool(ctx.params.get("debug")) or _debug_from_env())
+
 
 app = typer.Typer(
     name="assay",
+    cls=_Root,
     help="Gymnasium text environments with verifiable rewards for RL on language models.",
+    epilog=EPILOG,
     no_args_is_help=True,
     add_completion=False,
 )
@@ -26,6 +82,9 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", help="On an error, print the traceback too (or set ASSAY_DEBUG=1)."
     ),
 ) -> None:
     """Gymnasium text environments with verifiable rewards for RL on language models."""
@@ -44,28 +103,12 @@ def list_cmd(
     Console().print(table)
 
 
-from assay.cli.eval import app as _eval_app  # noqa: E402 - sub-apps register after the root commands
-
-app.add_typer(_eval_app, name="eval")
-
-from assay.cli.serve import app as _serve_app  # noqa: E402
-
-app.add_typer(_serve_app, name="serve")
-
-from assay.cli.sandbox import app as _sandbox_app  # noqa: E402
-from assay.cli.verify import app as _verify_app  # noqa: E402
-
-app.add_typer(_sandbox_app, name="sandbox")
-app.add_typer(_verify_app, name="verify")
-
-from assay.cli.posttrain import register as _register_posttrain  # noqa: E402
-from assay.cli.train import app as _train_app  # noqa: E402
-from assay.cli.train import model_app as _model_app  # noqa: E402
-
-_register_posttrain(_train_app)  # assay train sft|dpo|rm|data beside grpo|ppo
-
-app.add_typer(_train_app, name="train")
-app.add_typer(_model_app, name="model")
+app.add_typer(eval_group.app, name="eval")
+app.add_typer(model_group.app, name="model")
+app.add_typer(sandbox_group.app, name="sandbox")
+app.add_typer(serve_group.app, name="serve")
+app.add_typer(train_group.app, name="train")
+app.add_typer(verify_group.app, name="verify")
 
 
 def main() -> None:

@@ -13,6 +13,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from assay.cli.errors import BadInput, CliError, UsageError
+from assay.cli.options import ENV, ENV_ARG_DEPRECATED, ENV_ARGS, check_env, env_args
+
+__all__ = ["app", "summary_table"]
+
 app = typer.Typer(
     name="eval",
     help="Evaluate a model on an env: pass@k, maj@k, best-of-N, mean reward with 95% CIs.",
@@ -27,23 +32,28 @@ def _parse_ks(text: str) -> tuple[int, ...]:
     try:
         ks = tuple(sorted({int(x) for x in text.split(",") if x.strip()}))
     except ValueError:
-        raise typer.BadParameter(f"--k takes comma-separated integers, got {text!r}") from None
+        raise UsageError(f"--k takes comma-separated integers, got {text!r}") from None
     if not ks:
-        raise typer.BadParameter("--k needs at least one value")
+        raise UsageError("--k needs at least one value")
     return ks
 
 
-def _parse_env_args(items: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise typer.BadParameter(f"--env-arg takes key=value, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except ValueError:
-            out[key] = value
-    return out
+def _read_log(path: Path) -> Any:
+    from assay.agents.evaluation.records import read_log
+    from assay.errors import AssayError
+
+    try:
+        return read_log(path)
+    except AssayError as e:
+        raise BadInput(str(e)) from e
+
+
+def _check_model(model: str) -> None:
+    if model.startswith(("http://", "https://", "import:")) or Path(model).is_dir():
+        return
+    raise BadInput(
+        f"--model must be an http(s) URL, import:module:name or a local model directory, got {model!r}"
+    )
 
 
 def _slug(text: str) -> str:
@@ -76,20 +86,20 @@ def summary_table(summary: Any, title: str) -> Table:
 @app.callback()
 def eval_cmd(
     ctx: typer.Context,
-    env: str = typer.Option(None, "--env", help="Env id, e.g. assay/Arithmetic-v0."),
-    model: str = typer.Option(
+    env: str | None = ENV,
+    model: str | None = typer.Option(
         None,
         "--model",
-        help="An OpenAI-compatible server URL, a local model directory, or import:module:name.",
+        help="The model to sample from: a local model directory, an OpenAI-compatible server URL, "
+        "or import:module:name.",
     ),
     engine: str = typer.Option("hf", help="For a local directory: hf (transformers) or vllm."),
     model_name: str = typer.Option(None, help="Served model name (URL models; default: the server's first)."),
     api_key: str = typer.Option(None, envvar="OPENAI_API_KEY", help="Bearer token for a URL model."),
     chat: bool = typer.Option(False, help="URL models: use /v1/chat/completions."),
     split: str = typer.Option(None, help="Dataset split, passed to the env as split=."),
-    env_arg: Annotated[
-        list[str] | None, typer.Option("--env-arg", help="key=value env argument (JSON value), repeatable.")
-    ] = None,
+    args: list[str] | None = ENV_ARGS,
+    env_arg: list[str] | None = ENV_ARG_DEPRECATED,
     n: int = typer.Option(16, "-n", help="Samples per task."),
     k: str = typer.Option("1", "--k", help="Comma-separated k for pass@k, maj@k, best@k."),
     limit: int = typer.Option(None, help="At most this many tasks (required for procedural envs)."),
@@ -118,18 +128,20 @@ def eval_cmd(
     if ctx.invoked_subcommand is not None:
         return
     if env is None or model is None:
-        raise typer.BadParameter(
-            "--env and --model are required (or use: assay eval compare A.jsonl B.jsonl)"
-        )
+        raise UsageError("--env and --model are required (or use: assay eval compare A.jsonl B.jsonl)")
+    if engine not in ("hf", "vllm"):
+        raise UsageError(f"--engine is hf or vllm, got {engine!r}")
+    ks = _parse_ks(k)
+    env_kwargs = env_args(args, env_arg=env_arg) or {}
+    check_env(env, {**env_kwargs, **({} if split is None else {"split": split})})
+    _check_model(model)
     from gymnasium.error import DependencyNotInstalled
 
     from assay.agents.evaluation import EvalConfig, evaluate
     from assay.agents.evaluation.backends import load_sampler
     from assay.agents.evaluation.plots import plot_pass_at_k, plot_rewards
-    from assay.agents.evaluation.records import read_log
     from assay.errors import AssayError
 
-    ks = _parse_ks(k)
     selector = None
     if select is not None and select.startswith("judge:"):
         from assay.agents.evaluation.backends import judge_selector
@@ -138,7 +150,7 @@ def eval_cmd(
         selector = judge_selector(judge_url, model_name=judge_model or None, api_key=api_key)
     elif select is not None and select != "logprob":
         if not select.startswith("import:"):
-            raise typer.BadParameter("--select takes logprob, judge:URL[#model] or import:module:fn")
+            raise UsageError(f"--select takes logprob, judge:URL[#model] or import:module:fn, got {select!r}")
         import importlib
 
         module, _, attr = select.removeprefix("import:").partition(":")
@@ -156,17 +168,15 @@ def eval_cmd(
             top_p=top_p,
             batch_size=batch_size,
             split=split,
-            env_kwargs=_parse_env_args(env_arg or []),
+            env_kwargs=env_kwargs,
             select=select,
         )
     except ValueError as e:
-        raise typer.BadParameter(str(e)) from None
+        raise UsageError(str(e)) from None
     out = out or Path("evals") / f"{_slug(env)}__{_slug(model)}.jsonl"
     if out.exists():
-        done = len(read_log(out).samples)
+        done = len(_read_log(out).samples)
         _err.print(f"resuming {out}: {done} samples already logged")
-    if engine not in ("hf", "vllm"):
-        raise typer.BadParameter("--engine is hf or vllm")
     try:
         sampler = load_sampler(
             model,
@@ -198,14 +208,13 @@ def eval_cmd(
         else:
             summary = evaluate(config, sampler, out, selector=selector)
     except (AssayError, ValueError) as e:
-        _err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(1) from None
+        raise CliError(str(e)) from e
     summary_path = out.with_suffix(".summary.json")
     summary_path.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
     Console().print(summary_table(summary, f"{env} · {model}"))
     written = [summary_path]
     if plots:
-        samples = read_log(out).samples
+        samples = _read_log(out).samples
         try:
             written.append(plot_pass_at_k(samples, n, out.with_suffix(".pass_at_k.png")))
             written.append(plot_rewards(samples, out.with_suffix(".rewards.png")))
@@ -229,13 +238,13 @@ def compare_cmd(
     k: str = typer.Option(None, "--k", help="Comma-separated k (default: 1, powers of 2, n)."),
 ) -> None:
     """Compare eval runs side by side (metrics with 95% CIs, and paired differences on common tasks)."""
-    from assay.agents.evaluation import mean_ci, pass_at_k, read_log, summarize, task_results
+    from assay.agents.evaluation import mean_ci, pass_at_k, summarize, task_results
 
     runs = []
     for path in logs:
-        if not path.exists():
-            raise typer.BadParameter(f"{path} does not exist")
-        log = read_log(path)
+        if not path.is_file():
+            raise BadInput(f"{path}: no such eval log")
+        log = _read_log(path)
         n = int(log.config.get("n", 1))
         ks = _parse_ks(k) if k else tuple(_default_ks(n))
         runs.append((path, log, summarize(log.samples, n=n, ks=ks, config=log.config)))

@@ -6,7 +6,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from assay.cli.errors import CliError
 from assay.sandboxes.image import DEFAULT_IMAGE, DEFAULT_MIRROR
+
+__all__ = ["app"]
 
 app = typer.Typer(
     help="Build and check the code-execution sandboxes.", no_args_is_help=True, add_completion=False
@@ -26,8 +29,7 @@ def build(
     try:
         how = build_image(tag, force=force, mirror=mirror, log=typer.echo)
     except SandboxUnavailable as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
+        raise CliError(str(e)) from e
     typer.echo(f"{tag}: {how}")
 
 

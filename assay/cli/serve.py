@@ -7,6 +7,10 @@ from typing import Annotated
 
 import typer
 
+from assay.cli.options import check_env_id
+
+__all__ = ["app"]
+
 app = typer.Typer(name="serve", help="Serve verification and rewards over HTTP.", invoke_without_command=True)
 
 
@@ -15,7 +19,11 @@ def serve_cmd(
     host: str = typer.Option("127.0.0.1", help="Interface to bind (0.0.0.0 for all)."),
     port: int = typer.Option(8000, help="TCP port."),
     env: Annotated[
-        list[str] | None, typer.Option("--env", help="Env id to serve (repeatable; default: all assay/*).")
+        list[str] | None,
+        typer.Option(
+            "--env",
+            help="Env id to serve (repeatable; module:ID imports module first; default: all assay/*).",
+        ),
     ] = None,
     token_env: str = typer.Option(
         "ASSAY_SERVE_TOKEN",
@@ -31,8 +39,11 @@ def serve_cmd(
 ) -> None:
     """Serve POST /v1/verify, /v1/reward (and /batch), GET /v1/envs, /healthz, /metrics.
 
-    The token is read from an environment variable (never a flag, which would show in ps).
+    The token is read from an environment variable (never a flag, which would show in ps). Every
+    --env id is checked before the server starts.
     """
+    for env_id in env or ():
+        check_env_id(env_id)
     from assay.serve.app import ServeConfig
     from assay.serve.server import run
 

@@ -1,30 +1,49 @@
-"""``assay train grpo|ppo`` and ``assay model init-tiny``: the trainer's command line.
+"""``assay train grpo|ppo|sft|dpo|rm|data``: the trainers' command line.
 
-Settings come from a YAML file (``--config``), then the common flags, then ``--set key=value``
-overrides (values parsed as YAML), in that order. torch is imported only when a command runs.
+- ``assay train grpo|ppo --env ID --model DIR``: RL on an env's verifier.
+- ``assay train sft --model DIR --data SFT.jsonl``: supervised fine-tuning (completion-only loss).
+- ``assay train dpo --model DIR --data PAIRS.jsonl --loss dpo|ipo|simpo|kto|orpo``: offline.
+- ``assay train dpo --online --env ID --model DIR``: iterative DPO on an env's verifier.
+- ``assay train rm --model DIR --data PAIRS.jsonl``: a Bradley-Terry reward model; prints the
+  held-out pairwise accuracy.
+- ``assay train data --env ID --model DIR --out FILE``: preference pairs, KTO records or
+  rejection-sampled SFT data from an env.
+
+Settings come from a YAML file (``--config``), then the flags, then ``--set key=value`` overrides
+(values parsed as YAML), in that order. The env id, env arguments, model directory and data file
+are checked before torch is imported or a model is loaded.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["app", "eval_table", "model_app", "parse_env_kwargs", "settings"]
-
-app = typer.Typer(help="Train a policy on an assay env (GRPO or PPO).", no_args_is_help=True)
-model_app = typer.Typer(help="Build local models (no hub needed).", no_args_is_help=True)
-
-_CONFIG = typer.Option(None, "--config", "-c", help="YAML file of settings (see GRPOConfig / PPOConfig).")
-_ENV = typer.Option(None, "--env", help="Env id, e.g. assay/Arithmetic-v0.")
-_MODEL = typer.Option(None, "--model", help="Local model directory.")
-_ENV_KWARGS = typer.Option(
-    None, "--env-kwargs", help='JSON object of env arguments, e.g. \'{"level": "easy"}\'.'
+from assay.cli.errors import BadInput, CliError, UsageError
+from assay.cli.options import (
+    ENV,
+    ENV_ARGS,
+    ENV_KWARGS_DEPRECATED,
+    MODEL,
+    check_env,
+    env_args,
+    input_file,
+    model_dir,
 )
+
+__all__ = ["app", "eval_table", "settings"]
+
+app = typer.Typer(
+    help="Train a policy: GRPO, PPO, SFT, DPO-family, reward models, preference data.", no_args_is_help=True
+)
+
+_CONFIG = typer.Option(None, "--config", "-c", help="YAML file of settings (see the run's config class).")
+_DATA = typer.Option(None, "--data", help="Training records (JSONL).")
 _OUT = typer.Option(None, "--out", help="Output directory (checkpoints, metrics.jsonl, metrics.png, model/).")
 _STEPS = typer.Option(None, "--steps", help="Optimisation steps.")
 _SEED = typer.Option(None, "--seed", help="Run seed.")
@@ -32,19 +51,7 @@ _SET = typer.Option(None, "--set", "-s", help="Override any setting: key=value (
 _RESUME = typer.Option(False, "--resume", help="Continue from the latest checkpoint in --out.")
 _EVAL = typer.Option(64, "--eval", help="Evaluate the trained policy on this many tasks (0: skip).")
 _QUIET = typer.Option(False, "--quiet", help="No progress bar.")
-
-
-def parse_env_kwargs(text: str | None) -> dict[str, Any] | None:
-    """``--env-kwargs``: a JSON object, or None when not given (a clear error otherwise)."""
-    if text is None:
-        return None
-    try:
-        parsed = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise typer.BadParameter(f"--env-kwargs is not JSON: {e}") from e
-    if not isinstance(parsed, dict):
-        raise typer.BadParameter("--env-kwargs must be a JSON object")
-    return parsed
+_INIT_HINT = " (try: assay model init-tiny PATH)"
 
 
 def settings(sets: list[str] | None, quiet: bool, **flags: Any) -> dict[str, Any]:
@@ -58,30 +65,24 @@ def settings(sets: list[str] | None, quiet: bool, **flags: Any) -> dict[str, Any
     try:
         values.update(parse_overrides(sets or []))
     except ValueError as e:
-        raise typer.BadParameter(str(e)) from e
+        raise UsageError(str(e)) from e
     return values
 
 
-def _settings(
-    env: str | None,
-    model: str | None,
-    env_kwargs: str | None,
-    out: str | None,
-    steps: int | None,
-    seed: int | None,
-    sets: list[str] | None,
-    quiet: bool,
-) -> dict[str, Any]:
-    return settings(
-        sets,
-        quiet,
-        env=env,
-        model=model,
-        env_kwargs=parse_env_kwargs(env_kwargs),
-        out_dir=out,
-        steps=steps,
-        seed=seed,
-    )
+def _config(cls: Any, path: Path | None, values: dict[str, Any]) -> Any:
+    """The run's config from ``--config``, flags and ``--set``; a bad value is a `UsageError`."""
+    import yaml
+
+    from assay.agents.config import load_config
+
+    if path is not None:
+        input_file(path, option="--config", what="YAML file of settings")
+    try:
+        return load_config(cls, path, values)
+    except yaml.YAMLError as e:
+        raise BadInput(f"--config {str(path)!r} is not valid YAML: {e}") from e
+    except (ValueError, TypeError) as e:
+        raise UsageError(f"bad configuration: {e}") from e
 
 
 def eval_table(title: str, results: dict[str, Any]) -> Table:
@@ -103,22 +104,19 @@ def eval_table(title: str, results: dict[str, Any]) -> Table:
     return table
 
 
-def _run(algo: str, config_path: Path | None, values: dict[str, Any], resume: bool, eval_tasks: int) -> None:
-    from assay.agents import GRPO, PPO, GRPOConfig, HFSampler, PPOConfig, evaluate, load_config
+# -- grpo, ppo -----------------------------------------------------------------------------------
+
+
+def _rl(algo: str, config_path: Path | None, values: dict[str, Any], resume: bool, eval_tasks: int) -> None:
+    from assay.agents.config import GRPOConfig, PPOConfig
+
+    config = _config(GRPOConfig if algo == "grpo" else PPOConfig, config_path, values)
+    check_env(config.env, config.env_kwargs)
+    model_dir(config.model, hint=_INIT_HINT)
+    from assay.agents import GRPO, PPO, HFSampler, evaluate
 
     console = Console()
-    cls = GRPOConfig if algo == "grpo" else PPOConfig
-    try:
-        config = load_config(cls, config_path, values)
-    except (ValueError, TypeError, FileNotFoundError) as e:
-        console.print(f"[red]bad configuration:[/red] {e}")
-        raise typer.Exit(2) from e
-    if not config.model or not Path(config.model).is_dir():
-        console.print(
-            f"[red]--model must be a local model directory, got {config.model!r}[/red] (try: assay model init-tiny PATH)"
-        )
-        raise typer.Exit(2)
-    trainer = GRPO(config) if isinstance(config, GRPOConfig) else PPO(config)  # type: ignore[arg-type]
+    trainer = GRPO(config) if isinstance(config, GRPOConfig) else PPO(config)
     try:
         rows = trainer.train(resume=resume)
         exported = trainer.export(Path(config.out_dir) / "model")
@@ -147,12 +145,36 @@ def _run(algo: str, config_path: Path | None, values: dict[str, Any], resume: bo
         console.print(eval_table(f"{config.env}: greedy evaluation", {"trained": result}))
 
 
+def _rl_values(
+    env: str | None,
+    model: str | None,
+    args: list[str] | None,
+    env_kwargs: str | None,
+    out: str | None,
+    steps: int | None,
+    seed: int | None,
+    sets: list[str] | None,
+    quiet: bool,
+) -> dict[str, Any]:
+    return settings(
+        sets,
+        quiet,
+        env=env,
+        model=model,
+        env_kwargs=env_args(args, env_kwargs=env_kwargs),
+        out_dir=out,
+        steps=steps,
+        seed=seed,
+    )
+
+
 @app.command("grpo")
 def grpo_cmd(
     config: Path | None = _CONFIG,
-    env: str | None = _ENV,
-    model: str | None = _MODEL,
-    env_kwargs: str | None = _ENV_KWARGS,
+    env: str | None = ENV,
+    model: str | None = MODEL,
+    args: list[str] | None = ENV_ARGS,
+    env_kwargs: str | None = ENV_KWARGS_DEPRECATED,
     out: str | None = _OUT,
     steps: int | None = _STEPS,
     seed: int | None = _SEED,
@@ -162,15 +184,17 @@ def grpo_cmd(
     quiet: bool = _QUIET,
 ) -> None:
     """Train with GRPO (group-relative advantages; DAPO / Dr. GRPO options via --set)."""
-    _run("grpo", config, _settings(env, model, env_kwargs, out, steps, seed, set_, quiet), resume, eval_tasks)
+    values = _rl_values(env, model, args, env_kwargs, out, steps, seed, set_, quiet)
+    _rl("grpo", config, values, resume, eval_tasks)
 
 
 @app.command("ppo")
 def ppo_cmd(
     config: Path | None = _CONFIG,
-    env: str | None = _ENV,
-    model: str | None = _MODEL,
-    env_kwargs: str | None = _ENV_KWARGS,
+    env: str | None = ENV,
+    model: str | None = MODEL,
+    args: list[str] | None = ENV_ARGS,
+    env_kwargs: str | None = ENV_KWARGS_DEPRECATED,
     out: str | None = _OUT,
     steps: int | None = _STEPS,
     seed: int | None = _SEED,
@@ -180,29 +204,270 @@ def ppo_cmd(
     quiet: bool = _QUIET,
 ) -> None:
     """Train with PPO (value head, GAE, clipped losses; options via --set)."""
-    _run("ppo", config, _settings(env, model, env_kwargs, out, steps, seed, set_, quiet), resume, eval_tasks)
+    values = _rl_values(env, model, args, env_kwargs, out, steps, seed, set_, quiet)
+    _rl("ppo", config, values, resume, eval_tasks)
 
 
-@model_app.command("init-tiny")
-def init_tiny_cmd(
-    path: Annotated[Path, typer.Argument(help="Directory to write the model and tokenizer to.")],
-    hidden_size: int = typer.Option(64, help="Hidden size."),
-    layers: int = typer.Option(2, help="Transformer layers."),
-    alphabet: str = typer.Option(
-        "printable",
-        help="'printable' (100 chars), 'arithmetic' (digits and + - * / = . space) or a literal string of characters.",
-    ),
-    seed: int = typer.Option(0, help="Initialisation seed."),
-) -> None:
-    """Write a tiny randomly initialised Qwen2 model and a char-level tokenizer to PATH."""
-    from assay.agents.tiny import ALPHABET, ARITHMETIC_ALPHABET, init_tiny
+# -- sft, dpo, rm --------------------------------------------------------------------------------
 
-    chars = {"printable": ALPHABET, "arithmetic": ARITHMETIC_ALPHABET}.get(alphabet, alphabet)
+
+def _values(
+    model: str | None,
+    data: str | None,
+    out: str | None,
+    seed: int | None,
+    sets: list[str] | None,
+    quiet: bool,
+    **extra: Any,
+) -> dict[str, Any]:
+    return settings(sets, quiet, model=model, data=data, out_dir=out, seed=seed, **extra)
+
+
+def _need(config: Any, *, data: bool = True) -> None:
+    model_dir(config.model)
+    if data:
+        input_file(config.data or None, option="--data", what="JSONL file")
+
+
+def _summary(title: str, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> Table:
+    table = Table(title=title)
+    table.add_column("metric", style="bold")
+    table.add_column("value", justify="right")
+    train = [r for r in rows if "loss" in r]
+    if train:
+        table.add_row("steps", str(train[-1]["step"]))
+        tail = train[-10:]
+        table.add_row("train loss (last 10 steps)", f"{sum(r['loss'] for r in tail) / len(tail):.4f}")
+    final = rows[-1] if rows else {}
+    for key in keys:
+        value = final.get(key)
+        if isinstance(value, int | float):
+            table.add_row(key, f"{value:.4f}")
+    return table
+
+
+def _train(make: Callable[[], Any], resume: bool, title: str, keys: tuple[str, ...]) -> None:
+    from assay.errors import AssayError
+
     try:
-        out = init_tiny(path, hidden_size=hidden_size, num_layers=layers, alphabet=chars, seed=seed)
-    except ValueError as e:
-        raise typer.BadParameter(str(e)) from e
-    from safetensors.torch import load_file
+        trainer = make()
+        rows = trainer.train(resume=resume)
+    except (AssayError, ValueError, TypeError) as e:
+        raise CliError(str(e)) from e
+    console = Console()
+    console.print(_summary(title, rows, keys))
+    out = Path(trainer.config.out_dir)
+    console.print(f"model: {out / 'model'}\nmetrics: {out / 'metrics.jsonl'}")
 
-    params = sum(t.numel() for t in load_file(str(out / "model.safetensors")).values())
-    Console().print(f"wrote {out} ({params:,} parameters, {len(chars) + 3} tokens)")
+
+@app.command("sft")
+def sft_cmd(
+    config: Path | None = _CONFIG,
+    model: str | None = MODEL,
+    data: str | None = _DATA,
+    out: str | None = _OUT,
+    seed: int | None = _SEED,
+    set_: list[str] | None = _SET,
+    resume: bool = _RESUME,
+    quiet: bool = _QUIET,
+) -> None:
+    """Supervised fine-tuning on prompt/completion records (completion-only loss)."""
+    from assay.agents.preference.config import SFTConfig
+
+    cfg = _config(SFTConfig, config, _values(model, data, out, seed, set_, quiet))
+    _need(cfg)
+    from assay.agents.preference.sft import SFT
+
+    _train(lambda: SFT(cfg), resume, "SFT", ("eval/loss",))
+
+
+@app.command("dpo")
+def dpo_cmd(
+    config: Path | None = _CONFIG,
+    model: str | None = MODEL,
+    data: str | None = _DATA,
+    out: str | None = _OUT,
+    loss: str | None = typer.Option(None, "--loss", help="dpo (default), ipo, simpo, kto or orpo."),
+    online: bool = typer.Option(
+        False, "--online", help="Iterative DPO on --env instead of a preference file."
+    ),
+    env: str | None = ENV,
+    args: list[str] | None = ENV_ARGS,
+    env_kwargs: str | None = ENV_KWARGS_DEPRECATED,
+    rounds: int | None = typer.Option(None, "--rounds", help="Online rounds."),
+    seed: int | None = _SEED,
+    set_: list[str] | None = _SET,
+    resume: bool = _RESUME,
+    quiet: bool = _QUIET,
+) -> None:
+    """DPO, IPO, SimPO, KTO or ORPO: offline on --data, or iterative DPO with --online --env ID.
+
+    Online, each round samples from the policy, scores the samples with the env's verifier (or
+    --set reward_model=DIR), builds pairs and optimises; the held-out pass rate is printed per round.
+    """
+    from assay.agents.preference.config import DPOConfig, OnlineDPOConfig
+
+    if not online:
+        if env is not None or rounds is not None or args or env_kwargs is not None:
+            raise UsageError("--env, --env-args and --rounds go with --online")
+        cfg = _config(DPOConfig, config, _values(model, data, out, seed, set_, quiet, loss=loss))
+        _need(cfg)
+        from assay.agents.preference.dpo import DPO
+
+        _train(
+            lambda: DPO(cfg),
+            resume,
+            f"offline {cfg.loss.upper()}",
+            ("eval/loss", "eval/rewards/accuracy", "eval/rewards/margin"),
+        )
+        return
+    if resume:
+        raise UsageError("--resume is for offline runs; an online run restarts from --model")
+    values = _values(model, None, out, seed, set_, quiet, loss=loss, env=env, rounds=rounds)
+    kwargs = env_args(args, env_kwargs=env_kwargs)
+    if kwargs is not None:
+        values["env_kwargs"] = kwargs
+    cfg = _config(OnlineDPOConfig, config, values)
+    check_env(cfg.env, cfg.env_kwargs)
+    _need(cfg, data=False)
+    from assay.agents.preference.dpo import OnlineDPO
+    from assay.errors import AssayError
+
+    try:
+        trainer = OnlineDPO(cfg)
+        try:
+            rows = trainer.train()
+        finally:
+            trainer.close()
+    except (AssayError, ValueError, TypeError) as e:
+        raise CliError(str(e)) from e
+    table = Table(title=f"online {cfg.loss.upper()} on {cfg.env}")
+    for col in ("round", "pairs", "train pass rate", "held-out pass rate", "held-out reward"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        train_pass = r.get("train/pass_rate")
+        table.add_row(
+            str(r["round"]),
+            str(r.get("pairs", "-")),
+            "-" if train_pass is None else f"{train_pass:.3f}",
+            f"{r.get('eval/pass_rate', float('nan')):.3f}",
+            f"{r.get('eval/reward', float('nan')):.3f}",
+        )
+    console = Console()
+    console.print(table)
+    console.print(f"model: {Path(cfg.out_dir) / 'model'}\nmetrics: {Path(cfg.out_dir) / 'metrics.jsonl'}")
+
+
+@app.command("rm")
+def rm_cmd(
+    config: Path | None = _CONFIG,
+    model: str | None = MODEL,
+    data: str | None = _DATA,
+    out: str | None = _OUT,
+    seed: int | None = _SEED,
+    set_: list[str] | None = _SET,
+    resume: bool = _RESUME,
+    quiet: bool = _QUIET,
+) -> None:
+    """A Bradley-Terry reward model on preference pairs; reports held-out pairwise accuracy.
+
+    The model is a scalar head on the causal LM in --model, saved to OUT/model.
+    """
+    from assay.agents.preference.config import RMConfig
+
+    cfg = _config(RMConfig, config, _values(model, data, out, seed, set_, quiet))
+    _need(cfg)
+    from assay.agents.preference.rm import RewardModelTrainer
+
+    _train(
+        lambda: RewardModelTrainer(cfg),
+        resume,
+        "reward model",
+        ("eval/accuracy", "eval/loss", "eval/rewards/margin"),
+    )
+
+
+# -- data ----------------------------------------------------------------------------------------
+
+
+@app.command("data")
+def data_cmd(
+    env: str | None = ENV,
+    model: str | None = MODEL,
+    out: str = typer.Option(..., "--out", help="The JSONL file to write."),
+    kind: str = typer.Option("pairs", "--kind", help="pairs, binary (KTO records) or sft (best of N)."),
+    pairs: str = typer.Option(
+        "correct_vs_incorrect", "--pairs", help="correct_vs_incorrect, best_vs_worst or margin."
+    ),
+    min_margin: float = typer.Option(0.0, help="Score margin for best_vs_worst (>) and margin (>=)."),
+    max_pairs: int = typer.Option(1, help="Pairs per prompt (correct_vs_incorrect, margin)."),
+    tasks: int = typer.Option(64, "--tasks", help="Tasks to sample."),
+    start: int = typer.Option(0, "--start", help="First task index."),
+    n: int = typer.Option(8, "-n", help="Completions per task."),
+    temperature: float = typer.Option(1.0, help="Sampling temperature."),
+    max_new_tokens: int = typer.Option(64, help="Tokens per completion."),
+    reward_model: str | None = typer.Option(
+        None, help="Rank by this reward model instead of the env's reward."
+    ),
+    args: list[str] | None = ENV_ARGS,
+    env_kwargs: str | None = ENV_KWARGS_DEPRECATED,
+    seed: int = typer.Option(0, help="Sampling seed."),
+) -> None:
+    """Preference pairs, KTO records or best-of-N SFT data sampled from a single-turn env (JSONL).
+
+    Each task gets N completions, verified and scored by the env (or --reward-model).
+    """
+    if kind not in ("pairs", "binary", "sft"):
+        raise UsageError("--kind is pairs, binary or sft")
+    if pairs not in ("correct_vs_incorrect", "best_vs_worst", "margin"):
+        raise UsageError("--pairs is correct_vs_incorrect, best_vs_worst or margin")
+    kwargs = env_args(args, env_kwargs=env_kwargs) or {}
+    env = check_env(env, kwargs)
+    policy_dir = model_dir(model)
+    if reward_model is not None:
+        model_dir(reward_model, option="--reward-model")
+    from assay.agents.policy import load_policy
+    from assay.agents.preference import data as prefdata
+    from assay.agents.sampler import HFSampler
+    from assay.registry import make
+
+    policy, tokenizer = load_policy(str(policy_dir))
+    scorer = None
+    if reward_model is not None:
+        from assay.agents.preference.rm import RewardModel
+
+        scorer = RewardModel.load(reward_model)
+    environment = make(env, **kwargs)
+    try:
+        base: Any = environment.unwrapped
+        chosen = range(start, start + tasks)
+        if base.num_tasks is not None:
+            chosen = range(min(start, base.num_tasks), min(start + tasks, base.num_tasks))
+        groups = prefdata.generate_groups(
+            environment,
+            HFSampler(policy, tokenizer),
+            [base.task_at(i) for i in chosen],
+            n=n,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            seed=seed,
+            scorer=scorer,
+        )
+    finally:
+        environment.close()
+    records: list[Any]
+    if kind == "binary":
+        records = prefdata.binary_records(groups)
+    elif kind == "sft":
+        records = prefdata.rejection_sample(groups)
+    elif pairs == "correct_vs_incorrect":
+        records = prefdata.correct_vs_incorrect(groups, max_pairs=max_pairs, seed=seed)
+    elif pairs == "best_vs_worst":
+        records = prefdata.best_vs_worst(groups, min_margin=min_margin)
+    else:
+        records = prefdata.margin_pairs(groups, min_margin=min_margin, max_pairs=max_pairs)
+    prefdata.save_jsonl(records, out)
+    rate = sum(g.pass_rate for g in groups) / max(len(groups), 1)
+    Console().print(
+        f"{len(groups)} tasks x {n} samples (pass rate {rate:.3f}) -> {len(records)} {kind} records in {out}"
+    )

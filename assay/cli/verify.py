@@ -1,7 +1,8 @@
-"""``assay verify``: judge one answer or program and print the verdict as one JSON object.
+"""``assay verify code|math``: judge one program or answer and print the verdict as one JSON object.
 
 Exit status: 0 correct, 1 not correct (incorrect, timeout, no answer), 2 the verifier could not
-judge (error). Other verifiers add their own ``verify`` subcommands here.
+judge (error), as for every verdict; a usage error is also 2 and a missing input file 4, with one
+``error:`` line on stderr and no JSON.
 """
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from assay.cli.errors import UsageError
+from assay.cli.options import input_file
+
+__all__ = ["app"]
 
 app = typer.Typer(
     help="Verify one answer or program; print the verdict as JSON.",
@@ -24,28 +30,25 @@ def _exit(verdict_status: str) -> None:
 
 
 @app.command("code")
-def code(
+def code_cmd(
     tests: Annotated[
-        Path,
-        typer.Option(
-            "--tests", exists=True, dir_okay=False, help="Tests as JSON (function-call or stdin/stdout spec)."
-        ),
+        Path, typer.Option("--tests", help="Tests as JSON (function-call or stdin/stdout spec).")
     ],
-    program: Annotated[
-        Path, typer.Option("--program", exists=True, dir_okay=False, help="The program to verify.")
-    ],
+    program: Annotated[Path, typer.Option("--program", help="The program to verify.")],
     sandbox: str = typer.Option("auto", "--sandbox", help="docker, local, or auto (Docker when ready)."),
     timeout: float = typer.Option(5.0, "--timeout", help="Time limit per test case, in seconds."),
     scoring: str = typer.Option("all", "--scoring", help="all (1 or 0) or fraction (of cases passed)."),
 ) -> None:
     """Run PROGRAM against TESTS in a sandbox: {"status", "score", "reason", "details"}."""
+    if sandbox not in ("auto", "docker", "local"):
+        raise UsageError(f"--sandbox must be docker, local or auto, got {sandbox!r}")
+    if scoring not in ("all", "fraction"):
+        raise UsageError(f"--scoring must be all or fraction, got {scoring!r}")
+    input_file(tests, option="--tests", what="JSON file of tests")
+    input_file(program, option="--program", what="program file")
     from assay.verifiers.base import Status, Verdict
     from assay.verifiers.code import verify_program
 
-    if sandbox not in ("auto", "docker", "local"):
-        raise typer.BadParameter("must be docker, local or auto", param_hint="--sandbox")
-    if scoring not in ("all", "fraction"):
-        raise typer.BadParameter("must be all or fraction", param_hint="--scoring")
     try:
         spec = json.loads(tests.read_text())
     except ValueError as e:
@@ -62,6 +65,35 @@ def code(
     _exit(verdict.status.value)
 
 
-from assay.cli.math import verify_math  # noqa: E402 - the math verifier's subcommand lives beside it
+@app.command("math")
+def math_cmd(
+    gold: Annotated[
+        str, typer.Option("--gold", help="The reference answer (or a worked solution with \\boxed{}).")
+    ],
+    response: Annotated[
+        str | None, typer.Option("--response", help="The model's response; its final answer is extracted.")
+    ] = None,
+    response_file: Annotated[
+        Path | None, typer.Option("--response-file", help="Read the response from a file.")
+    ] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Budget of the comparison, in seconds.")] = 5.0,
+    bare: Annotated[
+        bool, typer.Option("--bare", help="The response is a bare answer: do not extract.")
+    ] = False,
+    no_fallback: Annotated[
+        bool, typer.Option("--no-fallback", help="Only marked answers (\\boxed{}, 'the answer is', ####).")
+    ] = False,
+) -> None:
+    """Judge RESPONSE against GOLD with assay's math verifier: {"status", "score", "extracted", "reason", "details"}."""
+    if (response is None) == (response_file is None):
+        raise UsageError("give exactly one of --response and --response-file")
+    if response is None:
+        text = input_file(response_file, option="--response-file").read_text(errors="replace")
+    else:
+        text = response
+    from assay.verifiers.math import MathVerifier, reference_answer
 
-app.command("math")(verify_math)
+    verifier = MathVerifier(timeout_s=timeout, fallback=not no_fallback)
+    verdict = verifier.compare(text.strip(), reference_answer(gold)) if bare else verifier.verify(text, gold)
+    typer.echo(json.dumps(verdict.to_dict()))
+    _exit(verdict.status.value)

@@ -52,7 +52,7 @@ def cli(tmp_path, out):
         "eval",
         "--env",
         "assay/Arithmetic-v0",
-        "--env-arg",
+        "--env-args",
         'level="easy"',
     ]
     cmd += ["--model", "import:slow_sampler:Slow", "-n", str(N), "--k", "1,2,6", "--limit", str(LIMIT)]

@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parents[2]
 N, LIMIT = 4, 24
-ENV_ARGS = ["--env", "assay/Arithmetic-v0", "--env-arg", 'level="easy"']
+ENV_ARGS = ["--env", "assay/Arithmetic-v0", "--env-args", 'level="easy"']
 
 
 @pytest.fixture(scope="module")

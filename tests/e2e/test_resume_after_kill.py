@@ -27,7 +27,7 @@ ENV_KWARGS = json.dumps({"level": "easy", "operations": "+", "max_operand": 5, "
 def _cmd(model: Path, out: Path, steps: int, *extra: str) -> list[str]:
     return [
         sys.executable, "-m", "assay.cli", "train", "grpo", "--env", "assay/Arithmetic-v0", "--model", str(model),
-        "--env-kwargs", ENV_KWARGS, "--out", str(out), "--steps", str(steps), "--seed", "3", "--quiet", "--eval", "0",
+        "--env-args", ENV_KWARGS, "--out", str(out), "--steps", str(steps), "--seed", "3", "--quiet", "--eval", "0",
         "-s", "num_prompts=4", "-s", "group_size=8", "-s", "max_new_tokens=4", "-s", "lr=1e-3", "-s", "save_every=2",
         "-s", "keep_checkpoints=100", "-s", "num_threads=1", "-s", "plot=false", *extra,
     ]  # fmt: skip

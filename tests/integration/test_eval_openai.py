@@ -49,7 +49,7 @@ def test_cli_eval_over_http_then_compare(tmp_path):
             "eval",
             "--env",
             "assay/Arithmetic-v0",
-            "--env-arg",
+            "--env-args",
             'level="easy"',
         ]
         base += ["--model", stub.url, "-n", "2", "--k", "1,2", "--limit", "5", "--no-progress", "--no-plots"]

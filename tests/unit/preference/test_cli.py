@@ -126,9 +126,9 @@ def test_online_dpo(tiny_dir, tmp_path):
 
 def test_bad_invocations_fail_cleanly(tiny_dir, tmp_path):
     code, out = run("sft", "--model", str(tmp_path / "missing"), "--data", "x.jsonl")
-    assert code == 2 and "--model must be a local model directory" in out
+    assert code == 4 and "--model must be a local model directory" in out
     code, out = run("sft", "--model", str(tiny_dir), "--data", str(tmp_path / "none.jsonl"))
-    assert code == 2 and "--data must be a JSONL file" in out
+    assert code == 4 and "--data must be a JSONL file" in out
     code, out = run("dpo", "--model", str(tiny_dir), "--data", "x", "--set", "loss=nope")
     assert code == 2 and "loss must be one of" in out
     code, out = run("dpo", "--model", str(tiny_dir), "--env", ENV)
