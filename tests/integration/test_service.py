@@ -55,7 +55,7 @@ def item(completion, answer="3", env=ARITH, **kw):
 
 @pytest.fixture
 def client():
-    return TestClient(create_app(ServeConfig(envs=(ARITH, SLOW))))
+    return TestClient(create_app(ServeConfig(envs=(ARITH, SLOW), client_kwargs={ARITH: ("level",)})))
 
 
 # -- routes -------------------------------------------------------------------------------------
