@@ -215,19 +215,26 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def live():
-    """A real uvicorn server in a thread; yields (base_url, token)."""
+def _serve_in_thread(config):
+    """A real uvicorn server for ``config`` in a thread: (server, thread, port, app)."""
     import uvicorn
 
     port = free_port()
-    app = create_app(ServeConfig(envs=(ARITH, SLOW), token="tok", max_concurrency=1, threads=2))
+    app = create_app(config)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
+    return server, thread, port, app
+
+
+@pytest.fixture
+def live():
+    """A real uvicorn server in a thread; yields (base_url, token)."""
+    config = ServeConfig(envs=(ARITH, SLOW), token="tok", max_concurrency=1, threads=2)
+    server, thread, port, _ = _serve_in_thread(config)
     yield f"http://127.0.0.1:{port}", "tok"
     server.should_exit = True
     thread.join(10)
@@ -501,20 +508,6 @@ def _raw_stalled_request(port, n_bytes_sent=1, length=100):
     )
     s.sendall(head.encode() + b"{" * n_bytes_sent)
     return s
-
-
-def _serve_in_thread(config):
-    import uvicorn
-
-    port = free_port()
-    app = create_app(config)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return server, thread, port, app
 
 
 def test_stalled_clients_cannot_take_capacity():
