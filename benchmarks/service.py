@@ -321,7 +321,13 @@ SERVER = textwrap.dedent(
 
         kwargs = {"__ENV__": {"verifier": MathVerifier()}}
         MathVerifier().warm(threads)  # fork its worker processes before the clock starts
-    config = ServeConfig(envs=("__ENV__",), env_kwargs=kwargs, max_concurrency=limit, threads=threads)
+    config = ServeConfig(
+        envs=("__ENV__",),
+        env_kwargs=kwargs,
+        client_kwargs={"__ENV__": ("level",)},
+        max_concurrency=limit,
+        threads=threads,
+    )
     run(config, port=port)
     """
 ).replace("__ENV__", ENV)

@@ -34,6 +34,14 @@ def serve_cmd(
     max_batch: int = typer.Option(1024, help="Most items per batch request."),
     threads: int = typer.Option(8, help="Verifier calls running at once."),
     verify_timeout: float = typer.Option(60.0, help="Seconds before a request's verdicts become ERROR."),
+    client_kwarg: Annotated[
+        list[str] | None,
+        typer.Option(help="ENV=NAME[,NAME]: env arguments clients may set (repeatable; default none)."),
+    ] = None,
+    allow_client_tests: bool = typer.Option(
+        False, help="Run clients' test code (in the candidate's sandbox)."
+    ),
+    body_timeout: float = typer.Option(10.0, help="Seconds to receive a request body; later gets 408."),
     graceful_timeout: float = typer.Option(30.0, help="Seconds to finish in-flight requests on SIGTERM."),
     log_level: str = typer.Option("warning", help="uvicorn log level."),
 ) -> None:
@@ -56,6 +64,9 @@ def serve_cmd(
         max_batch=max_batch,
         threads=threads,
         verify_timeout_s=verify_timeout,
+        client_kwargs=ServeConfig.client_kwargs_from(client_kwarg or ()),
+        allow_client_tests=allow_client_tests,
+        body_timeout_s=body_timeout,
     )
     typer.echo(
         f"assay serve on http://{host}:{port} (auth {'on' if token else 'off'}, "

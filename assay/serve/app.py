@@ -15,19 +15,34 @@ A task is given inline (``{"answer": ..., "prompt": ..., "meta": ...}``) or by `
 (looked up in the env). Only envs on the server's allow-list are ever built: an env id from a
 request never reaches ``gymnasium.make`` otherwise (``"module:Env"`` ids would import code).
 
-Verifiers run in worker threads (``threads`` at a time), so a slow verifier (sympy in its own
-process, a sandbox) never blocks the event loop; each request waits at most
-``verify_timeout_s`` for its verdicts and gets ``ERROR`` verdicts after that, never a hang.
+What a client sends is data, never code or configuration:
+
+- **Test code.** An inline task whose tests are code (assert-style ``setup``/``asserts``/
+  ``check``) gets 400 unless the operator set ``allow_client_tests``; then that code runs in the
+  candidate's own sandbox, never in the host's test runner. Function-call and stdin/stdout tests
+  are plain data and always accepted.
+- **Env settings.** A request's ``env_kwargs`` may name only the arguments the operator listed
+  for that env (``client_kwargs``, empty by default); anything else is a 400 naming it. Sandbox,
+  timeouts, limits, file paths and data locations (`operator_only`) cannot be listed at all, so
+  no client-chosen path reaches the file system. A failure to build an env is a 422 that does
+  not repeat the server's own error text.
+
+Verifiers run in worker processes (`ScoringWorkers`, ``threads`` at a time), so a slow verifier
+never blocks the event loop; each request waits at most ``verify_timeout_s`` for its verdicts
+and gets ``ERROR`` verdicts after that, never a hang. A worker whose request ran out of time is
+killed and its slot is free at that moment.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
+import dataclasses
 import json
-import threading
+import logging
+import math
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,10 +54,45 @@ import assay
 from assay.envs.base import SingleTurnEnv
 from assay.errors import UnknownTask
 from assay.rewards.base import Reward
+from assay.sandboxes import SandboxError, get_sandbox
 from assay.serve.limits import Gate, GateStats
+from assay.serve.workers import ScoringWorkers, WorkerDied
 from assay.verifiers.base import Status, Task, Verdict
+from assay.verifiers.code import AssertTests, CodeVerifier, parse_tests
 
-__all__ = ["ServeConfig", "create_app"]
+__all__ = ["OPERATOR_ONLY", "ServeConfig", "create_app", "operator_only"]
+
+_log = logging.getLogger("assay.serve")
+
+OPERATOR_ONLY = frozenset(
+    {
+        "sandbox",
+        "limits",
+        "verifier",
+        "rubric",
+        "tools",
+        "env_kwargs",
+        "data",
+        "data_files",
+        "source",
+        "path",
+        "name",
+        "split",
+        "subset",
+        "max_chars",
+        "max_output_chars",
+        "max_cases",
+        "max_turns",
+        "max_calls_per_turn",
+    }
+)
+"""Env arguments only the operator sets: where code runs, what it may use, what data is read."""
+_OPERATOR_SUFFIXES = ("_s", "timeout", "_mb", "_bytes", "_path", "_paths", "_dir", "_file", "_files")
+
+
+def operator_only(name: str) -> bool:
+    """True for an env argument no request may set (`OPERATOR_ONLY`, timeouts, sizes, paths)."""
+    return name in OPERATOR_ONLY or name.endswith(_OPERATOR_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -60,13 +110,44 @@ class ServeConfig:
     max_batch: int = 1024
     """Most items in one batch request; more gets 413."""
     threads: int = 8
-    """Verifier calls running at once (worker threads)."""
+    """Verifications running at once (worker processes, killed when their request times out)."""
     verify_timeout_s: float = 60.0
-    """A request's verdicts that take longer come back as ERROR."""
+    """A request's verdicts that take longer come back as ERROR (and its workers are killed)."""
     max_env_variants: int = 32
-    """Distinct (env, env_kwargs) instances kept; the least recently used is dropped."""
+    """Distinct (env, env_kwargs) instances kept per worker; the least recently used is dropped."""
     env_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Constructor arguments per env id, fixed by the operator (a request cannot override them)."""
+    client_kwargs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per env id, the constructor arguments a request's ``env_kwargs`` may set (an allow-list;
+    empty: none). Names that are `operator_only` are refused here with ``ValueError``."""
+    allow_client_tests: bool = False
+    """Accept inline tasks whose tests are code (assert-style); it runs in the candidate's sandbox."""
+    body_timeout_s: float = 10.0
+    """A request body not complete within this time gets 408; until then it holds no slot."""
+
+    def __post_init__(self) -> None:
+        for env_id, names in self.client_kwargs.items():
+            bad = sorted(n for n in names if operator_only(n))
+            if bad:
+                raise ValueError(
+                    f"client_kwargs[{env_id!r}]: {bad} are set by the operator only (sandbox, "
+                    "timeouts, limits, paths, data locations)"
+                )
+        for name in ("verify_timeout_s", "body_timeout_s"):
+            value = getattr(self, name)
+            if not (value > 0 and math.isfinite(value)):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+
+    @staticmethod
+    def client_kwargs_from(pairs: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """`client_kwargs` from ``ENV=NAME[,NAME...]`` strings (``assay serve --client-kwarg``)."""
+        out: dict[str, tuple[str, ...]] = {}
+        for pair in pairs:
+            env_id, sep, names = pair.rpartition("=")
+            if not sep or not env_id or not names:
+                raise ValueError(f"expected ENV=NAME[,NAME...], got {pair!r}")
+            out[env_id] = out.get(env_id, ()) + tuple(n.strip() for n in names.split(",") if n.strip())
+        return out
 
 
 # -- wire types ----------------------------------------------------------------------------------
@@ -153,36 +234,70 @@ class EnvsResponse(BaseModel):
 
 
 class _Envs:
-    """Allow-listed env instances, built on first use, at most ``size`` variants (LRU)."""
+    """Allow-listed env instances, built on first use, at most ``size`` variants (LRU).
+
+    Lives in each scoring worker (built there, never sent over the wire).
+    """
 
     def __init__(self, config: ServeConfig) -> None:
-        self.allowed = frozenset(config.envs or assay.list_envs())
         self.defaults = config.env_kwargs
         self.size = config.max_env_variants
         self._cache: OrderedDict[str, SingleTurnEnv] = OrderedDict()
-        self._lock = threading.Lock()
 
-    def get(self, env_id: str, kwargs: dict[str, Any]) -> SingleTurnEnv:
-        if env_id not in self.allowed:
-            raise HTTPException(404, f"env {env_id!r} is not served here (GET /v1/envs lists them)")
+    def get(self, env_id: str, kwargs: dict[str, Any], *, client_tests: bool = False) -> SingleTurnEnv:
+        """The env; with ``client_tests``, a copy whose assert-style tests run in its sandbox."""
         merged = {**kwargs, **self.defaults.get(env_id, {})}  # the operator's settings win
-        key = env_id + "\0" + json.dumps(merged, sort_keys=True, default=str)
-        with self._lock:
-            env = self._cache.get(key)
-            if env is not None:
-                self._cache.move_to_end(key)
-                return env
+        key = env_id + "\0" + json.dumps(merged, sort_keys=True, default=str) + f"\0{client_tests}"
+        env = self._cache.get(key)
+        if env is not None:
+            self._cache.move_to_end(key)
+            return env
+        if client_tests:
+            env = _with_tests_in_sandbox(self.get(env_id, kwargs))
+        else:
+            env = self._build(env_id, kwargs, merged)
+        self._cache[key] = env
+        while len(self._cache) > self.size:
+            self._cache.popitem(last=False)
+        return env
+
+    @staticmethod
+    def _build(env_id: str, kwargs: dict[str, Any], merged: dict[str, Any]) -> SingleTurnEnv:
         try:
             made = assay.make(env_id, **merged).unwrapped
         except (TypeError, ValueError) as e:
-            raise HTTPException(422, f"cannot build {env_id} with {merged}: {e}") from None
+            raise HTTPException(422, f"cannot build {env_id} with {kwargs}: {e}") from None
+        except Exception as e:  # noqa: BLE001 - the text may describe the server's files: log it only
+            _log.warning("cannot build %s with %s: %s: %s", env_id, kwargs, type(e).__name__, e)
+            raise HTTPException(422, f"cannot build {env_id} with {kwargs}") from None
         if not isinstance(made, SingleTurnEnv):
             raise HTTPException(422, f"{env_id} has no verifier to call")
-        with self._lock:
-            self._cache[key] = made
-            while len(self._cache) > self.size:
-                self._cache.popitem(last=False)
         return made
+
+
+def _with_tests_in_sandbox(env: SingleTurnEnv) -> SingleTurnEnv:
+    """A shallow copy of ``env`` whose code verifier runs assert-style tests in its own sandbox."""
+    verifier = env.verifier
+    if not isinstance(verifier, CodeVerifier):
+        return env
+    try:
+        box = get_sandbox(verifier.sandbox)
+    except SandboxError as e:
+        raise HTTPException(503, f"the sandbox is not available: {type(e).__name__}") from None
+    out = copy.copy(env)
+    out.verifier = dataclasses.replace(verifier, sandbox=box, runner=box)
+    return out
+
+
+def _tests_are_code(env: SingleTurnEnv, task: Task) -> bool:
+    """True when ``env`` would run ``task``'s tests as code (assert-style tests)."""
+    verifier = env.verifier
+    if not isinstance(verifier, CodeVerifier) or verifier.tests_key not in task.meta:
+        return False
+    try:
+        return isinstance(parse_tests(task.meta[verifier.tests_key]), AssertTests)
+    except (ValueError, TypeError, RecursionError):
+        return False  # not code: the verifier reports the malformed tests as an ERROR verdict
 
 
 def _task(env: SingleTurnEnv, req: VerifyRequest) -> Task:
@@ -200,6 +315,56 @@ def _task(env: SingleTurnEnv, req: VerifyRequest) -> Task:
         )
     except (TypeError, ValueError) as e:
         raise HTTPException(422, f"bad task: {e}") from None
+
+
+_Scored = tuple[str, Verdict, Reward]
+"""What a worker returns per item: the task id, the verdict and the reward."""
+
+
+_Refusal = tuple[int, str]
+"""A worker's refusal of a request: the HTTP status and its detail."""
+
+
+def _score(envs: _Envs, config: ServeConfig, reqs: Sequence[VerifyRequest]) -> list[_Scored] | _Refusal:
+    """Score ``reqs`` in order (in a worker); the first refusal ends the chunk."""
+    out = []
+    for req in reqs:
+        try:
+            env = envs.get(req.env, req.env_kwargs)
+            task = _task(env, req)
+            if req.task is not None and _tests_are_code(env, task):
+                if not config.allow_client_tests:
+                    raise HTTPException(
+                        400,
+                        f"task {task.id!r}: its tests are code (assert-style setup/asserts/check), "
+                        "which this server does not run for clients; send function-call or "
+                        "stdin/stdout tests, or use a task_id (the operator may allow test code "
+                        "with --allow-client-tests: it then runs in the candidate's sandbox)",
+                    )
+                env = envs.get(req.env, req.env_kwargs, client_tests=True)
+        except HTTPException as e:
+            return e.status_code, str(e.detail)
+        verdict, reward = env.score(req.completion, task)
+        out.append((task.id, verdict, reward))
+    return out
+
+
+def _check_request(config: ServeConfig, allowed: frozenset[str], req: VerifyRequest) -> None:
+    """Refuse (404/400) what no worker should see: an env not served, env_kwargs not allowed."""
+    if req.env not in allowed:
+        raise HTTPException(404, f"env {req.env!r} is not served here (GET /v1/envs lists them)")
+    settable = config.client_kwargs.get(req.env, ())
+    for name in req.env_kwargs:
+        if operator_only(name):
+            raise HTTPException(
+                400, f"env_kwargs[{name!r}] is set by the server's operator, never by a request"
+            )
+        if name not in settable:
+            raise HTTPException(
+                400,
+                f"env_kwargs[{name!r}] may not be set by clients of {req.env} "
+                f"(settable here: {', '.join(sorted(settable)) or 'none'})",
+            )
 
 
 def _json(obj: Any) -> Response:
@@ -229,8 +394,9 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     in_flight.set_function(lambda: stats.in_flight)
     registry.register(_RejectedCollector(stats))
 
-    envs = _Envs(config)
-    pool = ThreadPoolExecutor(config.threads, thread_name_prefix="assay-verify")
+    allowed = frozenset(config.envs or assay.list_envs())
+    envs = _Envs(config)  # filled in each worker, after the fork
+    workers = ScoringWorkers(lambda reqs: _score(envs, config, reqs), config.threads)
     routes = {"/v1/verify", "/v1/verify/batch", "/v1/reward", "/v1/reward/batch", "/v1/openrlhf", "/v1/envs"}
 
     def observe(path: str, code: int, seconds: float) -> None:
@@ -244,7 +410,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        pool.shutdown(wait=False, cancel_futures=True)  # after uvicorn has drained the requests
+        workers.close()  # after uvicorn has drained the requests
 
     app = FastAPI(
         lifespan=lifespan,
@@ -253,52 +419,44 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         description="Verification and rewards for assay environments.",
     )
 
-    def score_all(reqs: Sequence[VerifyRequest]) -> list[tuple[Task, Verdict, Reward]]:
-        out = []
-        for req in reqs:
-            env = envs.get(req.env, req.env_kwargs)
-            task = _task(env, req)
-            verdict, reward = env.score(req.completion, task)
-            verdicts.labels(req.env, verdict.status.value).inc()
-            out.append((task, verdict, reward))
-        return out
+    async def score_chunk(reqs: Sequence[VerifyRequest]) -> list[_Scored] | _Refusal:
+        try:
+            done: list[_Scored] | _Refusal = await workers.run(reqs)
+        except WorkerDied as e:
+            _log.warning("a scoring worker failed on %s: %s", reqs[0].env, e)
+            failed = Verdict(Status.ERROR, reason="the scoring worker failed (see the server's log)")
+            return [(r.task_id or "inline", failed, Reward(0.0, {})) for r in reqs]
+        return done
 
-    async def run(reqs: Sequence[VerifyRequest]) -> list[tuple[Task, Verdict, Reward]]:
-        """Score ``reqs`` in up to ``threads`` worker threads, within ``verify_timeout_s``."""
+    async def run(reqs: Sequence[VerifyRequest]) -> list[_Scored]:
+        """Score ``reqs`` in up to ``threads`` workers, within ``verify_timeout_s``."""
         if len(reqs) > config.max_batch:
             raise HTTPException(413, f"{len(reqs)} items in one batch; the limit is {config.max_batch}")
-        loop = asyncio.get_running_loop()
+        for req in reqs:
+            _check_request(config, allowed, req)
         chunks = max(1, min(config.threads, len(reqs)))
         size = -(-len(reqs) // chunks)
-        futures = [
-            loop.run_in_executor(pool, score_all, reqs[i : i + size]) for i in range(0, len(reqs), size)
-        ]
-        waiting = asyncio.gather(*futures)
-        expired = False
-
-        def expire() -> None:  # a timer, cheaper than a timeout scope per request
-            nonlocal expired
-            expired = True
-            waiting.cancel()
-
-        timer = loop.call_later(config.verify_timeout_s, expire)
+        parts = [score_chunk(reqs[i : i + size]) for i in range(0, len(reqs), size)]
         try:
-            done: list[list[tuple[Task, Verdict, Reward]]] = await waiting
-        except asyncio.CancelledError:
-            if not expired:
-                raise
+            done = await asyncio.wait_for(asyncio.gather(*parts), config.verify_timeout_s)
+        except TimeoutError:  # the workers still scoring were killed: their slots are free
             timeout = Verdict(Status.ERROR, reason=f"verification took over {config.verify_timeout_s} s")
-            return [(Task(id=r.task_id or "inline", prompt=""), timeout, Reward(0.0, {})) for r in reqs]
-        finally:
-            timer.cancel()
-        return [x for part in done for x in part]
+            return [(r.task_id or "inline", timeout, Reward(0.0, {})) for r in reqs]
+        out: list[_Scored] = []
+        for part in done:
+            if isinstance(part, tuple):
+                raise HTTPException(*part)
+            out.extend(part)
+        for req, (_, verdict, _) in zip(reqs, out, strict=True):
+            verdicts.labels(req.env, verdict.status.value).inc()
+        return out
 
-    def verify_json(task: Task, verdict: Verdict) -> dict[str, Any]:
-        return {"task_id": task.id, "verdict": verdict.to_dict()}
+    def verify_json(task_id: str, verdict: Verdict) -> dict[str, Any]:
+        return {"task_id": task_id, "verdict": verdict.to_dict()}
 
-    def reward_json(task: Task, verdict: Verdict, reward: Reward) -> dict[str, Any]:
+    def reward_json(task_id: str, verdict: Verdict, reward: Reward) -> dict[str, Any]:
         return {
-            "task_id": task.id,
+            "task_id": task_id,
             "reward": reward.total,
             "terms": reward.terms,
             "verdict": verdict.to_dict(),
@@ -359,7 +517,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     async def list_envs() -> EnvsResponse:
         """The envs this server verifies."""
         out = []
-        for env_id in sorted(envs.allowed):
+        for env_id in sorted(allowed):
             try:
                 desc = assay.describe(env_id)
             except Exception:  # noqa: BLE001 - a broken env module must not take the listing down
@@ -388,6 +546,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         Gate,
         max_concurrency=config.max_concurrency,
         max_body_bytes=config.max_body_bytes,
+        body_timeout_s=config.body_timeout_s,
         token=config.token,
         stats=stats,
     )

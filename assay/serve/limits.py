@@ -4,6 +4,8 @@
   ``Authorization: Bearer <token>`` (compared in constant time); otherwise 401.
 - **Body size.** A body over ``max_body_bytes`` gets 413, whether or not the client sent a
   ``Content-Length`` (the body is read up to the limit, never further).
+- **Body deadline.** The whole body must arrive within ``body_timeout_s``, else 408. A request
+  counts as in flight only once its body is in, so clients that stall mid-body hold no slot.
 - **Back-pressure.** At most ``max_concurrency`` API requests are in flight; one more gets an
   immediate 429 with ``Retry-After`` instead of queueing without bound, so latency stays flat
   and the process stays up under overload.
@@ -11,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import time
@@ -25,6 +28,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+_GONE = b"<client gone>"
+"""`Gate._read_body`'s answer when the client disconnected before its body was in."""
+
 OPEN_PATHS = frozenset({"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
 
@@ -33,7 +39,7 @@ class GateStats:
 
     def __init__(self) -> None:
         self.in_flight = 0
-        self.rejected: dict[str, int] = {"busy": 0, "too_large": 0, "unauthorized": 0}
+        self.rejected: dict[str, int] = {"busy": 0, "too_large": 0, "unauthorized": 0, "slow_body": 0}
         self.observe: Callable[[str, int, float], None] | None = None
         """Called with (route, status code, seconds) after each API request."""
 
@@ -47,15 +53,19 @@ class Gate:
         *,
         max_concurrency: int,
         max_body_bytes: int,
+        body_timeout_s: float = 10.0,
         token: str | None = None,
         stats: GateStats | None = None,
         retry_after_s: int = 1,
     ) -> None:
         if max_concurrency < 1 or max_body_bytes < 1:
             raise ValueError("max_concurrency and max_body_bytes must be >= 1")
+        if not body_timeout_s > 0:
+            raise ValueError(f"body_timeout_s must be > 0, got {body_timeout_s}")
         self.app = app
         self.max_concurrency = max_concurrency
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
         self._token = token.encode() if token else None
         self.stats = stats or GateStats()
         self.retry_after_s = retry_after_s
@@ -72,26 +82,31 @@ class Gate:
         if not path.startswith("/v1/"):
             await self.app(scope, receive, send)
             return
-        if self.stats.in_flight >= self.max_concurrency:
-            self.stats.rejected["busy"] += 1
-            await _reply(
-                send,
-                429,
-                f"busy: {self.stats.in_flight} requests in flight (limit {self.max_concurrency}); retry later",
-                {"retry-after": str(self.retry_after_s)},
-            )
-            self._observe(path, 429, 0.0)
-            return
-        self.stats.in_flight += 1
         start = time.perf_counter()
+        if self._busy(path):  # cheap: no body read while full
+            await self._reply_busy(send)
+            return
+        try:
+            async with asyncio.timeout(self.body_timeout_s):
+                body = await self._read_body(scope, receive)
+        except TimeoutError:
+            self.stats.rejected["slow_body"] += 1
+            await _reply(send, 408, f"request body not received within {self.body_timeout_s:g} s")
+            self._observe(path, 408, time.perf_counter() - start)
+            return
+        if body is None:
+            self.stats.rejected["too_large"] += 1
+            await _reply(send, 413, f"request body over {self.max_body_bytes} bytes")
+            self._observe(path, 413, time.perf_counter() - start)
+            return
+        if body is _GONE:
+            return
+        if self._busy(path):
+            await self._reply_busy(send)
+            return
+        self.stats.in_flight += 1  # only now, with the whole body in
         status = [500]
         try:
-            body = await self._read_body(scope, receive)
-            if body is None:
-                self.stats.rejected["too_large"] += 1
-                status[0] = 413
-                await _reply(send, 413, f"request body over {self.max_body_bytes} bytes")
-                return
             replayed = False
 
             async def replay() -> Message:
@@ -111,6 +126,21 @@ class Gate:
             self.stats.in_flight -= 1
             self._observe(path, status[0], time.perf_counter() - start)
 
+    def _busy(self, path: str) -> bool:
+        if self.stats.in_flight < self.max_concurrency:
+            return False
+        self.stats.rejected["busy"] += 1
+        self._observe(path, 429, 0.0)
+        return True
+
+    async def _reply_busy(self, send: Send) -> None:
+        await _reply(
+            send,
+            429,
+            f"busy: {self.stats.in_flight} requests in flight (limit {self.max_concurrency}); retry later",
+            {"retry-after": str(self.retry_after_s)},
+        )
+
     def _observe(self, path: str, code: int, seconds: float) -> None:
         if self.stats.observe is not None:
             self.stats.observe(path, code, seconds)
@@ -128,7 +158,7 @@ class Gate:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return b""
+                return _GONE
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:

@@ -55,7 +55,7 @@ def item(completion, answer="3", env=ARITH, **kw):
 
 @pytest.fixture
 def client():
-    return TestClient(create_app(ServeConfig(envs=(ARITH, SLOW))))
+    return TestClient(create_app(ServeConfig(envs=(ARITH, SLOW), client_kwargs={ARITH: ("level",)})))
 
 
 # -- routes -------------------------------------------------------------------------------------
@@ -215,19 +215,26 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def live():
-    """A real uvicorn server in a thread; yields (base_url, token)."""
+def _serve_in_thread(config):
+    """A real uvicorn server for ``config`` in a thread: (server, thread, port, app)."""
     import uvicorn
 
     port = free_port()
-    app = create_app(ServeConfig(envs=(ARITH, SLOW), token="tok", max_concurrency=1, threads=2))
+    app = create_app(config)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
+    return server, thread, port, app
+
+
+@pytest.fixture
+def live():
+    """A real uvicorn server in a thread; yields (base_url, token)."""
+    config = ServeConfig(envs=(ARITH, SLOW), token="tok", max_concurrency=1, threads=2)
+    server, thread, port, _ = _serve_in_thread(config)
     yield f"http://127.0.0.1:{port}", "tok"
     server.should_exit = True
     thread.join(10)
@@ -361,3 +368,205 @@ def test_sigterm_finishes_in_flight_requests_then_exits(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# -- trust: client data is never code or configuration; slow clients and slow verifications
+# -- cannot hold capacity (the TRUST issue, one test per item) ----------------------------------
+
+MBPP = "assay/MBPP-v0"
+FILES = "servetest/Files-v0"
+ASSERT_TESTS = {"setup": "import os", "asserts": ["assert f(1) == 2"], "entry_point": "f"}
+CANDIDATE = "```python\ndef f(x):\n    return x + 1\n```"
+
+
+class FilesEnv(SingleTurnEnv):
+    """An env whose constructor reads a file named by an argument (as dataset envs do)."""
+
+    num_tasks = 1
+
+    def __init__(self, shard="a", **kw):
+        with open(f"/nonexistent-assay-dir/{shard}.jsonl") as f:  # always fails: its text names the path
+            f.read()
+        super().__init__(verifier=NumberMatch(), **kw)
+
+
+if FILES not in gym.registry:
+    gym.register(FILES, entry_point=FilesEnv)
+
+
+def test_client_test_code_is_refused_by_default(tmp_path):
+    marker = tmp_path / "ran"
+    c = TestClient(create_app(ServeConfig(envs=(MBPP,), env_kwargs={MBPP: {"sandbox": "local"}})))
+    sneaky = {**ASSERT_TESTS, "setup": f"open({str(marker)!r}, 'w').write('host')"}
+    for tests in (
+        ASSERT_TESTS,
+        sneaky,
+        {"setup": "def check(c): assert c(1) == 2", "check": "check", "entry_point": "f"},
+    ):
+        body = {"env": MBPP, "completion": CANDIDATE, "task": {"id": "mine", "meta": {"tests": tests}}}
+        r = c.post("/v1/verify", json=body)
+        assert r.status_code == 400, r.text
+        assert "tests are code" in r.json()["detail"] and "--allow-client-tests" in r.json()["detail"]
+    assert not marker.exists()
+    # plain-data tests (function calls) are not code: accepted and judged
+    data_tests = {"entry_point": "f", "cases": [{"args": [1], "expected": 2}]}
+    body = {"env": MBPP, "completion": CANDIDATE, "task": {"meta": {"tests": data_tests}}}
+    r = c.post("/v1/verify", json=body)
+    assert r.status_code == 200 and r.json()["verdict"]["status"] == "correct", r.text
+    # the env's own (trusted) assert tests, by task_id, still run
+    env = gym.make(MBPP, sandbox="local").unwrapped
+    task = env.task_at(0)
+    r = c.post("/v1/verify", json={"env": MBPP, "task_id": task.id, "completion": env.gold(task)})
+    assert r.status_code == 200 and r.json()["verdict"]["status"] == "correct", r.text
+
+
+@pytest.mark.docker
+def test_client_test_code_runs_in_the_candidates_sandbox_when_allowed():
+    import tiers
+
+    from assay.verifiers.code import CodeVerifier
+
+    tiers.docker_or_skip()
+    # true only inside the Docker sandbox (its user and its read-only /run/assay mount)
+    tests = {
+        "setup": "import os\nIN_SANDBOX = os.getuid() == 65534 and os.path.isdir('/run/assay')",
+        "asserts": ["assert IN_SANDBOX", "assert f(1) == 2"],
+        "entry_point": "f",
+    }
+    task = Task("mine", "", None, {"tests": tests})
+    # control: the same tests through the host's test runner fail the IN_SANDBOX case
+    host = CodeVerifier(sandbox="docker")(CANDIDATE, task)
+    assert host.status is Status.INCORRECT and host.details["passed"] == 1, host
+    config = ServeConfig(envs=(MBPP,), env_kwargs={MBPP: {"sandbox": "docker"}}, allow_client_tests=True)
+    c = TestClient(create_app(config))
+    body = {"env": MBPP, "completion": CANDIDATE, "task": {"id": "mine", "meta": {"tests": tests}}}
+    r = c.post("/v1/verify", json=body).json()
+    assert r["verdict"]["status"] == "correct", r
+    assert r["verdict"]["details"]["sandbox"] == "docker"
+
+
+def test_operator_fixes_env_settings():
+    c = TestClient(create_app(ServeConfig(envs=(ARITH,))))
+    for kwargs, name in (
+        ({"sandbox": "local", "timeout_s": 1e9}, "sandbox"),
+        ({"timeout_s": 1e9}, "timeout_s"),
+        ({"level": "easy"}, "level"),  # not operator-only, but not on this server's (empty) allow-list
+    ):
+        r = c.post("/v1/verify", json=item("\\boxed{3}", env_kwargs=kwargs))
+        assert r.status_code == 400, r.text
+        assert f"env_kwargs[{name!r}]" in r.json()["detail"]
+    allowed = TestClient(create_app(ServeConfig(envs=(ARITH,), client_kwargs={ARITH: ("level",)})))
+    assert (
+        allowed.post("/v1/verify", json=item("\\boxed{3}", env_kwargs={"level": "easy"})).status_code == 200
+    )
+    r = allowed.post("/v1/verify", json=item("\\boxed{3}", env_kwargs={"level": "easy", "max_chars": 9}))
+    assert r.status_code == 400 and "operator" in r.json()["detail"]
+    for never in (
+        "sandbox",
+        "timeout_s",
+        "python_timeout_s",
+        "limits",
+        "memory_mb",
+        "data_files",
+        "path",
+        "corpus_path",
+        "source",
+    ):
+        with pytest.raises(ValueError, match="operator only"):
+            ServeConfig(client_kwargs={ARITH: ("level", never)})
+    assert ServeConfig.client_kwargs_from([f"{ARITH}=level,digits", f"{SLOW}=x"]) == {
+        ARITH: ("level", "digits"),
+        SLOW: ("x",),
+    }
+
+
+def test_no_client_chosen_path_reaches_the_file_system():
+    gsm8k = "assay/GSM8K-v0"
+    c = TestClient(create_app(ServeConfig(envs=(gsm8k, FILES), client_kwargs={FILES: ("shard",)})))
+    details = []
+    for path in ("/etc/passwd", "/nonexistent/x.jsonl"):
+        for name in ("data_files", "source", "path"):
+            r = c.post("/v1/verify", json=item("1", env=gsm8k, env_kwargs={name: path}))
+            assert r.status_code == 400, r.text
+            details.append(r.json()["detail"].replace(path, "P"))
+    assert len(set(details)) == 3  # one answer per argument name, whatever the path: nothing to learn
+    # an allowed argument that the env turns into a path: a 422 that does not repeat the OS error
+    for shard in ("a", "../../etc/passwd"):
+        r = c.post("/v1/verify", json=item("1", env=FILES, env_kwargs={"shard": shard}))
+        assert r.status_code == 422, r.text
+        assert "cannot build" in r.json()["detail"]
+        assert "nonexistent-assay-dir" not in r.text and "No such file" not in r.text
+    r = c.post("/v1/verify", json={"env": gsm8k, "completion": "1", "task_id": "../../../etc/passwd"})
+    assert r.status_code == 404, r.text
+
+
+def _raw_stalled_request(port, n_bytes_sent=1, length=100):
+    s = socket.create_connection(("127.0.0.1", port))
+    head = (
+        f"POST /v1/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    )
+    s.sendall(head.encode() + b"{" * n_bytes_sent)
+    return s
+
+
+def test_stalled_clients_cannot_take_capacity():
+    config = ServeConfig(envs=(ARITH,), max_concurrency=64, body_timeout_s=3.0)
+    server, thread, port, app = _serve_in_thread(config)
+    stalled = []
+    try:
+        stalled = [_raw_stalled_request(port) for _ in range(64)]  # headers and one body byte each
+        time.sleep(0.5)
+        assert app.state.stats.in_flight == 0  # a request counts only once its body is in
+        t0 = time.monotonic()
+        r = httpx.post(f"http://127.0.0.1:{port}/v1/verify", json=item("\\boxed{3}"), timeout=10)
+        served_s = time.monotonic() - t0
+        assert r.status_code == 200 and r.json()["verdict"]["status"] == "correct", r.text
+        assert served_s < 2.0, served_s
+        # the stalled ones get 408 once their body deadline passes
+        stalled[0].settimeout(10)
+        t0 = time.monotonic()
+        answer = stalled[0].recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+        print(
+            f"normal request served in {1000 * served_s:.0f} ms beside 64 stalled; 408 after +{time.monotonic() - t0:.1f} s"
+        )
+    finally:
+        for s in stalled:
+            s.close()
+        server.should_exit = True
+        thread.join(10)
+    assert app.state.stats.rejected["slow_body"] >= 1
+
+
+def test_timed_out_request_frees_its_capacity():
+    config = ServeConfig(envs=(ARITH, SLOW), threads=2, verify_timeout_s=1.0)
+    server, thread, port, app = _serve_in_thread(config)
+    url = f"http://127.0.0.1:{port}/v1/verify"
+    try:
+        slow = item("sleep:30 \\boxed{1}", answer="1", env=SLOW)
+        results = []
+
+        def call():
+            results.append(httpx.post(url, json=slow, timeout=30).json())
+
+        callers = [threading.Thread(target=call) for _ in range(2)]
+        t0 = time.monotonic()
+        for t in callers:
+            t.start()
+        for t in callers:
+            t.join(30)
+        slow_s = time.monotonic() - t0
+        assert [r["verdict"]["status"] for r in results] == ["error", "error"]
+        assert all("took over 1.0 s" in r["verdict"]["reason"] for r in results)
+        t0 = time.monotonic()
+        r = httpx.post(url, json=item("\\boxed{4}", answer="4"), timeout=30).json()
+        next_s = time.monotonic() - t0
+        assert r["verdict"]["status"] == "correct", r
+        assert next_s < 1.0, next_s  # a fresh worker, not a queue behind the killed ones
+        print(
+            f"2 slow requests: ERROR after {slow_s:.2f} s; the next correct answer: CORRECT in {1000 * next_s:.0f} ms"
+        )
+    finally:
+        server.should_exit = True
+        thread.join(10)

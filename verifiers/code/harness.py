@@ -620,6 +620,9 @@ class CodeVerifier:
         limits: Limits for the candidate (memory, processes, output).
         extract: Completion -> program text, or None.
         tests_key: Where the tests live in ``task.meta``.
+        runner: Where assert-style test code runs (default: this process's local test runner,
+            for the env's own trusted tests). Give the candidate's own sandbox when the test
+            code comes from someone else (``assay serve --allow-client-tests``).
     """
 
     sandbox: str | Sandbox = "auto"
@@ -628,6 +631,7 @@ class CodeVerifier:
     limits: Limits | None = None
     extract: Callable[[str], str | None] = extract_code
     tests_key: str = "tests"
+    runner: Sandbox | None = None
 
     def __call__(self, completion: str, task: Task, /) -> Verdict:
         try:
@@ -658,6 +662,7 @@ class CodeVerifier:
             program,
             spec,
             sandbox=self.sandbox,
+            runner=self.runner,
             timeout_s=self.timeout_s,
             scoring=self.scoring,
             limits=self.limits,
