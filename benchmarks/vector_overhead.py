@@ -36,7 +36,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 import assay
-import assay.envs.base as env_base
+import assay.envs.seed_cache as seed_cache
 
 ENV_KWARGS: dict[str, Any] = {
     "level": "easy",
@@ -111,18 +111,18 @@ def main() -> int:
     identical = True
     for r in range(args.rounds + 2):  # the first two rounds warm up and are not counted
         seeds = assay.group_seeds(1_000 + r, n // g, g)
-        env_base._RESET_SHORTCUT = False
+        seed_cache.ENABLED = False
         _play(impls["gymnasium"][0], seeds, r, time.perf_counter)  # builds this round's tasks
         order = list(impls) if r % 2 else list(reversed(impls))
         results = {}
         for name in order:
             envs, shortcut = impls[name]
-            env_base._RESET_SHORTCUT = shortcut
+            seed_cache.ENABLED = shortcut
             spent, results[name] = _play(envs, seeds, r, time.perf_counter)
             if r >= 2:
                 times[name].append(spent)
         identical &= _same(results["gymnasium"], results["assay"])
-    env_base._RESET_SHORTCUT = True
+    seed_cache.ENABLED = True
     for envs, _ in impls.values():
         envs.close()
 

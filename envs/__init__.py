@@ -13,6 +13,7 @@ from assay.envs.base import (
     TextEnv,
 )
 from assay.envs.checker import check_text_env
+from assay.envs.dataset import DatasetEnv
 from assay.envs.reasoning_gym import from_reasoning_gym
 from assay.envs.spaces import Utf8Text
 from assay.envs.wrappers import ChatObservation, Messages
@@ -23,6 +24,7 @@ __all__ = [
     "RESET_INFO_KEYS",
     "STEP_INFO_KEYS",
     "ChatObservation",
+    "DatasetEnv",
     "Messages",
     "MultiTurnEnv",
     "Reply",

@@ -17,17 +17,14 @@ the reward, empty on non-final steps without turn rewards).
 
 from __future__ import annotations
 
-import functools
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, SupportsFloat, cast
+from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.utils import seeding
-from numpy.random.bit_generator import ISeedSequence
 
+from assay.envs.seed_cache import RecurringSeeds
 from assay.envs.spaces import Utf8Text, is_utf8_text
 from assay.errors import UnknownTask
 from assay.rewards.base import CORRECTNESS, Reward, Rubric
@@ -48,142 +45,7 @@ STEP_INFO_KEYS = ("task_id", "turn", "verdict", "reward_terms")
 Message = dict[str, str]
 
 
-# -- seeded generators for recurring seeds ------------------------------------------------------
-#
-# ``reset(seed=s)`` gives the env gymnasium's generator, ``Generator(PCG64(SeedSequence(s)))``
-# (`gymnasium.utils.seeding.np_random`). Building it costs about 15 us, mostly hashing ``s`` into
-# the SeedSequence's pool and PCG64's state; a GRPO step resets G sub-envs with each seed, and the
-# default `TextEnv.sample_task` then draws ``integers(high)`` from it (another 2 us), as does each
-# later unseeded reset. For a seed seen before, `_SeedRecord` holds the pristine SeedSequence (as
-# its pickled state) and the PCG64 state after each sequence of such draws (a "path" of highs), so
-# the task index of a default reset is read off the record, and the generator itself is built only
-# when something reads it (`TextEnv._np_random`): `_generator` makes a new, independent generator
-# in exactly that state, a fresh PCG64 object (constructed from a constant, then restored as numpy's
-# own unpickling does) carrying its own copy of the SeedSequence, so ``seed_seq``, ``spawn`` and
-# every draw are as if built from scratch. `_fast_seeding` checks this against gymnasium once per
-# process and turns the shortcut off where it does not hold (numpy < 2 cannot restore a seed_seq).
-
-_RESET_SHORTCUT = True
-"""Set False to seed through `gymnasium.Env.reset` every time (benchmarks/vector_overhead.py)."""
-
-_MAX_PATH = 4
-"""Default draws after a seeded reset that a record remembers (a GRPO rollout makes one or two)."""
-
-
-class _ConstantSeed(ISeedSequence):
-    """Seeds a PCG64 that is about to be restored to another state (any state would do)."""
-
-    _WORDS = np.ones(4, dtype=np.uint64)
-
-    def generate_state(self, n_words: int, dtype: Any = np.uint32) -> np.ndarray:
-        if n_words == 4 and dtype is np.uint64:  # PCG64's request
-            return self._WORDS
-        return np.ones(n_words, dtype=dtype)
-
-
-_CONSTANT_SEED = _ConstantSeed()
-
-Path = tuple[int, ...]
-
-
-@dataclass(slots=True)
-class _SeedRecord:
-    """One seed: its SeedSequence's pickled form and the PCG64 state after each path of draws."""
-
-    seed_seq: tuple[Any, ...]
-    """``(constructor, args, state)``: how `pickle` rebuilds the pristine SeedSequence."""
-    pool_at: int
-    """Where its pool (an array, copied for each generator) sits in that state."""
-    draws: dict[Path, tuple[int, dict[str, Any]]]
-    """Path ``(h1, ..., hk)`` -> (the k-th index, the state after): ``int(rng.integers(h))`` for each
-    ``h`` in turn from the pristine generator. ``()`` -> (-1, the pristine state)."""
-
-
-_SEED_RECORDS: dict[int, _SeedRecord] = {}
-_MAX_SEED_RECORDS = 4096
-_SEED_LOCK = threading.Lock()
-
-
-def _generator(record: _SeedRecord, path: Path) -> np.random.Generator:
-    """A new ``Generator(PCG64(SeedSequence(seed)))`` of ``record``'s seed, after ``path``'s draws."""
-    ctor, args, ss_state = record.seed_seq
-    ss_state = list(ss_state)
-    ss_state[record.pool_at] = ss_state[record.pool_at].copy()
-    seed_seq = ctor(*args)
-    seed_seq.__setstate__(tuple(ss_state))
-    bit_generator: Any = np.random.PCG64(_CONSTANT_SEED)  # type: ignore[arg-type]
-    bit_generator.__setstate__((record.draws[path][1], seed_seq))  # numpy's unpickling
-    return np.random.Generator(bit_generator)
-
-
-def _seed_record(seed: int) -> tuple[_SeedRecord, np.random.Generator | None]:
-    """The record of ``seed``, and gymnasium's generator for it if the record was just built."""
-    record = _SEED_RECORDS.get(seed)
-    if record is not None:
-        return record, None
-    seed_seq = np.random.SeedSequence(seed)
-    bit_generator = np.random.PCG64(seed_seq)
-    ctor, args, state = cast(tuple[Any, Any, Any], seed_seq.__reduce_ex__(2))
-    pool_at = next(i for i, x in enumerate(state) if isinstance(x, np.ndarray))
-    record = _SeedRecord((ctor, args, state), pool_at, {(): (-1, dict(bit_generator.state))})
-    with _SEED_LOCK:
-        if len(_SEED_RECORDS) >= _MAX_SEED_RECORDS:
-            del _SEED_RECORDS[next(iter(_SEED_RECORDS))]
-        _SEED_RECORDS[seed] = record
-    return record, np.random.Generator(bit_generator)
-
-
-@functools.cache
-def _fast_seeding() -> bool:
-    """True if `_generator` reproduces gymnasium's seeded generator exactly on this numpy."""
-    try:
-        for seed in (0, 12345, 2**32 - 1, 2**40 + 3):
-            record, fresh = _seed_record(seed)
-            for ours in (fresh or _generator(record, ()), _generator(record, ())):
-                if not _same_generator(ours, seeding.np_random(seed)[0]):
-                    return False
-        return True
-    except Exception:  # noqa: BLE001 - a numpy that cannot do this takes gymnasium's own path
-        return False
-    finally:
-        with _SEED_LOCK:
-            _SEED_RECORDS.clear()
-
-
-def _same_generator(ours: np.random.Generator, ref: np.random.Generator) -> bool:
-    ss, ref_ss = ours.bit_generator.seed_seq, ref.bit_generator.seed_seq
-    return bool(
-        type(ours.bit_generator) is type(ref.bit_generator)
-        and type(ss) is type(ref_ss)
-        and (ss.entropy, ss.spawn_key, ss.pool_size, ss.n_children_spawned)  # type: ignore[attr-defined]
-        == (ref_ss.entropy, ref_ss.spawn_key, ref_ss.pool_size, ref_ss.n_children_spawned)  # type: ignore[attr-defined]
-        and np.array_equal(ss.pool, ref_ss.pool)  # type: ignore[attr-defined]
-        and ours.bit_generator.state == ref.bit_generator.state
-        and ours.integers(2**62, size=4).tolist() == ref.integers(2**62, size=4).tolist()
-        and ours.spawn(1)[0].random() == ref.spawn(1)[0].random()
-    )
-
-
-_SHORTCUTS: dict[type, tuple[bool, bool]] = {}
-
-
-def _reset_shortcuts(cls: type[TextEnv]) -> tuple[bool, bool]:
-    """(seeding, sampling): may ``cls.reset`` seed itself and draw the default task index directly?
-
-    Seeding skips `gymnasium.Env.reset` only where that is the next ``reset`` after `TextEnv` in the
-    MRO; sampling also needs the default `TextEnv.sample_task` and `TextEnv._pick_task`.
-    """
-    found = _SHORTCUTS.get(cls)
-    if found is None:
-        mro = cls.__mro__
-        after = next((c for c in mro[mro.index(TextEnv) + 1 :] if "reset" in c.__dict__), None)
-        seeds = after is gym.Env and _fast_seeding()
-        samples = seeds and cls.sample_task is TextEnv.sample_task and cls._pick_task is TextEnv._pick_task
-        found = _SHORTCUTS[cls] = (seeds, samples)
-    return found
-
-
-class TextEnv(gym.Env[str, str]):
+class TextEnv(RecurringSeeds, gym.Env[str, str]):
     """Base of every assay environment: one task per episode, text in, text out.
 
     Subclasses implement `task_at` (and set `num_tasks` when finite) and `step`.
@@ -269,78 +131,41 @@ class TextEnv(gym.Env[str, str]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[str, dict[str, Any]]:
-        pending = self._rng_pending
-        if seed is None and not options and pending is not None and _reset_shortcuts(type(self))[1]:
-            self.task = self._sample_on_record(*pending)  # gymnasium's reset does nothing without a seed
-        elif type(seed) is int and seed >= 0 and _RESET_SHORTCUT and _reset_shortcuts(type(self))[0]:
-            # gymnasium.Env.reset(seed=seed); a generator on record is built when first read
-            record, fresh = _seed_record(seed)
-            self._rng, self._rng_pending = fresh, None if fresh is not None else (record, ())
-            self._np_random_seed = seed  # gymnasium's: SeedSequence(seed).entropy, i.e. seed
-            if not options and _reset_shortcuts(type(self))[1]:
-                self.task = self._sample_on_record(record, (), fresh)
-            else:
-                self.task = self._pick_task(options or {})
-        else:
+        """Start an episode: seed the env's generator, pick a task, return its prompt.
+
+        Args:
+            seed: Seeds ``self.np_random`` as `gymnasium.Env.reset` does; None keeps drawing from
+                the generator as it is (seeded once from OS entropy if it never was).
+            options: At most one of ``{"task_id": str}``, ``{"index": int}``, ``{"task": Task}``
+                to pin the task; None or empty draws one with `sample_task`.
+
+        Returns:
+            ``(prompt, {"task_id": id})`` (see `RESET_INFO_KEYS`). ``self.task`` and
+            ``self.transcript`` are set and `on_reset` has run.
+
+        Raises:
+            UnknownTask: a pinned task does not exist, or the env has no tasks.
+            ValueError: unknown options, or a prompt longer than ``max_chars``.
+            TypeError: ``options["task"]`` is not a `Task`, or ``options["index"]`` not an int.
+
+        The same seed gives the same task and generator on every machine. A seed seen before takes
+        `RecurringSeeds`' fast path (envs/seed_cache.py), which gives exactly the same results.
+        """
+        task = self._task_on_record(seed, options, TextEnv)
+        if task is None:
             super().reset(seed=seed)
-            self.task = self._pick_task(options or {})
-        if len(self.task.prompt) > self.max_chars:
+            task = self._pick_task(options or {})
+        self.task = task
+        if len(task.prompt) > self.max_chars:
             raise ValueError(
-                f"task {self.task.id!r}: prompt has {len(self.task.prompt)} chars, "
-                f"more than max_chars={self.max_chars}"
+                f"task {task.id!r}: prompt has {len(task.prompt)} chars, more than max_chars={self.max_chars}"
             )
-        self.transcript = self.messages(self.task)
-        self.on_reset(self.task)
-        return self.task.prompt, {"task_id": self.task.id}
+        self.transcript = self.messages(task)
+        self.on_reset(task)
+        return task.prompt, {"task_id": task.id}
 
     def on_reset(self, task: Task) -> None:
         """Hook: set up per-episode state. Called by `reset` after the task is chosen."""
-
-    def _sample_on_record(
-        self, record: _SeedRecord, path: Path, rng: np.random.Generator | None = None
-    ) -> Task:
-        """The default ``self.sample_task(self.np_random)``, the generator at ``path`` of ``record``.
-
-        ``rng`` is that generator if it exists (and nothing has drawn from it); None means it is
-        still pending.
-        """
-        high = self.num_tasks if self.num_tasks is not None else 2**31
-        key = (*path, high)
-        if rng is None:
-            drawn = record.draws.get(key)
-            if drawn is not None:
-                self._rng, self._rng_pending = None, (record, key)
-                return self.task_at(drawn[0])
-            rng = self.np_random  # built now
-        if high == 0:
-            return self.sample_task(rng)  # raises UnknownTask
-        index = int(rng.integers(high))
-        if len(key) <= _MAX_PATH:
-            record.draws[key] = (index, dict(rng.bit_generator.state))
-        return self.task_at(index)
-
-    # gymnasium.Env keeps its generator in ``_np_random`` (read by ``np_random``, `check_env` and
-    # gymnasium's reset); here that is a property, so that a seeded reset whose task is on record
-    # can defer building the generator until something reads it (a GRPO rollout never does).
-
-    _rng: np.random.Generator | None = None
-    _rng_pending: tuple[_SeedRecord, Path] | None = None
-    """A seed's record and the draws made since seeding: the generator to build when read."""
-
-    @property  # type: ignore[override]
-    def _np_random(self) -> np.random.Generator | None:
-        pending = self._rng_pending
-        if pending is not None:
-            self._rng, self._rng_pending = _generator(*pending), None
-        return self._rng
-
-    @_np_random.setter
-    def _np_random(self, value: np.random.Generator | None) -> None:
-        self._rng, self._rng_pending = value, None
-
-    def __getstate__(self) -> object:
-        self._np_random  # noqa: B018 - build a deferred generator: copies and pickles carry it, as before
-        return super().__getstate__()
 
     def _pick_task(self, options: Mapping[str, Any]) -> Task:
         if not options:
@@ -377,6 +202,10 @@ class TextEnv(gym.Env[str, str]):
         return None
 
     def render(self) -> str | None:  # type: ignore[override]
+        """The transcript so far as text (``[role]`` then content, per message) in ``"ansi"`` mode.
+
+        None for any other ``render_mode``; the transcript is not copied or trimmed.
+        """
         if self.render_mode != "ansi":
             return None
         return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in self.transcript)
@@ -402,6 +231,13 @@ class SingleTurnEnv(TextEnv):
         return verdict, self.rubric(completion, task, verdict)
 
     def step(self, action: str) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Verify ``action`` and end the episode: ``("", reward, True, False, info)``.
+
+        ``info`` has the `STEP_INFO_KEYS` (``turn`` is 1). A non-string or over-long action is a
+        NO_ANSWER verdict, a verifier that raises an ERROR verdict: neither raises here. Raises
+        `gymnasium.error.ResetNeeded` before the first `reset`; stepping again after the end is
+        not checked here (Gymnasium's ``OrderEnforcing``/``PassiveEnvChecker`` wrappers do).
+        """
         task = self.current_task()
         verdict, reward = self.score(action, task)
         if isinstance(action, str):
@@ -447,6 +283,7 @@ class MultiTurnEnv(SingleTurnEnv):
         self.turn = 0
 
     def on_reset(self, task: Task) -> None:
+        """Start the turn count at 0 (a subclass that overrides this calls ``super().on_reset``)."""
         self.turn = 0
 
     def respond(self, action: str) -> Reply:
@@ -454,6 +291,15 @@ class MultiTurnEnv(SingleTurnEnv):
         raise NotImplementedError(f"{type(self).__name__} must implement respond()")
 
     def step(self, action: str) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
+        """One turn: `respond` to ``action``, and verify the answer when the reply is final.
+
+        Returns ``(observation, reward, terminated, truncated, info)``: the reply (cut to
+        ``max_chars``) and its per-turn reward while the episode runs; ``("", total, True, False,
+        ...)`` on a final answer; ``truncated=True`` with a NO_ANSWER verdict when ``max_turns``
+        ends it first. An invalid action gets an ``error: ...`` observation and uses up a turn; a
+        `respond` that raises ends the episode with an ERROR verdict. ``info`` has the
+        `STEP_INFO_KEYS`. Raises `gymnasium.error.ResetNeeded` before `reset` or after the end.
+        """
         task = self.current_task()
         if self.turn >= self.max_turns:
             raise gym.error.ResetNeeded("episode is over: call reset()")

@@ -11,8 +11,8 @@ The policy answers with a Markdown fenced code block (`assay.verifiers.code.extr
 
 from assay.envs.code.base import CodeEnv, passed_fraction
 from assay.envs.code.competitive import CompetitiveCodeEnv
-from assay.envs.code.data import load_records
 from assay.envs.code.humaneval import HumanEvalEnv
 from assay.envs.code.mbpp import MBPPEnv
+from assay.envs.dataset import load_records
 
 __all__ = ["CodeEnv", "CompetitiveCodeEnv", "HumanEvalEnv", "MBPPEnv", "load_records", "passed_fraction"]

@@ -14,7 +14,8 @@ record, or forced with ``schema=``):
   or base64 of zlib of a pickled JSON string, which is unpickled with no globals allowed),
   ``testtype`` ``"stdin"`` only.
 
-Data: a Hub dataset id (through ``datasets``; needs the network), a local file, or by default
+Data (``data=``, see `assay.envs.dataset`): a Hub dataset id (through ``datasets``; needs the
+network), a local file, or by default
 ``competitive_sample.jsonl``, a few problems written for assay's tests in the CodeContests schema
 (``competitive_apps_sample.jsonl`` and ``competitive_lcb_sample.jsonl`` hold the other two).
 """
@@ -26,10 +27,11 @@ import io
 import json
 import pickle
 import zlib
+from collections.abc import Mapping
 from typing import Any
 
-from assay.envs.code.base import CodeEnv, fenced
-from assay.envs.code.data import load_records, sample_path
+from assay.envs.code.base import CodeDatasetEnv
+from assay.envs.dataset import Data, DataSpec
 from assay.errors import EnvError
 from assay.verifiers.base import Task
 
@@ -148,11 +150,13 @@ def competitive_task(
     return Task(id=task_id, prompt=PROMPT.format(statement=statement.strip()), answer=gold, meta=meta)
 
 
-class CompetitiveCodeEnv(CodeEnv):
+class CompetitiveCodeEnv(CodeDatasetEnv):
     """One stdin/stdout problem per episode.
 
     Args:
-        data: ``"sample"``, a local file, or a Hub dataset id (e.g. ``"deepmind/code_contests"``).
+        data: Omitted for the shipped sample, a local file, or a Hub dataset id (e.g.
+            ``"deepmind/code_contests"``); see `assay.envs.dataset`.
+        columns: ``{field the env reads: column in the data}``.
         split: Split to load from the Hub.
         name: Hub config.
         schema: ``"auto"`` (per record) or one of `SCHEMAS`.
@@ -162,10 +166,13 @@ class CompetitiveCodeEnv(CodeEnv):
         **kwargs: Passed to `CodeEnv` (``sandbox``, ``timeout_s``, ``scoring``, ...).
     """
 
+    SPEC = DataSpec("deepmind/code_contests", "assay.envs.code:competitive_sample.jsonl")
+
     def __init__(
         self,
         *,
-        data: str = "sample",
+        data: Data | None = None,
+        columns: Mapping[str, str] | None = None,
         split: str = "test",
         name: str | None = None,
         schema: str = "auto",
@@ -176,12 +183,10 @@ class CompetitiveCodeEnv(CodeEnv):
     ) -> None:
         if tests not in ("all", "public", "private"):
             raise ValueError(f"tests must be 'all', 'public' or 'private', got {tests!r}")
-        super().__init__(**kwargs)
-        source = sample_path("competitive_sample.jsonl") if data == "sample" else data
-        records = load_records(source, split=split, name=name)
+        super().__init__(data=data, columns=columns, split=split, name=name, **kwargs)
         tasks = [
             competitive_task(r, i, schema=schema, which=tests, max_cases=max_cases)
-            for i, r in enumerate(records)
+            for i, r in enumerate(self.records)
         ]
         self.tasks = [t for t in tasks if t is not None]
         if tolerance is not None:
@@ -192,17 +197,5 @@ class CompetitiveCodeEnv(CodeEnv):
                 for t in self.tasks
             ]
         if not self.tasks:
-            raise EnvError(f"no stdin/stdout problems in {data!r}")
+            raise EnvError(f"no stdin/stdout problems in {self.data_name(data)}")
         self.num_tasks = len(self.tasks)
-
-    def task_at(self, index: int) -> Task:
-        return self.tasks[index]
-
-    def task_by_id(self, task_id: str) -> Task:
-        for task in self.tasks:
-            if task.id == task_id:
-                return task
-        return super().task_by_id(task_id)
-
-    def gold(self, task: Task) -> str:
-        return fenced(task.answer or "")

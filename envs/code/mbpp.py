@@ -3,7 +3,7 @@
 ``assay/MBPP-v0``. Records in MBPP's schema (``task_id``, ``text`` or ``prompt``, ``code``,
 ``test_list``, ``test_setup_code``, ``test_imports``): the full or sanitized MBPP from the Hub
 (``data="google-research-datasets/mbpp"``, needs the network and the ``datasets`` extra), a local
-file, or, by default, ``mbpp_sample.jsonl``: a few tasks in MBPP's format written for assay's
+file (``data=``), or, by default, ``mbpp_sample.jsonl``: a few tasks in MBPP's format written for assay's
 tests (not MBPP's own problems; MBPP itself is not on PyPI). Each assert is one test case, run
 in the separate test runner against a proxy of the candidate's functions. Tasks whose tests need
 more than plain data across the boundary (e.g. they build objects of a class the solution
@@ -13,10 +13,11 @@ defines) are skipped when the data is loaded.
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from typing import Any
 
-from assay.envs.code.base import CodeEnv, fenced
-from assay.envs.code.data import load_records, sample_path
+from assay.envs.code.base import CodeDatasetEnv
+from assay.envs.dataset import Data, DataSpec
 from assay.errors import EnvError
 from assay.verifiers.base import Task
 
@@ -62,44 +63,35 @@ def mbpp_task(record: dict[str, Any], index: int, *, show_tests: bool = True) ->
     )
 
 
-class MBPPEnv(CodeEnv):
+class MBPPEnv(CodeDatasetEnv):
     """One MBPP task per episode.
 
     Args:
-        data: ``"sample"`` (the shipped examples), a local file, or a Hub dataset id.
+        data: Omitted for the shipped sample, a local file, or a Hub dataset id
+            (``"google-research-datasets/mbpp"``); see `assay.envs.dataset`.
+        columns: ``{field the env reads: column in the data}``.
         split: Split to load from the Hub (``"test"``: 500 tasks in full MBPP).
         name: Hub config (``"full"`` or ``"sanitized"``).
         show_tests: Put every test in the prompt (MBPP's usual prompt) or only the first.
         **kwargs: Passed to `CodeEnv` (``sandbox``, ``timeout_s``, ``scoring``, ...).
     """
 
+    SPEC = DataSpec("google-research-datasets/mbpp", "assay.envs.code:mbpp_sample.jsonl")
+
     def __init__(
         self,
         *,
-        data: str = "sample",
+        data: Data | None = None,
+        columns: Mapping[str, str] | None = None,
         split: str = "test",
         name: str | None = None,
         show_tests: bool = True,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        source = sample_path("mbpp_sample.jsonl") if data == "sample" else data
-        records = load_records(source, split=split, name=name)
-        tasks = [mbpp_task(r, i, show_tests=show_tests) for i, r in enumerate(records)]
+        super().__init__(data=data, columns=columns, split=split, name=name, **kwargs)
+        tasks = [mbpp_task(r, i, show_tests=show_tests) for i, r in enumerate(self.records)]
         self.tasks = [t for t in tasks if t is not None]
         self.skipped = len(tasks) - len(self.tasks)
         if not self.tasks:
-            raise EnvError(f"no usable MBPP tasks in {data!r}")
+            raise EnvError(f"no usable MBPP tasks in {self.data_name(data)}")
         self.num_tasks = len(self.tasks)
-
-    def task_at(self, index: int) -> Task:
-        return self.tasks[index]
-
-    def task_by_id(self, task_id: str) -> Task:
-        for task in self.tasks:
-            if task.id == task_id:
-                return task
-        return super().task_by_id(task_id)
-
-    def gold(self, task: Task) -> str:
-        return fenced(task.answer or "")

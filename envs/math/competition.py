@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from assay.envs.math.data import HubSpec, require
+from assay.envs.dataset import DataSpec, require
 from assay.envs.math.dataset import MathDatasetEnv
 from assay.errors import EnvError
 from assay.verifiers.base import Task
@@ -36,8 +36,8 @@ _SUBJECT_NAMES = {s.replace("_", " "): s for s in SUBJECTS} | {
     "counting & probability": "counting_and_probability"
 }
 
-_FULL = HubSpec("EleutherAI/hendrycks_math", "math.jsonl", configs=SUBJECTS)
-_MATH500 = HubSpec("HuggingFaceH4/MATH-500", "math500.jsonl")
+_FULL = DataSpec("EleutherAI/hendrycks_math", "assay.envs.math:data/math.jsonl", configs=SUBJECTS)
+_MATH500 = DataSpec("HuggingFaceH4/MATH-500", "assay.envs.math:data/math500.jsonl")
 
 
 def _subject_key(name: str) -> str:
@@ -57,7 +57,7 @@ class MATHEnv(MathDatasetEnv):
         subset: ``"all"`` (the seven subjects) or ``"math500"``.
         subjects: Keep only these subjects (e.g. ``["algebra", "number_theory"]``).
         levels: Keep only these difficulty levels (1-5).
-        **kwargs: See `MathDatasetEnv` (``split``, ``source``, ``data_files``, ``template``...).
+        **kwargs: See `MathDatasetEnv` (``data``, ``columns``, ``split``, ``template``...).
     """
 
     NAME = "math"
@@ -81,7 +81,8 @@ class MATHEnv(MathDatasetEnv):
         self.levels = None if levels is None else set(levels)
         super().__init__(**kwargs)
 
-    def hub_spec(self) -> HubSpec:
+    def data_spec(self) -> DataSpec:
+        """MATH-500's data for ``subset="math500"``, else the full MATH's."""
         return _MATH500 if self.subset == "math500" else _FULL
 
     def _subject(self, record: dict[str, Any]) -> str:
@@ -114,9 +115,9 @@ class MATHEnv(MathDatasetEnv):
 
 
 class AIMEEnv(MathDatasetEnv):
-    """AIME problems, integer answers 0-999 (hub ``HuggingFaceH4/aime_2024``; fixture offline)."""
+    """AIME problems, integer answers 0-999 (hub ``HuggingFaceH4/aime_2024``; shipped sample offline)."""
 
-    SPEC = HubSpec("HuggingFaceH4/aime_2024", "aime.jsonl")
+    SPEC = DataSpec("HuggingFaceH4/aime_2024", "assay.envs.math:data/aime.jsonl")
     NAME = "aime"
     DEFAULT_SPLIT = "train"
 

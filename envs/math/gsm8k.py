@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assay.envs.math.data import HubSpec, require
+from assay.envs.dataset import DataSpec, require
 from assay.envs.math.dataset import MathDatasetEnv
 from assay.verifiers.base import Task
 
@@ -24,9 +24,9 @@ def gsm8k_answer(solution: str) -> str:
 
 
 class GSM8KEnv(MathDatasetEnv):
-    """GSM8K grade-school word problems (hub ``openai/gsm8k``; shipped fixture offline)."""
+    """GSM8K grade-school word problems (hub ``openai/gsm8k``; shipped sample offline)."""
 
-    SPEC = HubSpec("openai/gsm8k", "gsm8k.jsonl", configs=("main",))
+    SPEC = DataSpec("openai/gsm8k", "assay.envs.math:data/gsm8k.jsonl", configs=("main",))
     NAME = "gsm8k"
 
     def to_task(self, record: dict[str, Any], index: int) -> Task:

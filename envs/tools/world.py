@@ -196,75 +196,77 @@ def corpus_rows(world: World) -> list[dict[str, str]]:
     return rows
 
 
+_TEMPLATES: tuple[tuple[str, str, str, tuple[tuple[str, str], ...], str], ...] = (
+    # (name, question about {}, the kind of {}, the hops: (field, kind of its value), answer field)
+    (
+        "founder_birth_country",
+        "In which country was the founder of {} born?",
+        "company",
+        (("founder", "person"), ("born_in", "city")),
+        "country",
+    ),
+    (
+        "headquarters_currency",
+        "What is the currency of the country where {} has its headquarters?",
+        "company",
+        (("headquarters", "city"), ("country", "country")),
+        "currency",
+    ),
+    (
+        "birthplace_river",
+        "On which river lies the city where {} was born?",
+        "person",
+        (("born_in", "city"),),
+        "river",
+    ),
+    (
+        "employer_city_founded",
+        "In what year was the city founded where the employer of {} has its headquarters?",
+        "person",
+        (("employer", "company"), ("headquarters", "city")),
+        "founded",
+    ),
+    (
+        "employer_founder",
+        "Who founded the company that {} works for?",
+        "person",
+        (("employer", "company"),),
+        "founder",
+    ),
+    (
+        "founder_birth_capital",
+        "What is the capital of the country where the founder of {} was born?",
+        "company",
+        (("founder", "person"), ("born_in", "city"), ("country", "country")),
+        "capital",
+    ),
+)
+"""Each question walks from an entity through the corpus, one document per hop, to its answer."""
+
+
 def _questions(world: World, rng: random.Random, per_template: int) -> list[dict[str, Any]]:
-    w = world
-    people, companies = sorted(w.people), sorted(w.companies)
+    tables = {
+        "person": world.people,
+        "company": world.companies,
+        "city": world.cities,
+        "country": world.countries,
+    }
     out: list[dict[str, Any]] = []
-
-    def add(template: str, question: str, answer: Any, hops: list[tuple[str, str]]) -> None:
-        out.append(
-            {
-                "template": template,
-                "question": question,
-                "answer": str(answer),
-                "queries": [name for _, name in hops],
-                "docs": [f"{kind}/{name}" for kind, name in hops],
-            }
-        )
-
-    for c in rng.sample(companies, per_template):
-        f = w.companies[c]["founder"]
-        city = w.people[f]["born_in"]
-        add(
-            "founder_birth_country",
-            f"In which country was the founder of {c} born?",
-            w.cities[city]["country"],
-            [("company", c), ("person", f), ("city", city)],
-        )
-    for c in rng.sample(companies, per_template):
-        city = w.companies[c]["headquarters"]
-        country = w.cities[city]["country"]
-        add(
-            "headquarters_currency",
-            f"What is the currency of the country where {c} has its headquarters?",
-            w.countries[country]["currency"],
-            [("company", c), ("city", city), ("country", country)],
-        )
-    for p in rng.sample(people, per_template):
-        city = w.people[p]["born_in"]
-        add(
-            "birthplace_river",
-            f"On which river lies the city where {p} was born?",
-            w.cities[city]["river"],
-            [("person", p), ("city", city)],
-        )
-    for p in rng.sample(people, per_template):
-        c = w.people[p]["employer"]
-        city = w.companies[c]["headquarters"]
-        add(
-            "employer_city_founded",
-            f"In what year was the city founded where the employer of {p} has its headquarters?",
-            w.cities[city]["founded"],
-            [("person", p), ("company", c), ("city", city)],
-        )
-    for p in rng.sample(people, per_template):
-        c = w.people[p]["employer"]
-        add(
-            "employer_founder",
-            f"Who founded the company that {p} works for?",
-            w.companies[c]["founder"],
-            [("person", p), ("company", c)],
-        )
-    for c in rng.sample(companies, per_template):
-        f = w.companies[c]["founder"]
-        city = w.people[f]["born_in"]
-        country = w.cities[city]["country"]
-        add(
-            "founder_birth_capital",
-            f"What is the capital of the country where the founder of {c} was born?",
-            w.countries[country]["capital"],
-            [("company", c), ("person", f), ("city", city), ("country", country)],
-        )
+    for template, question, kind, links, answer_field in _TEMPLATES:
+        for start in rng.sample(sorted(tables[kind]), per_template):
+            hops = [(kind, start)]
+            for field, next_kind in links:
+                hops.append((next_kind, tables[hops[-1][0]][hops[-1][1]][field]))
+            last_kind, last = hops[-1]
+            out.append(
+                {
+                    "template": template,
+                    "question": question.format(start),
+                    "answer": str(tables[last_kind][last][answer_field]),
+                    "queries": [name for _, name in hops],
+                    "docs": [f"{k}/{name}" for k, name in hops],
+                }
+            )
     return out
 
 

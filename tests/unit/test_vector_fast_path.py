@@ -1,5 +1,5 @@
 """The fast paths behave exactly as Gymnasium's: `TextSyncVectorEnv` vs `SyncVectorEnv`, and the
-recurring-seed shortcut of `TextEnv.reset` vs `gymnasium.Env.reset` (``seeding.np_random``)."""
+recurring-seed shortcut of `TextEnv.reset` (`assay.envs.seed_cache`) vs `gymnasium.Env.reset` (``seeding.np_random``)."""
 
 from typing import Any
 
@@ -10,7 +10,8 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 import assay
-import assay.envs.base as env_base
+import assay.envs.seed_cache as seed_cache
+from assay.envs import TextEnv
 from assay.envs.vector.sync import TextSyncVectorEnv
 
 ARITH = {"level": "easy", "operations": "+", "max_operand": 5, "prompt_template": "{expr}="}
@@ -49,14 +50,14 @@ class Pair:
     def __call__(self, method: str, *args: Any, check: bool = True, **kwargs: Any) -> Any:
         out = []
         for envs, shortcut in ((self.ref, False), (self.ours, True)):
-            env_base._RESET_SHORTCUT = shortcut
+            seed_cache.ENABLED = shortcut
             try:
                 call_kwargs = {k: (dict(v) if isinstance(v, dict) else v) for k, v in kwargs.items()}
                 out.append(("ok", getattr(envs, method)(*args, **call_kwargs)))
             except Exception as e:
                 out.append(("raised", type(e), str(e)))
             finally:
-                env_base._RESET_SHORTCUT = True
+                seed_cache.ENABLED = True
         assert same(out[0], out[1]), f"{method}: {out[0]!r}\n!=\n{out[1]!r}"
         if check:  # reading the generators builds any that are deferred
             self.check_rngs()
@@ -255,12 +256,12 @@ def test_shortcut_respects_overridden_sample_task_and_reset_chain():
 
     env = Custom(**ARITH)
     env.reset(seed=3)
-    assert env_base._reset_shortcuts(Custom) == (True, False)
+    assert seed_cache._shortcuts(Custom, TextEnv) == (True, False)
     ref = seeding.np_random(3)[0]
     assert env.task.id == env.task_at(int(ref.integers(7)) + 1000).id
     chained = Chained(**ARITH)
     chained.reset(seed=3)
-    assert Mixin.calls == 1 and env_base._reset_shortcuts(Chained) == (False, False)
+    assert Mixin.calls == 1 and seed_cache._shortcuts(Chained, TextEnv) == (False, False)
     plain = ArithmeticEnv(**ARITH)
     plain.reset(seed=3)
     assert chained.task == plain.task
@@ -289,13 +290,13 @@ def test_copies_and_pickles_carry_a_deferred_generator():
     import pickle
 
     def fresh(shortcut):
-        env_base._RESET_SHORTCUT = shortcut
+        seed_cache.ENABLED = shortcut
         try:
             env = gym.make("assay/Arithmetic-v0", **ARITH).unwrapped
             env.reset(seed=21)
             env.reset(seed=21)  # on record: the generator is deferred
         finally:
-            env_base._RESET_SHORTCUT = True
+            seed_cache.ENABLED = True
         return env
 
     for make_copy in (copy.copy, copy.deepcopy, lambda e: pickle.loads(pickle.dumps(e))):
@@ -319,3 +320,13 @@ def test_setting_np_random_replaces_a_deferred_generator():
     assert env.unwrapped.np_random is mine and env.unwrapped.np_random_seed == -1
     env.reset()  # draws from the generator that was set
     assert mine.bit_generator.state != np.random.default_rng(0).bit_generator.state
+
+
+def test_fast_path_is_on_for_the_builtin_envs():
+    """Otherwise every comparison above would compare the plain path with itself."""
+    from assay.envs.logic.guess_number import GuessNumberEnv
+    from assay.envs.math.arithmetic import ArithmeticEnv
+
+    assert seed_cache._fast_seeding()
+    for cls in (ArithmeticEnv, GuessNumberEnv):
+        assert seed_cache._shortcuts(cls, TextEnv) == (True, True)

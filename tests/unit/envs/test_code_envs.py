@@ -4,15 +4,19 @@ import base64
 import json
 import pickle
 import zlib
+from importlib import resources
 
 import pytest
 
 from assay.envs.code import CompetitiveCodeEnv, HumanEvalEnv, MBPPEnv, load_records
 from assay.envs.code.competitive import competitive_task
-from assay.envs.code.data import sample_path
 from assay.errors import EnvError
 from assay.sandboxes import LocalSandbox
 from assay.verifiers.base import Status
+
+
+def sample_path(name):
+    return str(resources.files("assay.envs.code").joinpath(name))
 
 
 @pytest.fixture(scope="module")

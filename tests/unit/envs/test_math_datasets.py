@@ -106,7 +106,8 @@ def test_local_data_files_in_the_dataset_schema(tmp_path):
         {"question": "What is 100 minus 1?", "answer": "#### 99"},
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    env = GSM8KEnv(data_files=str(path))
+    with pytest.warns(DeprecationWarning, match="data_files= is deprecated"):
+        env = GSM8KEnv(data_files=str(path))
     assert env.num_tasks == 2 and env.source == "data_files"
     env.reset(options={"index": 0})
     assert env.step("It is \\boxed{42}.")[1] == 1.0
@@ -123,25 +124,31 @@ def test_local_parquet_files(tmp_path):
         "year": ["x"],
     }
     datasets.Dataset.from_dict(rows).to_parquet(str(tmp_path / "aime.parquet"))
-    env = AIMEEnv(data_files=str(tmp_path / "*.parquet"))
+    with pytest.warns(DeprecationWarning, match="data_files="):
+        env = AIMEEnv(data_files=str(tmp_path / "*.parquet"))
     assert env.num_tasks == 1 and env.task_at(0).answer == "4"
 
 
 def test_missing_local_files_give_a_clear_error(tmp_path):
     with pytest.raises(EnvError, match="no file matches"):
+        GSM8KEnv(data=str(tmp_path / "nope.jsonl"))
+    with (
+        pytest.raises(EnvError, match="no file matches"),
+        pytest.warns(DeprecationWarning, match="data_files="),
+    ):
         GSM8KEnv(data_files=str(tmp_path / "nope.jsonl"))
 
 
 def test_records_in_the_wrong_schema_give_a_clear_error(tmp_path):
     path = tmp_path / "wrong.jsonl"
     path.write_text(json.dumps({"prompt": "x", "target": "y"}) + "\n")
-    env = GSM8KEnv(data_files=str(path))
+    env = GSM8KEnv(data=str(path))
     with pytest.raises(EnvError, match="lacks the fields"):
         env.task_at(0)
 
 
 def test_unknown_source_is_a_value_error():
-    with pytest.raises(ValueError, match="source"):
+    with pytest.raises(ValueError, match="source"), pytest.warns(DeprecationWarning, match="source="):
         GSM8KEnv(source="ftp")
 
 
@@ -166,7 +173,7 @@ def test_hub_unavailable_fails_with_instructions():
     )
     assert run.returncode == 0, run.stderr
     assert "ERROR could not load openai/gsm8k" in run.stdout
-    assert "data_files=" in run.stdout and "source='fixture'" in run.stdout
+    assert "data='path/to/test.jsonl'" in run.stdout and "leave data out" in run.stdout
 
 
 def test_auto_source_falls_back_to_the_fixture_when_the_hub_is_unavailable():
