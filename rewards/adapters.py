@@ -152,19 +152,9 @@ class TRLReward:
         return f"TRLReward({self.rubric!r}, verifier={self.verifier!r})"
 
 
-def to_trl(
-    rubric: Rubric,
-    verifier: Verifier | None = None,
-    *,
-    name: str = "assay",
-    answer_key: str = "answer",
-    task_id_key: str = "task_id",
-    log_terms: bool = True,
-) -> TRLReward:
-    """``rubric`` (with ``verifier``'s verdict) as a TRL reward function (module docstring)."""
-    return TRLReward(
-        rubric, verifier, name=name, answer_key=answer_key, task_id_key=task_id_key, log_terms=log_terms
-    )
+to_trl = TRLReward
+"""``to_trl(rubric, verifier, *, name, answer_key, task_id_key, log_terms)``: ``rubric`` (with
+``verifier``'s verdict) as a TRL reward function (module docstring); the class under its verb."""
 
 
 class VerlScore:
@@ -208,6 +198,6 @@ class VerlScore:
         return out
 
 
-def to_verl(rubric: Rubric, verifier: Verifier | None = None) -> VerlScore:
-    """``rubric`` (with ``verifier``'s verdict) as verl's ``compute_score`` (module docstring)."""
-    return VerlScore(rubric, verifier)
+to_verl = VerlScore
+"""``to_verl(rubric, verifier)``: ``rubric`` (with ``verifier``'s verdict) as verl's
+``compute_score`` (module docstring); the class under its verb."""

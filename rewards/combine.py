@@ -70,21 +70,22 @@ def _unique_names(terms: Sequence[Term]) -> None:
         raise ValueError(f"duplicate term names in {names}")
 
 
-def _applicable(values: list[float | None]) -> list[float]:
-    return [v for v in values if v is not None]
+def _over_applicable(reduce: Callable[[list[float]], float]) -> Callable[[list[float | None]], float | None]:
+    """A fold that applies ``reduce`` to the values that are not None; None when all are None."""
+
+    def fold(values: list[float | None]) -> float | None:
+        present = [v for v in values if v is not None]
+        return reduce(present) if present else None
+
+    return fold
 
 
 def weighted_sum(*terms: Term, name: str = "sum", weight: float = 1.0) -> Term:
     """``sum(w_i * v_i)`` over the inputs that apply. Range: the sum of the inputs' spans."""
     _unique_names(terms)
-
-    def fold(values: list[float | None]) -> float | None:
-        present = _applicable(values)
-        return math.fsum(present) if present else None
-
     lo = sum(min(t.span[0], 0.0) for t in terms)
     hi = sum(max(t.span[1], 0.0) for t in terms)
-    return Term(name, _Composite(terms, fold), weight, lo, hi)
+    return Term(name, _Composite(terms, _over_applicable(math.fsum)), weight, lo, hi)
 
 
 def product(*terms: Term, name: str | None = None, weight: float = 1.0) -> Term:
@@ -94,11 +95,6 @@ def product(*terms: Term, name: str | None = None, weight: float = 1.0) -> Term:
     input).
     """
     _unique_names(terms)
-
-    def fold(values: list[float | None]) -> float | None:
-        present = _applicable(values)
-        return math.prod(present) if present else None
-
     corners = [(min(t.span[0], 1.0), max(t.span[1], 1.0)) for t in terms]
     products = [math.prod(c) for c in itertools.product(*corners)] if len(terms) <= 12 else None
     if products is None:  # 2**n corners is too many: a looser bound
@@ -106,33 +102,28 @@ def product(*terms: Term, name: str | None = None, weight: float = 1.0) -> Term:
         lo, hi = -m, m
     else:
         lo, hi = min(products), max(products)
+    fold = _over_applicable(math.prod)
     return Term(name or "*".join(t.name for t in terms), _Composite(terms, fold), weight, lo, hi)
 
 
 def minimum(*terms: Term, name: str | None = None, weight: float = 1.0) -> Term:
     """``min(w_i * v_i)`` over the inputs that apply. Range: ``[min lows, max highs]`` of the spans."""
-    _unique_names(terms)
-
-    def fold(values: list[float | None]) -> float | None:
-        present = _applicable(values)
-        return min(present) if present else None
-
-    lo = min(t.span[0] for t in terms)
-    hi = max(t.span[1] for t in terms)
-    return Term(name or f"min({','.join(t.name for t in terms)})", _Composite(terms, fold), weight, lo, hi)
+    return _extremum(min, "min", terms, name, weight)
 
 
 def maximum(*terms: Term, name: str | None = None, weight: float = 1.0) -> Term:
     """``max(w_i * v_i)`` over the inputs that apply. Range: ``[min lows, max highs]`` of the spans."""
+    return _extremum(max, "max", terms, name, weight)
+
+
+def _extremum(
+    pick: Callable[[list[float]], float], label: str, terms: Sequence[Term], name: str | None, weight: float
+) -> Term:
     _unique_names(terms)
-
-    def fold(values: list[float | None]) -> float | None:
-        present = _applicable(values)
-        return max(present) if present else None
-
     lo = min(t.span[0] for t in terms)
     hi = max(t.span[1] for t in terms)
-    return Term(name or f"max({','.join(t.name for t in terms)})", _Composite(terms, fold), weight, lo, hi)
+    default = f"{label}({','.join(t.name for t in terms)})"
+    return Term(name or default, _Composite(terms, _over_applicable(pick)), weight, lo, hi)
 
 
 def gate(

@@ -19,13 +19,13 @@ that did succeed in ``partial`` so that a batch consumer (the judge) can keep th
 from __future__ import annotations
 
 import asyncio
-import random
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from assay.errors import AssayError
+from assay.verifiers.retry import Retryable, RetryPolicy
 
 __all__ = ["OpenAISampler", "Sample", "Sampler", "SamplerError", "ScriptedSampler"]
 
@@ -153,12 +153,7 @@ class ScriptedSampler:
         return out
 
 
-_JITTER = random.Random()  # private: the global `random` state is never touched
 _RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-
-
-class _Retryable(Exception):
-    """An attempt failed in a way worth retrying (timeout, connection error, 429/5xx)."""
 
 
 class OpenAISampler:
@@ -171,7 +166,8 @@ class OpenAISampler:
     4 s); other HTTP errors are not retried. So one prompt costs at most about
     ``(max_retries + 1) * timeout_s`` plus backoff, and a batch at most that times
     ``ceil(len(prompts) / concurrency)``. Failure raises `SamplerError` with the per-prompt
-    results in ``partial``.
+    results in ``partial``. ``max_retries`` and ``backoff_s`` become the sampler's ``retry``
+    (a `RetryPolicy`).
 
     Prompt ``i`` is sent with ``seed + i`` (so equal prompts in one batch are independent draws,
     and the same call reproduces on a server that honours seeds).
@@ -212,8 +208,7 @@ class OpenAISampler:
     ) -> None:
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
-        if max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+        retry = RetryPolicy(max_retries, backoff_s, 4.0, (0.5, 1.0), _RETRY_STATUS)
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         root = base_url.rstrip("/")
@@ -222,8 +217,7 @@ class OpenAISampler:
         self.chat = chat
         self.api_key = api_key
         self.timeout_s = float(timeout_s)
-        self.max_retries = max_retries
-        self.backoff_s = backoff_s
+        self.retry = retry
         self.concurrency = concurrency
         self.logprobs = logprobs
         self.vllm_token_ids = vllm_token_ids
@@ -333,33 +327,32 @@ class OpenAISampler:
 
     async def _post_with_retries(self, client: Any, body: dict[str, Any], n: int) -> list[Sample]:
         path = "/chat/completions" if self.chat else "/completions"
-        delay = self.backoff_s
-        for attempt in range(self.max_retries + 1):
+        retries = self.retry.retries()
+        while True:
             try:
                 return await asyncio.wait_for(self._post(client, path, body, n), self.timeout_s)
-            except (_Retryable, TimeoutError) as e:
-                if attempt == self.max_retries:
+            except (Retryable, TimeoutError) as e:
+                wait = retries.next_wait()
+                if wait is None:
                     reason = "timed out" if isinstance(e, TimeoutError) else str(e)
-                    raise SamplerError(f"POST {path}: {reason} after {attempt + 1} attempt(s)") from e
-                await asyncio.sleep(min(delay, 4.0) * (0.5 + _JITTER.random() / 2))
-                delay *= 2
-        raise AssertionError("unreachable")  # pragma: no cover
+                    raise SamplerError(f"POST {path}: {reason} after {retries.attempts} attempt(s)") from e
+                await asyncio.sleep(wait)
 
     async def _post(self, client: Any, path: str, body: dict[str, Any], n: int) -> list[Sample]:
         httpx = _import_httpx()
         try:
             response = await client.post(path, json=body)
         except httpx.TransportError as e:  # connect/read errors, httpx's own timeouts
-            raise _Retryable(f"{type(e).__name__}: {e}") from e
-        if response.status_code in _RETRY_STATUS:
-            raise _Retryable(f"HTTP {response.status_code}: {response.text[:200]}")
+            raise Retryable(f"{type(e).__name__}: {e}") from e
+        if self.retry.retryable(response.status_code):
+            raise Retryable(f"HTTP {response.status_code}: {response.text[:200]}")
         if response.status_code >= 400:
             raise SamplerError(f"POST {path}: HTTP {response.status_code}: {response.text[:500]}")
         try:
             payload = response.json()
             return self._parse(payload, n)
         except (ValueError, KeyError, TypeError, IndexError) as e:
-            raise _Retryable(f"malformed response ({type(e).__name__}: {e}): {response.text[:200]}") from e
+            raise Retryable(f"malformed response ({type(e).__name__}: {e}): {response.text[:200]}") from e
 
     def _parse(self, payload: Mapping[str, Any], n: int) -> list[Sample]:
         choices = sorted(payload["choices"], key=lambda c: c.get("index", 0))

@@ -8,7 +8,6 @@ jittered exponential backoff; each attempt is cut at ``timeout_s``. Other errors
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,11 +15,11 @@ from typing import Any
 from assay.errors import AssayError
 from assay.rewards.base import Reward
 from assay.verifiers.base import Task, Verdict
+from assay.verifiers.retry import RetryPolicy, retry_after_s
 
 __all__ = ["Item", "ServiceError", "VerifierClient"]
 
 _RETRY = frozenset({429, 502, 503, 504})
-_JITTER = random.Random()
 
 
 class ServiceError(AssayError):
@@ -54,6 +53,8 @@ class VerifierClient:
         timeout_s: Limit on one attempt.
         max_retries: Extra attempts after 429/502/503/504 or a connection error.
         backoff_s: First backoff (doubles per retry, jittered, capped at 5 s).
+
+    ``max_retries`` and ``backoff_s`` become the client's ``retry`` (a `RetryPolicy`).
     """
 
     def __init__(
@@ -67,10 +68,9 @@ class VerifierClient:
     ) -> None:
         import httpx
 
+        self.retry = RetryPolicy(max_retries, backoff_s, 5.0, (0.5, 1.5), _RETRY)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s)
-        self.max_retries = max_retries
-        self.backoff_s = backoff_s
 
     @staticmethod
     def item(
@@ -142,22 +142,21 @@ class VerifierClient:
     def _request(self, method: str, path: str, body: Any) -> dict[str, Any]:
         import httpx
 
-        delay = self.backoff_s
-        for attempt in range(self.max_retries + 1):
-            last = attempt == self.max_retries
+        retries = self.retry.retries()
+        while True:
             try:
                 r = self._http.request(method, path, json=body)
             except httpx.TransportError as e:
-                if last:
+                wait = retries.next_wait()
+                if wait is None:
                     raise ServiceError(f"{method} {path}: {type(e).__name__}: {e}") from None
-                time.sleep(delay * (0.5 + _JITTER.random()))
-                delay = min(delay * 2, 5.0)
+                time.sleep(wait)
                 continue
-            if r.status_code in _RETRY and not last:
-                wait = _retry_after(r.headers.get("retry-after"))
-                time.sleep(wait if wait is not None else delay * (0.5 + _JITTER.random()))
-                delay = min(delay * 2, 5.0)
-                continue
+            if self.retry.retryable(r.status_code):
+                wait = retries.next_wait(retry_after_s(r.headers.get("retry-after")))
+                if wait is not None:
+                    time.sleep(wait)
+                    continue
             if r.status_code >= 400:
                 try:
                     detail = r.json().get("detail")
@@ -166,13 +165,3 @@ class VerifierClient:
                 raise ServiceError(f"{method} {path}: HTTP {r.status_code}: {detail}", r.status_code)
             result: dict[str, Any] = r.json()
             return result
-        raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return min(max(float(value), 0.0), 30.0)
-    except ValueError:
-        return None

@@ -93,6 +93,8 @@ def test_minimum_and_maximum():
     assert lo.evaluate("x", TASK, OK)[0] == 0.3 and hi.evaluate("x", TASK, OK)[0] == 1.4
     assert (lo.low, lo.high) == (0.0, 2.0)
     assert minimum(const("a", None), const("b", 0.2)).evaluate("x", TASK, OK)[0] == 0.2
+    assert maximum(const("a", None), const("b", None)).evaluate("x", TASK, OK)[0] is None
+    assert (lo.name, hi.name, maximum(const("a", 0.1), name="best").name) == ("min(a,b)", "max(a,b)", "best")
 
 
 def test_gate_counts_correctness_only_when_format_holds():
