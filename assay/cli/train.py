@@ -104,7 +104,7 @@ def eval_table(title: str, results: dict[str, Any]) -> Table:
 
 
 def _run(algo: str, config_path: Path | None, values: dict[str, Any], resume: bool, eval_tasks: int) -> None:
-    from assay.agents import GRPO, PPO, GRPOConfig, HFSampler, PPOConfig, evaluate, load_config
+    from assay.agents import GRPO, PPO, GRPOConfig, HFSampler, PPOConfig, load_config, spot_check
 
     console = Console()
     cls = GRPOConfig if algo == "grpo" else PPOConfig
@@ -134,7 +134,7 @@ def _run(algo: str, config_path: Path | None, values: dict[str, Any], resume: bo
     if config.plot:
         console.print(f"plot: {Path(config.out_dir) / 'metrics.png'}")
     if eval_tasks > 0:
-        result = evaluate(
+        result = spot_check(
             config.env,
             HFSampler(trainer.model, trainer.tokenizer),
             trainer.tokenizer,
