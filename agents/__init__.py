@@ -1,5 +1,9 @@
 """Agents: samplers, rollouts, trainers (GRPO, PPO, the preference family) and evaluation.
 
+`evaluate` is the one evaluation entry point (`assay.agents.evaluation.evaluate`: an
+`EvalConfig`, a sampler and a JSONL log path in, a `Summary` of pass@k, maj@k, best@k and mean
+reward out; ``assay eval``). `spot_check` is the quick greedy verdict count used after training.
+
 Training and evaluation only: the HTTP service is `assay.serve`, vector envs (in-process and
 Ray) are `assay.envs.vector`. The names below import torch (the ``train`` extra) when first
 used; importing the package, or its torch-free subpackage ``assay.agents.evaluation``, does
@@ -13,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from assay.agents.config import GRPOConfig, PPOConfig, RunConfig, load_config
-    from assay.agents.evaluate import EvalResult, evaluate
+    from assay.agents.evaluation.runner import EvalConfig, evaluate
     from assay.agents.grpo import GRPO
     from assay.agents.ppo import PPO
     from assay.agents.rollout import Batch, Episode, collect_episodes, to_batch
     from assay.agents.sampler import HFSampler, OpenAISampler, Sample, Sampler, ScriptedSampler, VLLMSampler
+    from assay.agents.spot_check import EvalResult, spot_check
     from assay.agents.tiny import init_tiny
 
 _HOME = {
@@ -25,8 +30,10 @@ _HOME = {
     "PPOConfig": "config",
     "RunConfig": "config",
     "load_config": "config",
-    "EvalResult": "evaluate",
-    "evaluate": "evaluate",
+    "EvalConfig": "evaluation.runner",
+    "evaluate": "evaluation.runner",
+    "EvalResult": "spot_check",
+    "spot_check": "spot_check",
     "GRPO": "grpo",
     "PPO": "ppo",
     "Batch": "rollout",
@@ -57,6 +64,7 @@ __all__ = [
     "PPO",
     "Batch",
     "Episode",
+    "EvalConfig",
     "EvalResult",
     "GRPOConfig",
     "HFSampler",
@@ -71,5 +79,6 @@ __all__ = [
     "evaluate",
     "init_tiny",
     "load_config",
+    "spot_check",
     "to_batch",
 ]

@@ -14,23 +14,67 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-__all__ = ["GRPOConfig", "PPOConfig", "RunConfig", "load_config", "parse_overrides"]
+__all__ = ["GRPOConfig", "PPOConfig", "RunConfig", "TrainerConfig", "load_config", "parse_overrides"]
 
 
 @dataclass(frozen=True)
-class RunConfig:
-    """What every trainer shares: the env, the model, the run, the optimiser, the sampler."""
+class TrainerConfig:
+    """What every trainer reads through the `assay.agents.trainer.Trainer` base, RL and
+    post-training alike: the model, the run directory, the optimiser, checkpoints and logging.
+
+    `RunConfig` (GRPO, PPO) and `assay.agents.preference.config.TrainConfig` (SFT, DPO, reward
+    models) extend it, each with its own defaults. Validates only the fields declared here.
+    """
+
+    model: str = ""
+    """Local model directory (``save_pretrained`` layout; `assay model init-tiny` makes one)."""
+    out_dir: str = "runs/train"
+    """Checkpoints and ``metrics.jsonl`` go here."""
+    seed: int = 0
+    """Seeds everything random: the same seed gives the same run (CPU)."""
+    lr: float = 3e-4
+    """AdamW learning rate."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    """AdamW betas."""
+    max_grad_norm: float = 1.0
+    """Clip the global gradient norm to this (0 disables)."""
+    micro_batch_size: int | None = None
+    """Sequences per forward/backward (gradient accumulation); None: the whole (mini)batch."""
+    dtype: str = "auto"
+    """Autocast dtype: ``auto`` is bfloat16 on a CUDA GPU that has it, float32 elsewhere."""
+    device: str = "cpu"
+    """Torch device."""
+    num_threads: int | None = None
+    """``torch.set_num_threads`` for the run (None: leave it). 1 is fastest for tiny models:
+    extra intra-op threads only spin on a busy machine."""
+    save_every: int = 0
+    """Checkpoint every this many steps (0: only at the end)."""
+    keep_checkpoints: int = 1
+    """Most recent checkpoints to keep."""
+    progress: bool = True
+    """Show a rich progress bar."""
+    report_to: tuple[str, ...] = ()
+    """Extra metric sinks: ``"tensorboard"`` and/or ``"wandb"``."""
+
+    def __post_init__(self) -> None:
+        if self.micro_batch_size is not None and self.micro_batch_size < 1:
+            raise ValueError("micro_batch_size must be >= 1 or None")
+        if set(self.report_to) - {"tensorboard", "wandb"}:
+            raise ValueError(f"report_to takes 'tensorboard' and 'wandb', got {self.report_to}")
+
+
+@dataclass(frozen=True)
+class RunConfig(TrainerConfig):
+    """What GRPO and PPO share: the env, the rollouts, the optimiser, the sampler, the run."""
 
     env: str = "assay/Arithmetic-v0"
     """Gymnasium id of the environment."""
     env_kwargs: Mapping[str, Any] = field(default_factory=dict)
     """Keyword arguments for the env's constructor."""
-    model: str = ""
-    """Local model directory (``save_pretrained`` layout; `assay model init-tiny` makes one)."""
     out_dir: str = "runs/train"
     """Checkpoints, ``metrics.jsonl`` and ``metrics.png`` go here."""
-    seed: int = 0
-    """Seeds tasks, sampling and anything else random: the same seed gives the same run (CPU)."""
     steps: int = 100
     """Optimisation steps (one rollout batch each)."""
     num_prompts: int = 8
@@ -45,18 +89,10 @@ class RunConfig:
     """Cut episodes whose context would grow beyond this (None: no limit)."""
     lr: float = 3e-4
     """AdamW learning rate (0 freezes the policy: a control run)."""
-    weight_decay: float = 0.0
-    """AdamW weight decay."""
-    adam_betas: tuple[float, float] = (0.9, 0.999)
-    """AdamW betas."""
-    max_grad_norm: float = 1.0
-    """Clip the global gradient norm to this (0 disables)."""
     num_epochs: int = 1
     """Passes over each rollout batch."""
     num_minibatches: int = 1
     """Optimizer steps per pass (the batch is split into this many minibatches)."""
-    micro_batch_size: int | None = None
-    """Sequences per forward/backward (gradient accumulation); None: the whole minibatch."""
     sampler: Literal["hf", "vllm"] = "hf"
     """``hf``: transformers ``generate`` on the policy; ``vllm``: in-process vLLM, synced each step."""
     tis_cap: float = 2.0
@@ -67,13 +103,6 @@ class RunConfig:
     """LoRA rank (peft); 0 trains every weight."""
     lora_alpha: int = 16
     """LoRA alpha."""
-    dtype: str = "auto"
-    """Autocast dtype: ``auto`` is bfloat16 on a CUDA GPU that has it, float32 elsewhere."""
-    device: str = "cpu"
-    """Torch device."""
-    num_threads: int | None = None
-    """``torch.set_num_threads`` for the run (None: leave it). 1 is fastest for tiny models:
-    extra intra-op threads only spin on a busy machine."""
     vectorization: Literal["sync", "async"] = "sync"
     """Vector env mode: ``async`` verifies in worker processes (for heavy verifiers)."""
     async_rollouts: bool = False
@@ -90,26 +119,17 @@ class RunConfig:
     """Stop once the mean reward over the last ``target_window`` steps reaches this."""
     target_window: int = 50
     """Steps averaged for ``target_reward``."""
-    save_every: int = 0
-    """Checkpoint every this many steps (0: only at the end)."""
-    keep_checkpoints: int = 1
-    """Most recent checkpoints to keep."""
-    progress: bool = True
-    """Show a rich progress bar."""
     plot: bool = True
     """Write ``metrics.png`` (reward and KL) at the end."""
     log_kl: bool = True
     """Log the k3 KL to the initial policy (keeps a frozen copy; one extra forward per step)."""
-    report_to: tuple[str, ...] = ()
-    """Extra metric sinks: ``"tensorboard"`` and/or ``"wandb"``."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.steps < 0 or self.num_prompts < 1 or self.max_new_tokens < 1:
             raise ValueError("steps must be >= 0, num_prompts and max_new_tokens >= 1")
         if self.num_epochs < 1 or self.num_minibatches < 1:
             raise ValueError("num_epochs and num_minibatches must be >= 1")
-        if self.micro_batch_size is not None and self.micro_batch_size < 1:
-            raise ValueError("micro_batch_size must be >= 1 or None")
         if self.lr < 0 or self.temperature < 0:
             raise ValueError("lr and temperature must be >= 0")
         if self.sampler not in ("hf", "vllm"):
@@ -118,8 +138,6 @@ class RunConfig:
             raise ValueError("async_rollouts needs sampler='hf' (the worker samples with transformers)")
         if self.vectorization not in ("sync", "async"):
             raise ValueError(f"vectorization must be 'sync' or 'async', got {self.vectorization!r}")
-        if set(self.report_to) - {"tensorboard", "wandb"}:
-            raise ValueError(f"report_to takes 'tensorboard' and 'wandb', got {self.report_to}")
 
 
 @dataclass(frozen=True)

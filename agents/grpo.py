@@ -44,14 +44,14 @@ from assay.agents.losses import (
     truncated_is_weights,
 )
 from assay.agents.policy import token_logprobs
+from assay.agents.rl_trainer import RLTrainer
 from assay.agents.rollout import Batch, Episode, step_seed, to_batch
-from assay.agents.trainer import Trainer
 from assay.verifiers.sampler import Sampler
 
 __all__ = ["GRPO"]
 
 
-class GRPO(Trainer):
+class GRPO(RLTrainer):
     """The GRPO trainer. ``GRPO(config).train()`` runs it; `step` does one step.
 
     Args:

@@ -41,14 +41,14 @@ from assay.agents.losses import (
     whiten,
 )
 from assay.agents.policy import ValueModel, position_ids, token_logprobs
+from assay.agents.rl_trainer import RLTrainer
 from assay.agents.rollout import Batch, step_seed, to_batch
-from assay.agents.trainer import Trainer
 from assay.verifiers.sampler import Sampler
 
 __all__ = ["PPO"]
 
 
-class PPO(Trainer):
+class PPO(RLTrainer):
     """The PPO trainer. ``PPO(config).train()`` runs it; `step` does one step."""
 
     config: PPOConfig

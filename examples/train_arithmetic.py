@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from assay.agents import GRPO, GRPOConfig, HFSampler, evaluate, init_tiny
+from assay.agents import GRPO, GRPOConfig, HFSampler, init_tiny, spot_check
 from assay.agents.policy import load_policy
 from assay.agents.tiny import ARITHMETIC_ALPHABET
 from assay.cli.train import eval_table
@@ -70,7 +70,7 @@ def main() -> None:
     results, examples = {}, {}
     for name, path in (("untrained", model_dir), ("GRPO-trained", out / "model")):
         model, tok = load_policy(path)
-        res = evaluate(
+        res = spot_check(
             ENV, HFSampler(model, tok), tok, env_kwargs=ENV_KWARGS, num_tasks=200, seed=123, max_new_tokens=4
         )
         results[name] = res

@@ -196,6 +196,10 @@ def evaluate(
 ) -> Summary:
     """Evaluate ``sampler`` on ``config.env``, logging every sample to ``out`` (JSONL).
 
+    The library's one ``evaluate`` (also ``assay.agents.evaluate``; ``assay eval`` calls it).
+    For a quick greedy verdict count that also plays multi-turn envs, see
+    `assay.agents.spot_check.spot_check`.
+
     Resumes ``out`` when it exists (same configuration required). ``selector`` scores samples
     for best@k; with ``config.select == "logprob"`` the mean token log-prob is used instead.
     ``progress(done, total)`` is called with task counts as the run goes. Returns the metrics,

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from assay.agents.config import TrainerConfig
 from assay.agents.config import load_config as load_train_config
 
 __all__ = [
@@ -27,7 +28,7 @@ LOSSES: tuple[str, ...] = ("dpo", "ipo", "simpo", "kto", "orpo")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(TrainerConfig):
     """What the offline trainers share: the model, the data, the optimiser, the run."""
 
     model: str = ""
@@ -36,26 +37,16 @@ class TrainConfig:
     """The training records (JSONL; see `assay.agents.preference.data`)."""
     out_dir: str = "runs/posttrain"
     """``metrics.jsonl``, checkpoints and the trained model (``out_dir/model``) go here."""
-    seed: int = 0
-    """Seeds the data order, the held-out split and initialisation: same seed, same run (CPU)."""
     epochs: int = 1
     """Passes over the training records."""
     max_steps: int | None = None
     """Stop after this many optimizer steps (None: after ``epochs``)."""
     batch_size: int = 8
     """Records per optimizer step."""
-    micro_batch_size: int | None = None
-    """Records per forward/backward (gradient accumulation); None: the whole batch."""
     lr: float = 1e-5
     """AdamW learning rate (peak, after warmup)."""
     warmup_steps: int = 0
     """Linear warmup from 0 over this many steps; constant after."""
-    weight_decay: float = 0.0
-    """AdamW weight decay."""
-    adam_betas: tuple[float, float] = (0.9, 0.999)
-    """AdamW betas."""
-    max_grad_norm: float = 1.0
-    """Clip the global gradient norm to this (0 disables)."""
     max_length: int = 512
     """Longest prompt plus completion in tokens (completions are cut to fit)."""
     eval_fraction: float = 0.0
@@ -64,30 +55,17 @@ class TrainConfig:
     """Evaluate on the held-out records every this many steps (0: only at the end)."""
     save_every: int = 0
     """Checkpoint every this many steps (0: only at the end); ``resume`` continues from one."""
-    dtype: str = "auto"
-    """Autocast dtype: ``auto`` is bfloat16 on a CUDA GPU that has it, float32 elsewhere."""
-    device: str = "cpu"
-    """Torch device."""
-    num_threads: int | None = None
-    """``torch.set_num_threads`` for the run (None: leave it; 1 is fastest for tiny models)."""
-    progress: bool = True
-    """Show a progress bar."""
-    report_to: tuple[str, ...] = ()
-    """Extra metric sinks: ``"tensorboard"`` and/or ``"wandb"``."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.epochs < 1 or self.batch_size < 1 or self.max_length < 2:
             raise ValueError("epochs and batch_size must be >= 1, max_length >= 2")
         if self.max_steps is not None and self.max_steps < 0:
             raise ValueError("max_steps must be >= 0 or None")
-        if self.micro_batch_size is not None and self.micro_batch_size < 1:
-            raise ValueError("micro_batch_size must be >= 1 or None")
         if self.lr < 0 or self.warmup_steps < 0 or self.eval_every < 0 or self.save_every < 0:
             raise ValueError("lr, warmup_steps, eval_every and save_every must be >= 0")
         if not 0.0 <= self.eval_fraction < 1.0:
             raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
-        if set(self.report_to) - {"tensorboard", "wandb"}:
-            raise ValueError(f"report_to takes 'tensorboard' and 'wandb', got {self.report_to}")
         if self.num_threads is not None and self.num_threads < 1:
             raise ValueError(f"num_threads must be >= 1 or None, got {self.num_threads}")
 

@@ -27,7 +27,6 @@ rounds); single-turn envs only; no LoRA.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import json
@@ -67,6 +66,7 @@ from assay.agents.preference.losses import (
 from assay.agents.preference.offline import OfflineTrainer
 from assay.agents.preference.sequences import Encoded, collate, completion_logps, encode
 from assay.agents.sampler import HFSampler
+from assay.agents.trainer import Trainer
 from assay.registry import make
 from assay.rewards.base import RewardFn
 from assay.verifiers.base import Status, Task
@@ -167,16 +167,8 @@ class DPO(OfflineTrainer):
         want = BinaryRecord if config.loss == "kto" else PreferencePair
         if not all(isinstance(r, want) for r in rows):
             raise TypeError(f"loss={config.loss!r} trains on {want.__name__} records")
-        self.loaded_from = ""
-        """The model directory the policy was loaded from ("" when it was passed in)."""
-        if model is None:
-            if not config.model:
-                raise ValueError("config.model is empty: pass a model directory")
-            model, tokenizer = load_policy(config.model, device=config.device)
-            self.loaded_from = config.model
-        elif tokenizer is None:
-            raise ValueError("pass the tokenizer with the model")
-        self.model, self.tokenizer = model, tokenizer
+        super().__init__(config, model=model, tokenizer=tokenizer)
+        tokenizer = self.tokenizer
         self.records = rows
         ml = config.max_length
         if config.loss == "kto":
@@ -190,7 +182,7 @@ class DPO(OfflineTrainer):
         else:
             self.chosen = [encode(tokenizer, r.prompt, r.chosen, max_length=ml) for r in rows]
             self.rejected = [encode(tokenizer, r.prompt, r.rejected, max_length=ml) for r in rows]
-        self.setup(config, [r.prompt for r in rows])
+        self.setup([r.prompt for r in rows])
         self.ref: dict[str, Tensor] = {}
         if config.needs_reference:
             self.ref = self._reference(reference)
@@ -308,7 +300,7 @@ class DPO(OfflineTrainer):
 # -- online ---------------------------------------------------------------------------------
 
 
-class OnlineDPO:
+class OnlineDPO(Trainer):
     """Iterative DPO on an env (module docstring). ``OnlineDPO(config).train()`` runs it.
 
     Args:
@@ -318,7 +310,12 @@ class OnlineDPO:
             the policy's weights as they change).
         scorer: Rank samples by this reward function instead of the env's reward (default: the
             reward model in ``config.reward_model`` if set).
+
+    Rounds are not checkpointed: `train` always starts at round 0 (``save`` and ``resume``,
+    from the `Trainer` base, hold the policy's weights only).
     """
+
+    config: OnlineDPOConfig
 
     def __init__(
         self,
@@ -329,17 +326,8 @@ class OnlineDPO:
         sampler: Sampler | None = None,
         scorer: RewardFn | None = None,
     ) -> None:
-        self.config = config
-        if config.num_threads is not None:
-            torch.set_num_threads(config.num_threads)
-        if model is None:
-            if not config.model:
-                raise ValueError("config.model is empty: pass a model directory")
-            model, tokenizer = load_policy(config.model, device=config.device)
-        elif tokenizer is None:
-            raise ValueError("pass the tokenizer with the model")
-        self.model, self.tokenizer = model, tokenizer
-        self.sampler: Sampler = sampler if sampler is not None else HFSampler(model, tokenizer)
+        super().__init__(config, model=model, tokenizer=tokenizer)
+        self.sampler: Sampler = sampler if sampler is not None else HFSampler(self.model, self.tokenizer)
         if scorer is None and config.reward_model:
             from assay.agents.preference.rm import RewardModel
 
@@ -365,11 +353,7 @@ class OnlineDPO:
             if config.reference:
                 self.reference, _ = load_policy(config.reference, device=config.device)
             else:
-                self.reference = copy.deepcopy(model)
-                self.reference.eval()
-                for p in self.reference.parameters():
-                    p.requires_grad_(False)
-        self.out_dir = Path(config.out_dir)
+                self.reference = self.frozen_copy()
         self.round = 0
 
     def train_tasks(self, round_index: int) -> list[Task]:
@@ -495,13 +479,6 @@ class OnlineDPO:
         log.close()
         self.export(self.out_dir / "model")
         return rows
-
-    def export(self, path: str | Path) -> Path:
-        """Save the policy and tokenizer in ``save_pretrained`` layout."""
-        out = Path(path)
-        self.model.save_pretrained(out)
-        self.tokenizer.save_pretrained(out)
-        return out
 
     def close(self) -> None:
         """Close the env."""

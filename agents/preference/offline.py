@@ -1,4 +1,4 @@
-"""The loop the offline trainers share (SFT, DPO-family, reward models).
+"""The loop the offline trainers share (SFT, DPO-family, reward models), on the `Trainer` base.
 
 A subclass holds its records, pre-tokenised once, and implements `OfflineTrainer.losses`:
 per-record losses for a list of record indices, plus per-record metrics. The loop, top to
@@ -14,22 +14,16 @@ continues from the last checkpoint, on the same data order); export the model to
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import time
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from assay.agents.checkpoint import latest_checkpoint, load_checkpoint, restore_rng, save_checkpoint
-from assay.agents.metrics import MetricsLog, progress_bar
-from assay.agents.policy import pick_dtype
 from assay.agents.preference.config import TrainConfig
+from assay.agents.trainer import Trainer
 
 __all__ = ["OfflineTrainer", "split_indices"]
 
@@ -49,47 +43,30 @@ def split_indices(keys: Sequence[str], eval_fraction: float, seed: int) -> tuple
     return train, [i for i, key in enumerate(keys) if key in held]
 
 
-class OfflineTrainer:
+class OfflineTrainer(Trainer):
     """Base of `SFT`, `DPO` and `RewardModelTrainer` (module docstring).
 
-    Subclasses set `model` and `tokenizer`, call `setup` with the records' prompts, and
-    implement `losses`.
+    Subclasses check their records, call ``super().__init__`` (the model and tokenizer, loaded
+    or passed in), encode the records, call `setup` with the records' prompts, and implement
+    `losses`.
     """
 
     config: TrainConfig
-    model: Any
-    tokenizer: Any
-    name = "train"
-    """Label of the progress bar."""
 
-    def setup(self, config: TrainConfig, prompts: Sequence[str]) -> None:
+    def setup(self, prompts: Sequence[str]) -> None:
         """Split the records, build the optimizer; call at the end of a subclass's ``__init__``."""
-        self.config = config
-        if config.num_threads is not None:
-            torch.set_num_threads(config.num_threads)
-        self.dtype = pick_dtype(config.dtype)
-        self.device = torch.device(config.device)
-        self.pad_id = int(
-            self.tokenizer.pad_token_id
-            if self.tokenizer.pad_token_id is not None
-            else self.tokenizer.eos_token_id
-        )
+        config = self.config
         self.train_idx, self.eval_idx = split_indices(prompts, config.eval_fraction, config.seed)
         if not self.train_idx:
             raise ValueError("no training records")
         self.model.to(self.device)
         self.model.train()
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(
-            self.params, lr=config.lr, betas=config.adam_betas, weight_decay=config.weight_decay
-        )
+        self.optimizer = self.adamw(self.params, fused=False)
         warmup = config.warmup_steps
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0
         )
-        self.step_count = 0
-        self.out_dir = Path(config.out_dir)
-        self.metrics: MetricsLog | None = None
 
     # -- what a subclass provides --------------------------------------------------------
 
@@ -118,12 +95,6 @@ class OfflineTrainer:
         return {f"eval/{k}": _nanmean(torch.cat(v)) for k, v in sums.items()}
 
     # -- helpers ---------------------------------------------------------------------------
-
-    def autocast(self) -> AbstractContextManager[Any]:
-        """Mixed precision for forward passes when the dtype is not float32."""
-        if self.dtype == torch.float32:
-            return nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
 
     def chunks(self, idx: Sequence[int]) -> list[list[int]]:
         """``idx`` in micro-batches (at most ``batch_size`` records each)."""
@@ -157,16 +128,24 @@ class OfflineTrainer:
             total += float(loss.detach().float().sum())
             for k, v in metrics.items():
                 sums.setdefault(k, []).append(v.detach().float().cpu())
-        clip = self.config.max_grad_norm
-        norm = torch.nn.utils.clip_grad_norm_(self.params, clip if clip > 0 else float("inf"))
         lr = self.optimizer.param_groups[0]["lr"]
-        self.optimizer.step()
-        self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
+        norm = self.optimizer_step(self.optimizer, self.params, self.scheduler)
         self.step_count += 1
-        row = {"step": self.step_count, "loss": total / len(idx), "grad_norm": float(norm), "lr": lr}
+        row = {"step": self.step_count, "loss": total / len(idx), "grad_norm": norm, "lr": lr}
         row.update({k: _nanmean(torch.cat(v)) for k, v in sums.items()})
         return row
+
+    def step(self) -> dict[str, Any]:
+        """The next batch's optimizer step; every ``eval_every`` steps (but the last), the
+        held-out metrics too."""
+        c = self.config
+        row: dict[str, Any] = self.train_step(self.batch_at(self.step_count))
+        if c.eval_every and self.step_count % c.eval_every == 0 and self.step_count < self.total_steps():
+            row.update(self.evaluate())
+        return row
+
+    def progress_text(self, row: dict[str, Any]) -> str:
+        return f"{self.name} loss {row['loss']:.3f}"
 
     def train(self, *, resume: bool = False, persist: bool = True) -> list[dict[str, Any]]:
         """Run every step; log, evaluate, checkpoint; export to ``out_dir/model``.
@@ -175,74 +154,31 @@ class OfflineTrainer:
         With ``persist=False`` nothing is checkpointed or exported (a stage inside a larger loop,
         e.g. one round of online DPO); metrics are still logged.
         """
-        c = self.config
-        resumed = self.resume() if resume else False
-        self.metrics = MetricsLog(
-            self.out_dir / "metrics.jsonl",
-            resume_step=self.step_count if resumed else None,
-            report_to=c.report_to,
-        )
-        total = self.total_steps()
-        start = time.perf_counter()
-        with progress_bar(c.progress) as bar:
-            task = bar.add_task(self.name, total=total, completed=self.step_count)
-            while self.step_count < total:
-                row = self.train_step(self.batch_at(self.step_count))
-                if c.eval_every and self.step_count % c.eval_every == 0 and self.step_count < total:
-                    row.update(self.evaluate())
-                row["time/elapsed"] = time.perf_counter() - start
-                self.metrics.log(row)
-                bar.update(task, advance=1, description=f"{self.name} loss {row['loss']:.3f}")
-                if persist and c.save_every and self.step_count % c.save_every == 0:
-                    self.save()
+        log = self.run_steps(self.total_steps(), resume=resume, persist=persist)
         final = self.evaluate()
-        if final or not self.metrics.rows:
-            self.metrics.log({"step": self.step_count, **final})
+        if final or not log.rows:
+            log.log({"step": self.step_count, **final})
         if persist:
             self.save()
             self.export(self.out_dir / "model")
-        self.metrics.close()
-        return list(self.metrics.rows)
+        log.close()
+        return list(log.rows)
 
     # -- persistence -----------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
         """Everything to resume from, besides the RNGs and step."""
         return {
-            "model": self.model.state_dict(),
+            **super().state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Inverse of `state_dict`."""
-        self.model.load_state_dict(state["model"])
+        super().load_state_dict(state)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-
-    def save(self) -> Path:
-        """Checkpoint under ``out_dir/checkpoints`` (the newest one is kept)."""
-        return save_checkpoint(
-            self.out_dir, self.step_count, self.state_dict(), dataclasses.asdict(self.config)
-        )
-
-    def resume(self, path: str | Path | None = None) -> bool:
-        """Load the latest checkpoint under ``out_dir`` (or ``path``); False if there is none."""
-        ckpt = Path(path) if path is not None else latest_checkpoint(self.out_dir)
-        if ckpt is None:
-            return False
-        state = load_checkpoint(ckpt)
-        self.load_state_dict(state)
-        restore_rng(state["rng"])
-        self.step_count = int(state["step"])
-        return True
-
-    def export(self, path: str | Path) -> Path:
-        """Save the model and tokenizer in ``save_pretrained`` layout."""
-        out = Path(path)
-        self.model.save_pretrained(out)
-        self.tokenizer.save_pretrained(out)
-        return out
 
 
 def _nanmean(x: Tensor) -> float:

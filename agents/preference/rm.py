@@ -91,19 +91,11 @@ class RewardModelTrainer(OfflineTrainer):
             records = load_pairs(config.data)
         if not records:
             raise ValueError("no preference pairs")
-        if model is None:
-            if not config.model:
-                raise ValueError("config.model is empty: pass a model directory")
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(config.seed)  # the new head's initialisation
-                model, tokenizer = load_reward_model(config.model, device=config.device)
-        elif tokenizer is None:
-            raise ValueError("pass the tokenizer with the model")
-        self.model, self.tokenizer = model, tokenizer
+        super().__init__(config, model=model, tokenizer=tokenizer)
         self.records = list(records)
-        ml = config.max_length
-        self.chosen = [encode(tokenizer, r.prompt, r.chosen, max_length=ml) for r in self.records]
-        self.rejected = [encode(tokenizer, r.prompt, r.rejected, max_length=ml) for r in self.records]
+        ml, tok = config.max_length, self.tokenizer
+        self.chosen = [encode(tok, r.prompt, r.chosen, max_length=ml) for r in self.records]
+        self.rejected = [encode(tok, r.prompt, r.rejected, max_length=ml) for r in self.records]
         margins = []
         for r in self.records:
             c, w = r.chosen_score, r.rejected_score
@@ -111,7 +103,14 @@ class RewardModelTrainer(OfflineTrainer):
                 float(c - w) if config.margin_from_scores and c is not None and w is not None else 0.0
             )
         self.margins = torch.tensor(margins)
-        self.setup(config, [r.prompt for r in self.records])
+        self.setup([r.prompt for r in self.records])
+
+    def load_model(self) -> tuple[Any, Any]:
+        """A one-label sequence classifier from ``config.model``, its new head seeded by
+        ``config.seed`` (the global torch RNG is left as it was)."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.seed)
+            return load_reward_model(self.config.model, device=self.config.device)
 
     def losses(self, idx: Sequence[int]) -> tuple[Tensor, dict[str, Tensor]]:
         n = len(idx)

@@ -14,7 +14,6 @@ from typing import Any
 
 from torch import Tensor
 
-from assay.agents.policy import load_policy
 from assay.agents.preference.config import SFTConfig
 from assay.agents.preference.data import SFTRecord, load_sft
 from assay.agents.preference.offline import OfflineTrainer
@@ -49,18 +48,12 @@ class SFT(OfflineTrainer):
             records = load_sft(config.data)
         if not records:
             raise ValueError("no SFT records")
-        if model is None:
-            if not config.model:
-                raise ValueError("config.model is empty: pass a model directory")
-            model, tokenizer = load_policy(config.model, device=config.device)
-        elif tokenizer is None:
-            raise ValueError("pass the tokenizer with the model")
-        self.model, self.tokenizer = model, tokenizer
+        super().__init__(config, model=model, tokenizer=tokenizer)
         self.records = list(records)
         self.encoded = [
-            encode(tokenizer, r.prompt, r.completion, max_length=config.max_length) for r in self.records
+            encode(self.tokenizer, r.prompt, r.completion, max_length=config.max_length) for r in self.records
         ]
-        self.setup(config, [r.prompt for r in self.records])
+        self.setup([r.prompt for r in self.records])
 
     def losses(self, idx: Sequence[int]) -> tuple[Tensor, dict[str, Tensor]]:
         batch = collate(

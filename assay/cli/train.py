@@ -113,7 +113,7 @@ def _rl(algo: str, config_path: Path | None, values: dict[str, Any], resume: boo
     config = _config(GRPOConfig if algo == "grpo" else PPOConfig, config_path, values)
     check_env(config.env, config.env_kwargs)
     model_dir(config.model, hint=_INIT_HINT)
-    from assay.agents import GRPO, PPO, HFSampler, evaluate
+    from assay.agents import GRPO, PPO, HFSampler, spot_check
 
     console = Console()
     trainer = GRPO(config) if isinstance(config, GRPOConfig) else PPO(config)
@@ -132,7 +132,7 @@ def _rl(algo: str, config_path: Path | None, values: dict[str, Any], resume: boo
     if config.plot:
         console.print(f"plot: {Path(config.out_dir) / 'metrics.png'}")
     if eval_tasks > 0:
-        result = evaluate(
+        result = spot_check(
             config.env,
             HFSampler(trainer.model, trainer.tokenizer),
             trainer.tokenizer,

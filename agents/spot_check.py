@@ -1,4 +1,10 @@
-"""Evaluate a policy against an env's verifier: verdict counts, mean reward, example rows."""
+"""`spot_check`: a quick look at a policy, greedy by default: play episodes on an env and count
+the verdicts (after training, or before and after, as in ``examples/train_arithmetic.py``).
+
+Multi-turn envs are played as in training (`collect_episodes`). Nothing is logged, resumed or
+estimated with a confidence interval; for pass@k, maj@k, best-of-N and a resumable JSONL log use
+`assay.agents.evaluation.evaluate` (``assay eval``), which runs single-turn envs only.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +19,12 @@ from assay.agents.rollout import Episode, collect_episodes
 from assay.envs.vector import make_vec
 from assay.verifiers.sampler import Sampler
 
-__all__ = ["EvalResult", "evaluate"]
+__all__ = ["EvalResult", "spot_check"]
 
 
 @dataclass(frozen=True)
 class EvalResult:
-    """The outcome of `evaluate`.
+    """The outcome of `spot_check`.
 
     Attributes:
         episodes: One per task, in order.
@@ -36,7 +42,7 @@ class EvalResult:
         return self.counts.get("correct", 0) / max(len(self.episodes), 1)
 
 
-def evaluate(
+def spot_check(
     env_id: str,
     sampler: Sampler,
     tokenizer: Any,

@@ -1,0 +1,183 @@
+"""What GRPO and PPO add to the `Trainer` base: the sampler, the vector envs, rollouts
+(synchronous or async), minibatches, and the RL run loop.
+
+A subclass sets `RLTrainer.group_size` and implements `RLTrainer.step` (one rollout batch, one or
+more optimizer steps, a dict of metrics). Everything random is derived from
+``(config.seed, step)``, so a run resumed from a checkpoint samples the same tasks and
+completions as the uninterrupted run and, on CPU, reproduces its metrics exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from assay.agents.async_rollout import AsyncRollouts
+from assay.agents.config import RunConfig
+from assay.agents.metrics import plot_metrics
+from assay.agents.rollout import Episode, collect_episodes
+from assay.agents.sampler import HFSampler, VLLMSampler
+from assay.agents.trainer import Trainer
+from assay.envs.vector import make_vec
+from assay.registry import group_seeds
+from assay.verifiers.sampler import Sampler
+
+__all__ = ["RLTrainer"]
+
+
+class RLTrainer(Trainer):
+    """Base of `GRPO` and `PPO`. Subclasses set `group_size` and implement `step`.
+
+    Args:
+        config: The run's settings.
+        model, tokenizer: Use these instead of loading ``config.model``.
+        sampler: Use this instead of building one from ``config.sampler``.
+    """
+
+    config: RunConfig
+    group_size = 1
+    """Completions per task in one step."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        model: Any = None,
+        tokenizer: Any = None,
+        sampler: Sampler | None = None,
+    ) -> None:
+        torch.manual_seed(config.seed)  # LoRA / value-head initialisation
+        super().__init__(
+            config, model=model, tokenizer=tokenizer, lora_r=config.lora_r, lora_alpha=config.lora_alpha
+        )
+        self.sampler: Sampler = sampler if sampler is not None else self._build_sampler()
+        self.envs = make_vec(
+            config.env,
+            num_envs=config.num_prompts * self.group_size,
+            vectorization_mode=config.vectorization,
+            **dict(config.env_kwargs),
+        )
+        self._async: AsyncRollouts | None = None
+        if config.async_rollouts and sampler is not None:
+            raise ValueError("async_rollouts builds its own sampler in the worker: do not pass one")
+
+    def _build_sampler(self) -> Sampler:
+        if self.config.sampler == "hf":
+            return HFSampler(self.model, self.tokenizer)
+        if self.config.lora_r > 0:
+            raise ValueError("sampler='vllm' with LoRA is not supported yet: use lora_r=0 or sampler='hf'")
+        vllm_dtype = "bfloat16" if self.dtype == torch.bfloat16 else "float32"
+        return VLLMSampler(self.config.model, dtype=vllm_dtype)
+
+    # -- one step's pieces --------------------------------------------------------------
+
+    def rollout(self, seed: int) -> list[Episode]:
+        """Sample ``num_prompts`` groups of ``group_size`` episodes with the current policy
+        (with ``async_rollouts``: the worker's batch for this step, one update stale)."""
+        c = self.config
+        limits: dict[str, Any] = dict(
+            max_new_tokens=c.max_new_tokens, temperature=c.temperature, max_turns=c.max_turns,
+            max_context_tokens=c.max_context_tokens,
+        )  # fmt: skip
+        if c.async_rollouts:
+            if self._async is None:
+                self._async = AsyncRollouts(
+                    self.model, self.tokenizer, env_id=c.env, env_kwargs=dict(c.env_kwargs),
+                    num_prompts=c.num_prompts, group_size=self.group_size, seed=c.seed, start=self.step_count,
+                    previous=self._previous, num_threads=c.num_threads, local_envs=self.envs,
+                    handover=c.async_handover, **limits,
+                )  # fmt: skip
+            return self._async.get()
+        return collect_episodes(
+            self.envs,
+            self.sampler,
+            self.tokenizer,
+            seeds=group_seeds(seed, c.num_prompts, self.group_size),
+            group_size=self.group_size,
+            seed=seed,
+            **limits,
+        )
+
+    def minibatches(self, n: int, seed: int) -> Iterator[torch.Tensor]:
+        """Row indices of each minibatch, for every epoch (a fresh seeded shuffle per epoch)."""
+        gen = torch.Generator().manual_seed(seed)
+        k = min(self.config.num_minibatches, n)
+        for _ in range(self.config.num_epochs):
+            perm = torch.randperm(n, generator=gen) if k > 1 else torch.arange(n)
+            yield from torch.tensor_split(perm, k)
+
+    def micro_slices(self, n: int) -> list[slice]:
+        """Slices of a minibatch of ``n`` rows for gradient accumulation."""
+        size = self.config.micro_batch_size or n
+        return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+
+    def after_update(self) -> None:
+        """Push the new weights to a sampler that keeps its own copy (vLLM)."""
+        if isinstance(self.sampler, VLLMSampler):
+            self.sampler.sync_weights(self.model)
+
+    def after_step(self) -> None:
+        """Count the step; with async rollouts, publish its weights to the worker (always, even
+        after a skipped update: batch ``k + 2`` waits for the weights of step ``k``)."""
+        self.step_count += 1
+        if self._async is not None:
+            self._async.publish(self.model, self.step_count)
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def step(self) -> dict[str, Any]:
+        """One rollout batch and its optimizer steps; returns the step's metrics."""
+        raise NotImplementedError
+
+    _previous: dict[str, Any] | None = None
+    """Async rollouts, after a resume: the weights the first batch was sampled with."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything to resume from, besides the RNGs and step (subclasses add to it)."""
+        state = super().state_dict()
+        if self._async is not None and self.step_count > 0:  # the next batch's (stale) weights
+            state["async_previous"] = self._async.previous_weights(self.step_count - 1)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Inverse of `state_dict`."""
+        super().load_state_dict(state)
+        self._previous = state.get("async_previous")
+
+    def progress_text(self, row: dict[str, Any]) -> str:
+        return f"reward {row['reward/mean']:.3f}"
+
+    def should_stop(self, elapsed: float) -> bool:
+        """After ``time_limit_s``, or once the mean reward of the last ``target_window`` steps
+        reaches ``target_reward``."""
+        c = self.config
+        if c.time_limit_s is not None and elapsed >= c.time_limit_s:
+            return True
+        if c.target_reward is not None and self.metrics is not None:
+            window = [r["reward/mean"] for r in self.metrics.rows[-c.target_window :]]
+            return len(window) == c.target_window and sum(window) / len(window) >= c.target_reward
+        return False
+
+    def train(self, *, resume: bool = False) -> list[dict[str, Any]]:
+        """Run until ``config.steps`` (or the time limit / target reward); log to
+        ``out_dir/metrics.jsonl``; checkpoint; plot.
+
+        Returns the metrics rows of the whole run (those before a resume included).
+        """
+        c = self.config
+        log = self.run_steps(c.steps, resume=resume)
+        if not c.save_every or self.step_count % c.save_every:
+            self.save()
+        log.close()
+        if c.plot and log.rows:
+            plot_metrics(log.rows, self.out_dir / "metrics.png", title=f"{type(self).__name__} on {c.env}")
+        return list(log.rows)
+
+    def close(self) -> None:
+        """Close the vector env (and stop the rollout worker)."""
+        if self._async is not None:
+            self._async.close()
+            self._async = None
+        self.envs.close()
