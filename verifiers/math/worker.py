@@ -29,6 +29,7 @@ import atexit
 import contextlib
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -180,10 +181,17 @@ class _Worker:
 
     @property
     def alive(self) -> bool:
-        """An idle worker never has anything to read: readable means its end closed (it died)."""
+        """An idle worker never has anything to read: readable means its end closed (it died).
+
+        One ``poll(2)`` call: a few times cheaper than ``Connection.poll``, and the pool asks
+        twice per comparison (when it hands the worker out and when it takes it back).
+        """
         try:
-            return not self.conn.poll(0)
-        except (OSError, EOFError):
+            fd = self.conn.fileno()
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            return not poller.poll(0)
+        except (OSError, ValueError):
             return False
 
     def close(self) -> None:
