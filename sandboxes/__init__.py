@@ -7,7 +7,8 @@
   always. A guardrail, not a container: its docstring says what it does not protect against.
 
 Both run one program per `Sandbox.run` and return an `ExecResult`; `Sandbox.session` starts a
-program with a message channel. `get_sandbox` builds (and caches, per process) the default ones.
+program with a message channel. Both are a `PooledSandbox` (``pooled.py``): warm workers in the
+`WorkerPool` (``pool.py``) that the math verifier's worker processes use too. `get_sandbox` builds (and caches, per process) the default ones.
 """
 
 from __future__ import annotations

@@ -34,24 +34,15 @@ import socket
 import tempfile
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
 from typing import Any
 
-from assay.sandboxes.base import ExecResult, Limits, Session
+from assay.sandboxes.base import Limits
 from assay.sandboxes.daemon import docker_client as _client
 from assay.sandboxes.daemon import docker_sdk as _sdk
 from assay.sandboxes.errors import SandboxError, SandboxUnavailable
 from assay.sandboxes.image import DEFAULT_IMAGE
-from assay.sandboxes.pool import WorkerPool
-from assay.sandboxes.worker import (
-    BOOT,
-    PYTHON_FLAGS,
-    SUPERVISOR_ENV,
-    Worker,
-    WorkerSession,
-    build_spec,
-    supervisor_source,
-)
+from assay.sandboxes.pooled import PooledSandbox, default_workers, pid_alive, remove_stale_dirs
+from assay.sandboxes.worker import BOOT, PYTHON_FLAGS, SUPERVISOR_ENV, Worker, supervisor_source
 
 __all__ = ["LABEL", "POOL_LABEL", "DockerSandbox", "docker_ready", "reap_orphans"]
 
@@ -91,7 +82,7 @@ def reap_orphans(*, everything: bool = False) -> int:
         for c in client.containers.list(all=True, filters={"label": LABEL}):
             owner = c.labels.get(OWNER_LABEL, "")
             owner_host, _, pid = owner.rpartition(":")
-            alive = owner_host == host and pid.isdigit() and _pid_alive(int(pid))
+            alive = owner_host == host and pid.isdigit() and pid_alive(int(pid))
             if everything or not alive:
                 try:
                     c.remove(force=True)
@@ -101,16 +92,6 @@ def reap_orphans(*, everything: bool = False) -> int:
     finally:
         client.close()
     return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 SOCKET_DIR = "/run/assay"
@@ -123,16 +104,6 @@ BOOT_DOCKER = (
     "s.close()\n"
 ) + BOOT
 """Connect fds 0/1 to the host's one-shot socket, then boot as usual."""
-
-
-def _remove_stale_socket_dirs() -> None:
-    """Socket dirs left by sandboxes whose process died (``assay-docker-<pid>-*``)."""
-    base = tempfile.gettempdir()
-    for name in os.listdir(base):
-        parts = name.split("-")
-        stale = name.startswith("assay-docker-") and len(parts) >= 4 and parts[2].isdigit()
-        if stale and not _pid_alive(int(parts[2])):
-            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
 
 
 class _SocketTransport:
@@ -212,7 +183,7 @@ class _SocketTransport:
         return "; ".join(why)
 
 
-class DockerSandbox:
+class DockerSandbox(PooledSandbox):
     """A pool of warm containers; each execution costs a fork inside one, not a `docker run`.
 
     See the module docstring for the guarantees and non-guarantees.
@@ -242,10 +213,10 @@ class DockerSandbox:
         tmpfs_size: str = "64m",
         warm: bool = False,
     ) -> None:
+        super().__init__(workers=workers or default_workers(), limits=limits)
         self.image = image
         self.pool_id = uuid.uuid4().hex[:12]
         """Label value (``assay.sandbox.pool``) of this pool's containers."""
-        self.limits = limits or Limits()
         self.cpus = cpus
         self.tmpfs_size = tmpfs_size
         self._client_lock = threading.Lock()
@@ -258,10 +229,9 @@ class DockerSandbox:
                 "build it with `assay sandbox build`"
             ) from e
         self._source = supervisor_source("main")
-        _remove_stale_socket_dirs()
-        self._pool = WorkerPool(self._create, workers or max(2, os.cpu_count() or 2))
+        remove_stale_dirs("assay-docker-")  # socket dirs of sandboxes whose process died
         if warm:
-            self._pool.warm()
+            self.warm()
 
     # -- containers ------------------------------------------------------------------------
 
@@ -367,72 +337,10 @@ class DockerSandbox:
             raise
         return worker
 
-    # -- the Sandbox protocol --------------------------------------------------------------
-
-    def run(
-        self,
-        source: str | bytes,
-        *,
-        language: str = "python",
-        stdin: str | bytes = b"",
-        argv: Sequence[str] = (),
-        env: Mapping[str, str] | None = None,
-        files: Mapping[str, str | bytes] | None = None,
-        limits: Limits | None = None,
-    ) -> ExecResult:
-        spec = build_spec(
-            source,
-            language=language,
-            stdin=stdin,
-            argv=argv,
-            env=env,
-            files=files,
-            limits=limits or self.limits,
-            channel=False,
-        )
-        worker = self._pool.acquire()
-        try:
-            return worker.execute(spec)
-        finally:
-            self._pool.release(worker)
-
-    def session(
-        self,
-        source: str | bytes,
-        *,
-        language: str = "python",
-        argv: Sequence[str] = (),
-        env: Mapping[str, str] | None = None,
-        files: Mapping[str, str | bytes] | None = None,
-        limits: Limits | None = None,
-    ) -> Session:
-        spec = build_spec(
-            source,
-            language=language,
-            stdin=b"",
-            argv=argv,
-            env=env,
-            files=files,
-            limits=limits or self.limits,
-            channel=True,
-        )
-        worker = self._pool.acquire()
-        return WorkerSession(worker, spec, self._pool.release)
-
-    def warm(self, n: int | None = None) -> None:
-        """Start ``n`` containers now (default: all)."""
-        self._pool.warm(n)
-
     def close(self) -> None:
-        self._pool.close()
+        super().close()
         with contextlib.suppress(Exception):
             self._client.close()
-
-    def __enter__(self) -> DockerSandbox:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"DockerSandbox(image={self.image!r}, workers={self._pool.size})"

@@ -41,18 +41,10 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from assay.sandboxes.base import DEFAULT_ENV, ExecResult, Limits, Session
+from assay.sandboxes.base import DEFAULT_ENV, Limits
 from assay.sandboxes.errors import SandboxError, SandboxUnavailable
-from assay.sandboxes.pool import WorkerPool
-from assay.sandboxes.worker import (
-    BOOT,
-    PYTHON_FLAGS,
-    SUPERVISOR_ENV,
-    Worker,
-    WorkerSession,
-    build_spec,
-    supervisor_source,
-)
+from assay.sandboxes.pooled import PooledSandbox, default_workers, remove_stale_dirs
+from assay.sandboxes.worker import BOOT, PYTHON_FLAGS, SUPERVISOR_ENV, Worker, supervisor_source
 
 __all__ = ["ISOLATION_LEVELS", "LocalSandbox"]
 
@@ -126,28 +118,7 @@ def _user_process_count() -> int:
     return n
 
 
-def _remove_stale_dirs() -> None:
-    """Empty root/work dirs left by sandboxes whose process died without closing them
-    (``assay-root-<pid>-*``, ``assay-work-<pid>-*``; e.g. worker processes ended by ``os._exit``)."""
-    base = tempfile.gettempdir()
-    for name in os.listdir(base):
-        parts = name.split("-")
-        ours = name.startswith(("assay-root-", "assay-work-")) and len(parts) >= 4 and parts[2].isdigit()
-        if ours and not _pid_alive(int(parts[2])):
-            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class LocalSandbox:
+class LocalSandbox(PooledSandbox):
     """Runs programs in forked, namespaced children of a warm local interpreter.
 
     See the module docstring for guarantees and non-guarantees per isolation level.
@@ -180,22 +151,21 @@ class LocalSandbox:
         if not sys.platform.startswith("linux"):
             raise SandboxUnavailable("LocalSandbox needs Linux")
         self.requested = isolation
-        self.limits = limits or Limits()
         self.python = os.path.realpath(python or sys.executable)
         self.tmpfs_size = tmpfs_size
         self.extra_binds = tuple(extra_binds)
         self._level: str | None = None if isolation == "auto" else isolation
         self._level_lock = threading.Lock()
         self._source = supervisor_source("local_main", "local_boot.py")
-        _remove_stale_dirs()
+        remove_stale_dirs("assay-root-", "assay-work-")  # of sandboxes whose process died
         self._nproc_offset = 0
-        size = workers or max(2, os.cpu_count() or 2)
+        size = workers or default_workers()
         if not 1 <= size <= MAX_WORKERS:
             raise ValueError(f"workers must be in 1..{MAX_WORKERS}, got {size}")
         block = (os.getpid() % 50_000) * 8 + next(_INSTANCES) % 8
         self.uids = range(UID_BASE + block * MAX_WORKERS, UID_BASE + (block + 1) * MAX_WORKERS)
         """The uids this sandbox's jobs run as (namespaces level)."""
-        self._pool = WorkerPool(self._create, size)
+        super().__init__(workers=size, limits=limits)
 
     # -- workers ---------------------------------------------------------------------------
 
@@ -285,81 +255,10 @@ class LocalSandbox:
             raise SandboxUnavailable(str(e)) from e
         return worker
 
-    # -- the Sandbox protocol --------------------------------------------------------------
-
-    def _spec(
-        self,
-        source: str | bytes,
-        language: str,
-        stdin: str | bytes,
-        argv: Sequence[str],
-        env: Mapping[str, str] | None,
-        files: Mapping[str, str | bytes] | None,
-        limits: Limits | None,
-        channel: bool,
-    ) -> dict[str, Any]:
-        base_env = dict(DEFAULT_ENV)
-        if self._level == "none":
-            base_env.update(HOME=".", TMPDIR=".")
-        return build_spec(
-            source,
-            language=language,
-            stdin=stdin,
-            argv=argv,
-            env=env,
-            files=files,
-            limits=limits or self.limits,
-            channel=channel,
-            base_env=base_env,
-        )
-
-    def run(
-        self,
-        source: str | bytes,
-        *,
-        language: str = "python",
-        stdin: str | bytes = b"",
-        argv: Sequence[str] = (),
-        env: Mapping[str, str] | None = None,
-        files: Mapping[str, str | bytes] | None = None,
-        limits: Limits | None = None,
-    ) -> ExecResult:
-        worker = self._pool.acquire()
-        try:
-            return worker.execute(self._spec(source, language, stdin, argv, env, files, limits, False))
-        finally:
-            self._pool.release(worker)
-
-    def session(
-        self,
-        source: str | bytes,
-        *,
-        language: str = "python",
-        argv: Sequence[str] = (),
-        env: Mapping[str, str] | None = None,
-        files: Mapping[str, str | bytes] | None = None,
-        limits: Limits | None = None,
-    ) -> Session:
-        worker = self._pool.acquire()
-        try:
-            spec = self._spec(source, language, b"", argv, env, files, limits, True)
-        except BaseException:
-            self._pool.release(worker)
-            raise
-        return WorkerSession(worker, spec, self._pool.release)
-
-    def warm(self, n: int | None = None) -> None:
-        """Start ``n`` workers now (default: all)."""
-        self._pool.warm(n)
-
-    def close(self) -> None:
-        self._pool.close()
-
-    def __enter__(self) -> LocalSandbox:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _base_env(self) -> Mapping[str, str]:
+        if self.isolation == "none":  # no private /work or /tmp: home and temp are the work dir
+            return {**DEFAULT_ENV, "HOME": ".", "TMPDIR": "."}
+        return DEFAULT_ENV
 
     def __repr__(self) -> str:
         return f"LocalSandbox(isolation={self._level or self.requested!r}, workers={self._pool.size})"

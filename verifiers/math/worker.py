@@ -11,9 +11,10 @@ Workers are forked from a *zygote*: one helper process per pool started with
 in a few milliseconds. Forking from the zygote rather than from the caller keeps workers small
 and independent of whatever the caller has loaded (torch, CUDA, threads), and never re-imports
 the caller's ``__main__``. Start-up of the zygote (about a second, once per process) and of a
-worker (milliseconds) is not counted in a comparison's budget; `WorkerPool.warm` front-loads it.
+worker (milliseconds) is not counted in a comparison's budget; `MathWorkers.warm` front-loads it.
+The workers are kept in the sandboxes' `WorkerPool` (``assay.sandboxes.pool``), unbounded.
 
-Guarantees: a call to `WorkerPool.run` returns within ``timeout_s`` plus the time to fork a
+Guarantees: a call to `MathWorkers.run` returns within ``timeout_s`` plus the time to fork a
 worker (if none is idle) plus a few milliseconds; a worker that times out, dies or exceeds its
 memory is discarded; workers exit when the owning process closes the pool or dies (their
 socket reaches EOF); a pool is never shared across ``fork`` (the child builds its own).
@@ -28,6 +29,7 @@ import atexit
 import contextlib
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -38,8 +40,9 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from assay.errors import VerifierError
+from assay.sandboxes.pool import WorkerPool
 
-__all__ = ["WorkerPool", "get_pool"]
+__all__ = ["MathWorkers", "get_pool"]
 
 _ZYGOTE_CODE = (
     "import json, sys; sys.path[:] = json.loads(sys.argv[2]); "
@@ -176,14 +179,23 @@ class _Worker:
         self.conn = conn
         self.pidfd = pidfd
 
+    @property
     def alive(self) -> bool:
-        """An idle worker never has anything to read: readable means its end closed (it died)."""
+        """An idle worker never has anything to read: readable means its end closed (it died).
+
+        One ``poll(2)`` call: a few times cheaper than ``Connection.poll``, and the pool asks
+        twice per comparison (when it hands the worker out and when it takes it back).
+        """
         try:
-            return not self.conn.poll(0)
-        except (OSError, EOFError):
+            fd = self.conn.fileno()
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            return not poller.poll(0)
+        except (OSError, ValueError):
             return False
 
-    def kill(self) -> None:
+    def close(self) -> None:
+        """Kill the process (SIGKILL, through its pidfd where there is one) and close our ends."""
         try:
             if self.pidfd != -1 and hasattr(signal, "pidfd_send_signal"):
                 signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
@@ -191,9 +203,6 @@ class _Worker:
                 os.kill(self.pid, signal.SIGKILL)
         except (ProcessLookupError, OSError):
             pass
-        self.close()
-
-    def close(self) -> None:
         with contextlib.suppress(OSError):
             self.conn.close()
         if self.pidfd != -1:
@@ -256,27 +265,38 @@ class _Zygote:
             self.proc.wait(timeout=5)
 
 
-class WorkerPool:
+class MathWorkers:
     """Worker processes that each run one comparison at a time under a hard deadline.
 
-    Threads share a pool: each call takes an idle worker or forks a new one, so concurrent
-    callers never queue behind each other's budgets. Up to ``max_idle`` idle workers are kept.
+    Threads share it: each call takes an idle worker from its `WorkerPool` (the sandboxes' pool,
+    unbounded here) or forks a new one, so concurrent callers never queue behind each other's
+    budgets. Up to ``max_idle`` idle workers are kept.
     """
 
     def __init__(self, memory_mb: int = 1024, max_idle: int = 8) -> None:
         if memory_mb < 64:
             raise ValueError(f"memory_mb must be >= 64, got {memory_mb}")
         self.memory_mb = memory_mb
-        self.max_idle = max_idle
         self.pid = os.getpid()
-        self._lock = threading.Lock()
-        self._idle: list[_Worker] = []
+        self._lock = threading.Lock()  # guards the zygote
         self._zygote: _Zygote | None = None
-        self._closed = False
+        self.workers: WorkerPool[_Worker] = WorkerPool(
+            self._fork, None, max_idle=max_idle, name="worker pool", error=VerifierError
+        )
+        """The idle and busy workers."""
+
+    @property
+    def max_idle(self) -> int:
+        """Most idle workers kept; may be raised (`MathVerifier.batch` does)."""
+        return self.workers.max_idle or 0
+
+    @max_idle.setter
+    def max_idle(self, value: int) -> None:
+        self.workers.max_idle = value
 
     def _zygote_ready(self) -> _Zygote:
         with self._lock:
-            if self._closed:
+            if self.workers.closed:
                 raise VerifierError("the worker pool is closed")
             if self._zygote is None or not self._zygote.alive():
                 if self._zygote is not None:
@@ -284,18 +304,7 @@ class WorkerPool:
                 self._zygote = _Zygote()
             return self._zygote
 
-    def _acquire(self) -> _Worker:
-        while True:
-            with self._lock:
-                if not self._idle:
-                    break
-                worker = self._idle.pop()
-            if worker.alive():
-                return worker
-            worker.kill()
-        return self._fork()
-
-    def _fork(self) -> _Worker:
+    def _fork(self, slot: int = 0) -> _Worker:
         zygote = self._zygote_ready()
         try:
             return zygote.fork(self.memory_mb)
@@ -306,18 +315,9 @@ class WorkerPool:
                     self._zygote = None
             return self._zygote_ready().fork(self.memory_mb)
 
-    def _release(self, worker: _Worker) -> None:
-        with self._lock:
-            if not self._closed and len(self._idle) < self.max_idle:
-                self._idle.append(worker)
-                return
-        worker.kill()
-
     def warm(self, workers: int = 1) -> None:
         """Start the helper and ``workers`` idle workers now, outside any budget."""
-        started = [self._acquire() for _ in range(workers)]
-        for w in started:
-            self._release(w)
+        self.workers.warm(workers)
 
     def run(self, request: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         """Send ``request`` to a worker and wait at most ``timeout_s`` seconds for the result.
@@ -326,16 +326,16 @@ class WorkerPool:
         ran out of time or died. Adds ``elapsed_s`` (the time inside the budget).
         """
         payload = json.dumps(request).encode()
-        worker = self._acquire()
+        worker = self.workers.acquire()
         try:
             worker.conn.send_bytes(payload)
-        except OSError:  # it died while idle: nothing was computed yet, so use a fresh one
-            worker.kill()
-            worker = self._fork()
+        except OSError:  # it died while idle: nothing was computed yet, so use another
+            self.workers.discard(worker)
+            worker = self.workers.acquire()
             try:
                 worker.conn.send_bytes(payload)
             except OSError as e:
-                worker.kill()
+                self.workers.discard(worker)
                 return {
                     "status": "error",
                     "reason": f"could not reach a worker process ({e})",
@@ -344,7 +344,7 @@ class WorkerPool:
         start = time.monotonic()
         try:
             if not worker.conn.poll(timeout_s):
-                worker.kill()
+                self.workers.discard(worker)
                 return {
                     "status": "timeout",
                     "reason": f"no result within the {timeout_s:g} s budget (worker killed)",
@@ -352,7 +352,7 @@ class WorkerPool:
                 }
             data = worker.conn.recv_bytes()
         except (EOFError, OSError) as e:
-            worker.kill()
+            self.workers.discard(worker)
             return {
                 "status": "error",
                 "reason": f"the worker process died ({type(e).__name__})",
@@ -361,33 +361,30 @@ class WorkerPool:
         out: dict[str, Any] = json.loads(data)
         out["elapsed_s"] = time.monotonic() - start
         if out.pop("retire", False):
-            worker.kill()
+            self.workers.discard(worker)
         else:
-            self._release(worker)
+            self.workers.release(worker)
         return out
 
     def close(self) -> None:
-        """Kill every worker and the helper process."""
+        """Kill every idle worker and the helper process (busy ones die when given back)."""
+        self.workers.close()
         with self._lock:
-            self._closed = True
-            idle, self._idle = self._idle, []
             zygote, self._zygote = self._zygote, None
-        for w in idle:
-            w.kill()
         if zygote is not None:
             zygote.close()
 
 
-_POOLS: dict[int, WorkerPool] = {}
+_POOLS: dict[int, MathWorkers] = {}
 _POOLS_LOCK = threading.Lock()
 
 
-def get_pool(memory_mb: int = 1024) -> WorkerPool:
+def get_pool(memory_mb: int = 1024) -> MathWorkers:
     """The process-wide pool for ``memory_mb`` (a forked child gets its own)."""
     with _POOLS_LOCK:
         pool = _POOLS.get(memory_mb)
         if pool is None or pool.pid != os.getpid():
-            pool = WorkerPool(memory_mb)
+            pool = MathWorkers(memory_mb)
             _POOLS[memory_mb] = pool
         return pool
 

@@ -223,7 +223,7 @@ def test_memory_budget_ends_in_timeout_not_incorrect():
 def test_pool_recovers_after_workers_are_killed_from_outside():
     pool = get_pool(V.memory_mb)
     pool.warm(2)
-    for w in list(pool._idle):
+    for w in pool.workers.idle_workers():
         os.kill(w.pid, signal.SIGKILL)
     time.sleep(0.1)
     assert V.compare("x^3", "x \\cdot x \\cdot x").correct
