@@ -485,7 +485,7 @@ class _Comparer:
         from assay.verifiers.math.sets import SetError, to_intervals
 
         try:
-            gs, ps = to_intervals(g, self), to_intervals(p, self)
+            gs, ps = to_intervals(g, self.quiet_equal), to_intervals(p, self.quiet_equal)
         except SetError as e:
             return False, f"not comparable as sets ({e})"
         if len(gs) != len(ps):
