@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from assay.verifiers.errors import VerifierError
 from assay.verifiers.math.errors import TooComplex
 from assay.verifiers.math.exact import Undefined, const_value, symbols
 from assay.verifiers.math.nodes import Const, Ext, Func, Node, Num, Op, Rel, Seq, SetOp, Sym, walk
@@ -25,7 +26,7 @@ NEG_INF: Node = Op("neg", (Const("inf"),))
 MAX_PIECES = 64
 
 
-class SetError(ValueError):
+class SetError(VerifierError, ValueError):
     """The node does not describe a set of reals this module handles."""
 
 
