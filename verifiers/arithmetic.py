@@ -4,7 +4,7 @@ Two grammars share the reader:
 
 - the calculator's (`evaluate`): decimal numbers, ``+ - * / // % **``, parentheses, signs, the
   constants ``pi`` and ``e`` and the functions in ``_FUNCTIONS`` (sqrt, gcd, log, sin, ...).
-  Values are exact `fractions.Fraction`\\ s; a float only where an irrational function or
+  Values are exact fractions (`fractions.Fraction`); a float only where an irrational function or
   constant (or a decimal literal) needs one;
 - the puzzles' (`parse_arithmetic`, for Countdown and 24): whole numbers of at most
   `PUZZLE_DIGITS` digits, ``+ - * /`` and parentheses, a leading minus only on request. Values are

@@ -1,6 +1,6 @@
-r"""The two ways reading an answer can fail.
+"""The two ways reading an answer can fail.
 
-Both are `assay.errors.VerifierError`\ s and `ValueError`\ s (callers catch either); they are
+Both are `assay.errors.VerifierError` subclasses and ValueErrors (callers catch either); they are
 siblings, so ``except ParseError`` never swallows a `TooComplex`.
 """
 
