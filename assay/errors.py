@@ -14,7 +14,11 @@ class AssayError(Exception):
 
 
 class VerifierError(AssayError):
-    """A verifier is misconfigured or missing a dependency."""
+    """A verifier is misconfigured or missing a dependency, or a reader under it refuses its input.
+
+    The readers' errors (`assay.verifiers.arithmetic.ExpressionError`, the math parser's
+    ``ParseError``/``TooComplex``, the code verifier's ``SpecError``) are also ValueErrors.
+    """
 
 
 class EnvError(AssayError):

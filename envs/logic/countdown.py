@@ -5,8 +5,8 @@ them when ``use_all``) with random operations whose intermediate results are pos
 so every puzzle has a solution; the checker accepts *any* expression that reaches the target
 under the rules, not only the stored one.
 
-The answer expression is parsed by `assay.verifiers.logic_expr.parse_arithmetic` (a small
-recursive-descent parser over exact fractions; never ``eval``). Rules checked: every number used
+The answer expression is read by `assay.verifiers.arithmetic.parse_arithmetic` (a whitelisted
+syntax tree computed over exact fractions; never ``eval``). Rules checked: every number used
 is one of the given numbers and no number is used more often than given (exactly as given with
 ``use_all``); the value equals the target. Intermediate fractions are allowed; unary minus is
 not. A text after ``=`` (e.g. ``(3 + 5) * 4 = 32``) is ignored.
@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from assay.envs.logic.puzzle import Puzzle, PuzzleEnv
+from assay.verifiers.arithmetic import ExpressionError, parse_arithmetic
 from assay.verifiers.base import Status, Task, Verdict
-from assay.verifiers.logic_expr import ExprError, parse_arithmetic
 
 __all__ = ["CountdownEnv"]
 
@@ -135,7 +135,7 @@ class CountdownEnv(PuzzleEnv):
             parsed = parse_arithmetic(text)
         except ZeroDivisionError:
             return Verdict(Status.INCORRECT, extracted=text, reason="the expression divides by zero")
-        except ExprError as e:
+        except ExpressionError as e:
             return Verdict(Status.NO_ANSWER, extracted=text[:200], reason=f"not an expression: {e}")
         given = Counter(int(x) for x in task.meta["numbers"])
         used = Counter(parsed.numbers)

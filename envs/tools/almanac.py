@@ -29,10 +29,10 @@ import numpy as np
 from assay.envs.tools.calculator import calculator_tool
 from assay.envs.tools.dates import date_tools
 from assay.envs.tools.env import ToolEnv
-from assay.envs.tools.expr import terminating_decimal
 from assay.envs.tools.table import Table, lookup_tool
 from assay.envs.tools.units import convert_exact, units_tool
 from assay.envs.tools.world import DATA_DIR, MINERALS_FILE
+from assay.verifiers.arithmetic import terminating_decimal
 from assay.verifiers.base import Task, Verdict
 from assay.verifiers.extract import tagged
 from assay.verifiers.match import ExactMatch, NumberMatch

@@ -1,13 +1,13 @@
 """The ``calculator`` tool: exact arithmetic on an expression, with no ``eval``.
 
-Parsed by `assay.envs.tools.expr` (whitelisted syntax tree, exact rationals, size limits), run
+Read by `assay.verifiers.arithmetic.evaluate` (whitelisted syntax tree, exact rationals, size limits), run
 in the tool worker process under a timeout like every ``process`` tool.
 """
 
 from __future__ import annotations
 
-from assay.envs.tools.expr import ExpressionError, evaluate, format_number
 from assay.envs.tools.tool import Tool
+from assay.verifiers.arithmetic import ExpressionError, evaluate, format_number
 
 __all__ = ["calculate", "calculator_tool"]
 

@@ -30,6 +30,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from assay.errors import AssayError
+
 __all__ = ["Isolation", "Stateful", "Tool", "ToolError", "json_schema_of", "tool"]
 
 Isolation = Literal["process", "thread", "inline"]
@@ -37,7 +39,7 @@ Isolation = Literal["process", "thread", "inline"]
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
-class ToolError(Exception):
+class ToolError(AssayError):
     """Raise it from a tool to show the model its message as is (no exception type prefix)."""
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
-from assay.envs.tools.expr import terminating_decimal
 from assay.envs.tools.tool import Tool
+from assay.verifiers.arithmetic import terminating_decimal
 
 __all__ = ["UNITS", "convert", "convert_exact", "units_tool"]
 

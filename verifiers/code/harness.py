@@ -1,14 +1,6 @@
-"""The code verifier: run a candidate program against tests in a sandbox and decide outside it.
+"""Running a program against tests in a sandbox, and deciding outside it (`verify_program`).
 
-Three kinds of tests (`parse_tests` reads them from plain JSON):
-
-- **function calls** ``{"entry_point": "f", "cases": [{"args": [...], "kwargs": {...},
-  "expected": ...}], "tolerance": {"rel": 1e-9, "abs": 0}}``;
-- **stdin/stdout** ``[{"stdin": "...", "stdout": "..."}]`` (or ``{"cases": [...],
-  "tolerance": ...}``): token-exact, floats within a tolerance only when the task declares one;
-- **assert-style** ``{"setup": "...", "asserts": ["assert f(1) == 2", ...], "entry_point": "f"}``
-  (each assert one case) or HumanEval's ``check(candidate)`` as one case.
-
+The tests are a `TestSpec` (see `assay.verifiers.code.spec` for the three kinds and their JSON).
 The harness only an honest program passes. Expected values never enter a process that runs
 candidate code, and no object made by candidate code is ever compared:
 
@@ -29,218 +21,25 @@ timeout or crash the remaining call cases are not run and count as failed.
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from assay.sandboxes import Limits, Sandbox, SandboxError, Session, get_sandbox
 from assay.sandboxes.local import LocalSandbox
-from assay.verifiers.base import Status, Task, Verdict
-from assay.verifiers.code.values import Tolerance, ValueRejected, compare_tokens, decode, encode, same
+from assay.verifiers.base import Status, Verdict
+from assay.verifiers.code.spec import AssertTests, FunctionTests, SpecError, StdioTests, parse_tests
+from assay.verifiers.code.values import ValueRejected, compare_tokens, decode, encode, same
 
-__all__ = [
-    "AssertTests",
-    "CallCase",
-    "CodeVerifier",
-    "FunctionTests",
-    "IOCase",
-    "StdioTests",
-    "TestSpec",
-    "compose_program",
-    "extract_code",
-    "parse_tests",
-    "verify_program",
-]
+__all__ = ["Scoring", "default_runner", "verify_program"]
 
 Scoring = Literal["all", "fraction"]
-
-
-# -- test specs -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CallCase:
-    """Call ``entry_point(*args, **kwargs)`` and expect ``expected`` (plain values)."""
-
-    args: tuple[Any, ...]
-    kwargs: Mapping[str, Any]
-    expected: Any
-
-
-@dataclass(frozen=True, slots=True)
-class FunctionTests:
-    entry_point: str
-    cases: tuple[CallCase, ...]
-    tolerance: Tolerance | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class IOCase:
-    stdin: str
-    stdout: str
-
-
-@dataclass(frozen=True, slots=True)
-class StdioTests:
-    cases: tuple[IOCase, ...]
-    tolerance: Tolerance | None = None
-    language: str = "python"
-
-
-@dataclass(frozen=True, slots=True)
-class AssertTests:
-    """Trusted test code: ``setup`` runs once, then each case; ``names`` are proxied."""
-
-    setup: str
-    cases: tuple[str, ...]
-    names: tuple[str, ...]
-
-
-TestSpec = FunctionTests | StdioTests | AssertTests
-
-
-def _tolerance(obj: Any) -> Tolerance | None:
-    if obj is None:
-        return None
-    if not isinstance(obj, Mapping) or set(obj) - {"rel", "abs"}:
-        raise ValueError(f"tolerance must be {{'rel': x, 'abs': y}}, got {obj!r}")
-    return Tolerance(rel=obj.get("rel", 0.0), abs=obj.get("abs", 0.0))
-
-
-def _identifier(name: Any) -> str:
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"entry_point must be a Python identifier, got {name!r}")
-    return name
-
-
-def _io_cases(items: Any) -> tuple[IOCase, ...]:
-    cases = []
-    for i, c in enumerate(items):
-        if (
-            not isinstance(c, Mapping)
-            or not isinstance(c.get("stdin", ""), str)
-            or not isinstance(c.get("stdout"), str)
-        ):
-            raise ValueError(f"stdin/stdout case {i} must be {{'stdin': str, 'stdout': str}}")
-        cases.append(IOCase(c.get("stdin", ""), c["stdout"]))
-    return tuple(cases)
-
-
-def parse_tests(obj: Any) -> TestSpec:
-    """A `TestSpec` from plain JSON data (see the module docstring); `ValueError` if malformed."""
-    if isinstance(obj, FunctionTests | StdioTests | AssertTests):
-        return obj
-    if isinstance(obj, str | bytes):
-        obj = json.loads(obj)
-    if isinstance(obj, Sequence):
-        return StdioTests(_io_cases(obj))
-    if not isinstance(obj, Mapping):
-        raise ValueError(f"tests must be a JSON object or list, got {type(obj).__name__}")
-    tol = _tolerance(obj.get("tolerance"))
-    if "asserts" in obj or "check" in obj:
-        names = obj.get("names") or [obj.get("entry_point")]
-        names = tuple(_identifier(n) for n in names)
-        setup = str(obj.get("setup", ""))
-        if "check" in obj:
-            cases: tuple[str, ...] = (f"{obj['check']}({names[0]})",)
-        else:
-            cases = tuple(str(a) for a in obj["asserts"])
-        if not cases:
-            raise ValueError("assert-style tests need at least one assert")
-        return AssertTests(setup, cases, names)
-    if "entry_point" in obj:
-        entry = _identifier(obj["entry_point"])
-        calls = []
-        for i, c in enumerate(obj.get("cases", [])):
-            if not isinstance(c, Mapping) or "expected" not in c:
-                raise ValueError(f"function case {i} must have 'expected' (and 'args'/'kwargs')")
-            args = decode(c.get("args", []), lenient=True)
-            kwargs = decode(c.get("kwargs", {}), lenient=True)
-            if not isinstance(args, list | tuple) or not isinstance(kwargs, dict):
-                raise ValueError(f"function case {i}: 'args' must be a list and 'kwargs' an object")
-            calls.append(CallCase(tuple(args), kwargs, decode(c["expected"], lenient=True)))
-        if not calls:
-            raise ValueError("function tests need at least one case")
-        return FunctionTests(entry, tuple(calls), tol)
-    if "cases" in obj:
-        return StdioTests(_io_cases(obj["cases"]), tol, str(obj.get("language", "python")))
-    raise ValueError(
-        "unrecognised tests: expected 'entry_point' + 'cases', stdin/stdout 'cases', or 'asserts'"
-    )
-
-
-# -- programs -----------------------------------------------------------------------------------
-
-
-def extract_code(text: str, language: str = "python") -> str | None:
-    """The program in a completion: the last fenced code block in ``language`` (or untagged).
-
-    An unterminated last fence (a truncated completion) runs to the end. Without fences, the
-    whole text is taken if it parses as Python. Linear in the text.
-    """
-    aliases = {"python": {"python", "py", "python3"}}.get(language, {language})
-    blocks: list[tuple[str, str]] = []
-    lines = text.split("\n")
-    i = 0
-    while i < len(lines):
-        stripped = lines[i].lstrip()
-        if stripped.startswith("```"):
-            tag = stripped[3:].strip().lower()
-            body = []
-            i += 1
-            while i < len(lines) and not lines[i].lstrip().startswith("```"):
-                body.append(lines[i])
-                i += 1
-            blocks.append((tag, "\n".join(body)))
-        i += 1
-    chosen = [b for t, b in blocks if t in aliases or t == ""]
-    if chosen:
-        code = chosen[-1]
-        return code if code.strip() else None
-    if blocks or not text.strip() or language != "python":
-        return None
-    try:
-        ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    return text
-
-
-def _parses(code: str) -> bool:
-    try:
-        ast.parse(code)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
-
-
-def _defines(code: str, names: Sequence[str]) -> bool:
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    top = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
-    return all(n in top for n in names)
-
-
-def compose_program(preamble: str, code: str, names: Sequence[str] = ()) -> str:
-    """``preamble`` (e.g. HumanEval's prompt) and the candidate's ``code``.
-
-    Code that defines every tested name is a whole solution and goes after the preamble (which
-    supplies imports and helpers); otherwise it continues the preamble (a function body).
-    """
-    if not preamble:
-        return code
-    if _defines(code, names):
-        return preamble.rstrip("\n") + "\n\n\n" + code
-    return preamble + code
 
 
 _SOURCES: dict[str, str] = {}
@@ -372,12 +171,15 @@ def _run_function_tests(
             _finish(session, out)
             return out
         for i, case in enumerate(tests.cases):
-            request = {
-                "id": i,
-                "call": tests.entry_point,
-                "args": [encode(a) for a in case.args],
-                "kwargs": {k: encode(v) for k, v in case.kwargs.items()},
-            }
+            try:
+                request = {
+                    "id": i,
+                    "call": tests.entry_point,
+                    "args": [encode(a) for a in case.args],
+                    "kwargs": {k: encode(v) for k, v in case.kwargs.items()},
+                }
+            except ValueRejected as e:  # a hand-built spec holding something that is not plain data
+                raise SpecError(f"function case {i}: {e}") from e
             session.send(json.dumps(request, allow_nan=False).encode())
             t0 = time.monotonic()
             try:
@@ -603,68 +405,3 @@ def _verdict(out: _Outcome, sandbox_name: str, scoring: Scoring, extracted: str)
         reason += " (out of memory)"
     status = Status.TIMEOUT if out.timed_out else Status.INCORRECT
     return Verdict(status, score, extracted, f"{passed}/{out.total} tests passed; {reason}", details)
-
-
-@dataclass(frozen=True)
-class CodeVerifier:
-    """Verify a completion's program against ``task.meta[tests_key]`` (see `verify_program`).
-
-    The program is the completion's code (`extract_code`) after ``task.meta["preamble"]`` when the
-    task has one (`compose_program`); a completion that is a bare continuation of the preamble
-    (parses only after it) is taken as is. No extractable code is ``NO_ANSWER``.
-
-    Attributes:
-        sandbox: ``"auto"`` (Docker when ready, else local), ``"docker"``, ``"local"`` or a `Sandbox`.
-        timeout_s: Per test case.
-        scoring: ``"all"`` or ``"fraction"``.
-        limits: Limits for the candidate (memory, processes, output).
-        extract: Completion -> program text, or None.
-        tests_key: Where the tests live in ``task.meta``.
-        runner: Where assert-style test code runs (default: this process's local test runner,
-            for the env's own trusted tests). Give the candidate's own sandbox when the test
-            code comes from someone else (``assay serve --allow-client-tests``).
-    """
-
-    sandbox: str | Sandbox = "auto"
-    timeout_s: float = 5.0
-    scoring: Scoring = "all"
-    limits: Limits | None = None
-    extract: Callable[[str], str | None] = extract_code
-    tests_key: str = "tests"
-    runner: Sandbox | None = None
-
-    def __call__(self, completion: str, task: Task, /) -> Verdict:
-        try:
-            code = self.extract(completion)
-        except (ValueError, RecursionError, MemoryError) as e:
-            return Verdict(Status.NO_ANSWER, reason=f"could not extract code: {type(e).__name__}")
-        preamble = str(task.meta.get("preamble", ""))
-        if code is None and preamble and _parses(preamble + completion):
-            code = completion  # a bare continuation of the prompt (HumanEval's original format)
-        if code is None:
-            return Verdict(Status.NO_ANSWER, reason="no code block found")
-        if self.tests_key not in task.meta:
-            return Verdict(
-                Status.ERROR, extracted=code, reason=f"task {task.id!r} has no meta[{self.tests_key!r}]"
-            )
-        tests = task.meta[self.tests_key]
-        names: Sequence[str] = ()
-        try:
-            spec = parse_tests(tests)
-        except (ValueError, ValueRejected, TypeError) as e:
-            return Verdict(Status.ERROR, extracted=code, reason=f"bad tests: {e}")
-        if isinstance(spec, FunctionTests):
-            names = (spec.entry_point,)
-        elif isinstance(spec, AssertTests):
-            names = spec.names
-        program = compose_program(preamble, code, names)
-        return verify_program(
-            program,
-            spec,
-            sandbox=self.sandbox,
-            runner=self.runner,
-            timeout_s=self.timeout_s,
-            scoring=self.scoring,
-            limits=self.limits,
-            extracted=code,
-        )

@@ -85,7 +85,7 @@ class _False(Exception):
     """A definite 'not equal' with a reason, raised from deep inside a comparison."""
 
 
-class FalseStatement(_False):
+class _FalseStatement(_False):
     """The answer asserts something false (``41 = 42``)."""
 
 
@@ -368,7 +368,7 @@ class _Comparer:
     def rel_value(self, rel: Rel) -> Node | None:
         """The value a relation states (``x = 2`` -> 2), None for a genuine equation.
 
-        Raises `FalseStatement` for a chain whose constant parts disagree."""
+        Raises `_FalseStatement` for a chain whose constant parts disagree."""
         if any(op not in ("=", "~") for op in rel.ops):
             if rel.ops == ("in",) and _is_label(rel.args[0]):
                 return rel.args[1]
@@ -386,7 +386,7 @@ class _Comparer:
             if _norm_unit(_strip_unit(a)[0]) != _norm_unit(_strip_unit(b)[0]):
                 continue  # 5 cm = 50 mm: values in different units are not compared
             if not self.quiet_equal(a, b):
-                raise FalseStatement("it states a false equality")
+                raise _FalseStatement("it states a false equality")
         if labelled or len(constants) == len(values):
             return values[-1]
         return None
@@ -485,7 +485,7 @@ class _Comparer:
         from assay.verifiers.math.sets import SetError, to_intervals
 
         try:
-            gs, ps = to_intervals(g, self), to_intervals(p, self)
+            gs, ps = to_intervals(g, self.quiet_equal), to_intervals(p, self.quiet_equal)
         except SetError as e:
             return False, f"not comparable as sets ({e})"
         if len(gs) != len(ps):

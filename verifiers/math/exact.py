@@ -18,6 +18,7 @@ import math
 import random
 from fractions import Fraction
 
+from assay.verifiers.errors import VerifierError
 from assay.verifiers.math.errors import TooComplex
 from assay.verifiers.math.nodes import BigOp, Func, Node, Num, Op, Sym, walk
 
@@ -31,7 +32,7 @@ MAX_ROOT_INDEX = 64
 MAX_SUM_TERMS = 2_000
 
 
-class Undefined(ValueError):
+class Undefined(VerifierError, ValueError):
     """The expression has no value (division by zero, ``0^{-1}``)."""
 
 

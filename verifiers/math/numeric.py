@@ -23,6 +23,7 @@ from typing import Any
 
 import mpmath
 
+from assay.verifiers.errors import VerifierError
 from assay.verifiers.math.errors import TooComplex
 from assay.verifiers.math.exact import Undefined, const_value, symbols
 from assay.verifiers.math.nodes import BigOp, Const, Func, Node, Num, Op, Sym, Wrap, children, walk
@@ -47,11 +48,11 @@ _HUGE = mpmath.mpf(10) ** HUGE_EXP
 _TINY = mpmath.mpf(10) ** -EXTREME_EXP
 
 
-class NotNumeric(ValueError):
+class NotNumeric(VerifierError, ValueError):
     """The node has no numeric value here (text, a set, an unknown function, ...)."""
 
 
-class Extreme(ValueError):
+class Extreme(VerifierError, ValueError):
     """A non-rational intermediate value is too large or too small to trust numerically."""
 
 

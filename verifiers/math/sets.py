@@ -9,16 +9,15 @@ lists.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from assay.verifiers.errors import VerifierError
 from assay.verifiers.math.errors import TooComplex
 from assay.verifiers.math.exact import Undefined, const_value, symbols
 from assay.verifiers.math.nodes import Const, Ext, Func, Node, Num, Op, Rel, Seq, SetOp, Sym, walk
-
-if TYPE_CHECKING:
-    from assay.verifiers.math.equiv import _Comparer
 
 __all__ = ["Piece", "SetError", "to_intervals"]
 
@@ -27,7 +26,7 @@ NEG_INF: Node = Op("neg", (Const("inf"),))
 MAX_PIECES = 64
 
 
-class SetError(ValueError):
+class SetError(VerifierError, ValueError):
     """The node does not describe a set of reals this module handles."""
 
 
@@ -230,9 +229,9 @@ def _intersect(a: list[Piece], b: list[Piece]) -> list[Piece]:
     return out
 
 
-def _relation(rel: Rel, cmp: _Comparer) -> list[Piece]:
+def _relation(rel: Rel) -> list[Piece]:
     if rel.ops == ("in",):
-        return _raw(rel.args[1], cmp)
+        return _raw(rel.args[1])
     if len(rel.ops) == 1:
         op, lhs, rhs = rel.ops[0], rel.args[0], rel.args[1]
         if _is_variable(lhs) and _is_constant(rhs):
@@ -252,7 +251,7 @@ def _relation(rel: Rel, cmp: _Comparer) -> list[Piece]:
     raise SetError("a chain of more than two relations")
 
 
-def _raw(node: Node, cmp: _Comparer) -> list[Piece]:
+def _raw(node: Node) -> list[Piece]:
     if isinstance(node, Seq) and node.kind == "group" and len(node.items) == 2:
         lo, hi = node.items
         if symbols(lo) or symbols(hi):
@@ -261,14 +260,14 @@ def _raw(node: Node, cmp: _Comparer) -> list[Piece]:
     if isinstance(node, Seq) and node.kind in ("set", "list"):
         return [_piece(x, x, True, True) for x in node.items]
     if isinstance(node, SetOp):
-        left, right = _raw(node.args[0], cmp), _raw(node.args[1], cmp)
+        left, right = _raw(node.args[0]), _raw(node.args[1])
         if node.op == "union":
             return left + right
         if node.op == "inter":
             return _intersect(left, right)
         return _from_sympy(_to_sympy_set(left) - _to_sympy_set(right))
     if isinstance(node, Rel):
-        return _relation(node, cmp)
+        return _relation(node)
     if isinstance(node, Func) and node.name == "ratio":
         raise SetError("a ratio")
     raise SetError(f"{type(node).__name__} is not a set")
@@ -293,10 +292,14 @@ def _key(node: Node) -> float:
     return float(mpmath.re(v))
 
 
-def to_intervals(node: Node, cmp: _Comparer) -> list[Piece]:
-    """The normalised (sorted, merged) pieces of the set ``node`` describes."""
+def to_intervals(node: Node, same: Callable[[Node, Node], bool]) -> list[Piece]:
+    """The normalised (sorted, merged) pieces of the set ``node`` describes.
+
+    ``same(a, b)`` says whether two endpoints are the same number (the caller's comparison,
+    e.g. the math comparer's); it decides whether two touching pieces merge.
+    """
     try:
-        pieces = _raw(node, cmp)
+        pieces = _raw(node)
     except TooComplex:
         raise
     except (TypeError, ValueError, NotImplementedError, AttributeError) as e:
@@ -312,9 +315,7 @@ def to_intervals(node: Node, cmp: _Comparer) -> list[Piece]:
     for (lo, _, hi), p in keyed:
         if merged:
             mlo, mhi, m = merged[-1]
-            touching = lo < mhi or (
-                lo == mhi and (m.hi_closed or p.lo_closed) and cmp.quiet_equal(m.hi, p.lo)
-            )
+            touching = lo < mhi or (lo == mhi and (m.hi_closed or p.lo_closed) and same(m.hi, p.lo))
             if touching:
                 if hi > mhi or (hi == mhi and p.hi_closed and not m.hi_closed):
                     merged[-1] = (mlo, hi, Piece(m.lo, p.hi, m.lo_closed, p.hi_closed))

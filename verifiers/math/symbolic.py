@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from assay.verifiers.errors import VerifierError
 from assay.verifiers.math.errors import TooComplex
 from assay.verifiers.math.exact import const_value
 from assay.verifiers.math.nodes import BigOp, Const, Ext, Func, Node, Num, Op, Sym, Wrap
@@ -19,7 +20,7 @@ __all__ = ["NotSymbolic", "solve_inequality", "symbolic_equal", "to_sympy"]
 MAX_SYMPY_EXPONENT = 1_000
 
 
-class NotSymbolic(ValueError):
+class NotSymbolic(VerifierError, ValueError):
     """The node has no sympy counterpart here."""
 
 

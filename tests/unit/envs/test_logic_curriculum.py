@@ -8,8 +8,8 @@ import pytest
 import assay
 from assay.envs.curriculum import Curriculum, CurriculumVectorEnv, CurriculumWrapper
 from assay.envs.logic.sudoku import SudokuEnv
+from assay.verifiers.arithmetic import MAX_DEPTH, ExpressionError, parse_arithmetic
 from assay.verifiers.base import Status
-from assay.verifiers.logic_expr import MAX_DEPTH, ExprError, parse_arithmetic
 
 # -- Curriculum -------------------------------------------------------------------------
 
@@ -98,7 +98,7 @@ def test_parse_arithmetic_values_and_numbers(text, value, numbers):
     ["", "1 +", "(1 + 2", "1 2", "2 ** 3", "__import__('os')", "1e5", "-3", "(" * (MAX_DEPTH + 2) + "1"],
 )
 def test_parse_arithmetic_rejects(text):
-    with pytest.raises(ExprError):
+    with pytest.raises(ExpressionError):
         parse_arithmetic(text)
 
 
@@ -106,9 +106,9 @@ def test_parse_arithmetic_division_by_zero_and_limits():
     with pytest.raises(ZeroDivisionError):
         parse_arithmetic("1 / (2 - 2)")
     assert parse_arithmetic("-3", unary_minus=True).value == -3
-    with pytest.raises(ExprError):
+    with pytest.raises(ExpressionError):
         parse_arithmetic("9" * 13)
-    with pytest.raises(ExprError, match="longer"):
+    with pytest.raises(ExpressionError, match="longer"):
         parse_arithmetic(" * ".join(["999999999999"] * 400))
     big = " * ".join(["999999999999"] * 66)  # the largest product that fits: exact and cheap
     assert parse_arithmetic(big).value == 999999999999**66

@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 from assay.envs.tools import ToolCall, ToolRunner
 from assay.envs.tools.calculator import calculate, calculator_tool
 from assay.envs.tools.dates import add_days, days_between, weekday
-from assay.envs.tools.expr import ExpressionError, evaluate, parse, to_sympy
 from assay.envs.tools.memory import Memory
 from assay.envs.tools.search import Corpus, Document, search_tool
-from assay.envs.tools.symbolic import integrate, simplify, solve, sympy_tools
+from assay.envs.tools.symbolic import integrate, simplify, solve, sympy_tools, to_sympy
 from assay.envs.tools.table import Table, lookup_tool
 from assay.envs.tools.units import convert
+from assay.verifiers.arithmetic import ExpressionError, evaluate, parse
 
 # -- calculator ---------------------------------------------------------------------------------
 
