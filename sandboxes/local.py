@@ -31,7 +31,6 @@ force is always readable from `isolation`.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import shutil
 import subprocess
@@ -58,11 +57,44 @@ __all__ = ["ISOLATION_LEVELS", "LocalSandbox"]
 
 ISOLATION_LEVELS = ("namespaces", "userns", "none")
 UID_BASE = 2_000_000_000
-"""Jobs run as uids from here up (namespaces level): ids no real user has. Each sandbox instance
-gets its own block of `MAX_WORKERS` uids (from its process id and an instance counter), so two
-sandboxes never share a uid, nor the per-uid process limit."""
+"""Jobs run as uids from here up (namespaces level): ids no real user has. Each live sandbox on
+the machine holds its own block of `MAX_WORKERS` uids (see `_UidBlock`), so two sandboxes never
+share a uid, nor the per-uid process limit."""
 MAX_WORKERS = 32
-_INSTANCES = itertools.count()
+UID_BLOCKS_DIR = "/run/assay/uid-blocks"
+"""One lock file per uid block; a live sandbox holds a ``flock`` on its block's file."""
+
+
+class _UidBlock:
+    """A block of `MAX_WORKERS` uids held by one sandbox for its lifetime, machine-wide.
+
+    Claimed by taking an exclusive ``flock`` on the block's file in `UID_BLOCKS_DIR` (the first
+    free one); the kernel drops the lock when the sandbox closes it or its process dies, so a
+    crashed process never strands a block and no two live sandboxes (in any processes) hold one.
+    """
+
+    def __init__(self) -> None:
+        import fcntl
+
+        os.makedirs(UID_BLOCKS_DIR, mode=0o700, exist_ok=True)
+        for block in range((2**32 - 2 - UID_BASE) // MAX_WORKERS):
+            fd = os.open(
+                os.path.join(UID_BLOCKS_DIR, str(block)), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+            )
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self._fd = fd
+            self.uids = range(UID_BASE + block * MAX_WORKERS, UID_BASE + (block + 1) * MAX_WORKERS)
+            return
+        raise SandboxUnavailable("no free uid block for a LocalSandbox")  # pragma: no cover
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 class _PipeTransport:
@@ -192,9 +224,9 @@ class LocalSandbox:
         size = workers or max(2, os.cpu_count() or 2)
         if not 1 <= size <= MAX_WORKERS:
             raise ValueError(f"workers must be in 1..{MAX_WORKERS}, got {size}")
-        block = (os.getpid() % 50_000) * 8 + next(_INSTANCES) % 8
-        self.uids = range(UID_BASE + block * MAX_WORKERS, UID_BASE + (block + 1) * MAX_WORKERS)
-        """The uids this sandbox's jobs run as (namespaces level)."""
+        self._uid_block = _UidBlock() if os.geteuid() == 0 else None
+        self.uids = self._uid_block.uids if self._uid_block else range(0)
+        """The uids this sandbox's jobs run as (namespaces level: root only)."""
         self._pool = WorkerPool(self._create, size)
 
     # -- workers ---------------------------------------------------------------------------
@@ -227,7 +259,7 @@ class LocalSandbox:
 
     def _start(self, slot: int, level: str) -> Worker:
         cleanup: list[str] = []
-        cfg: dict[str, Any] = {"isolation": level, "host_pid": os.getpid()}
+        cfg: dict[str, Any] = {"isolation": level, "host_pid": os.getpid(), "deny_keyrings": True}
         if level == "none":
             work = tempfile.mkdtemp(prefix=f"assay-work-{os.getpid()}-")
             cleanup.append(work)
@@ -248,6 +280,8 @@ class LocalSandbox:
                 scratch=["/work", "/tmp", "/dev/shm"],
                 pidns=True,
                 rlimit_nproc=True,
+                private_ipc=True,
+                mqueue="/dev/mqueue",
             )
             if level == "namespaces":
                 cfg.update(uid=self.uids[slot], gid=self.uids[slot])
@@ -354,6 +388,8 @@ class LocalSandbox:
 
     def close(self) -> None:
         self._pool.close()
+        if self._uid_block is not None:
+            self._uid_block.release()  # after the pool: no job runs as these uids any more
 
     def __enter__(self) -> LocalSandbox:
         return self

@@ -138,6 +138,8 @@ def _build_root(cfg: dict[str, Any]) -> None:
     ):
         os.symlink(target, f"{new}/dev/{name}")
     os.symlink("/proc/self/fd/2", f"{new}/dev/stderr")
+    os.mkdir(new + "/dev/mqueue")  # this IPC namespace's POSIX message queues, wiped after each job
+    _mount("mqueue", new + "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.mkdir(new + "/dev/shm")
     _mount("tmpfs", new + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={sizes['shm']},mode=1777")
     os.mkdir(new + "/proc")
