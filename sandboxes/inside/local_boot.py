@@ -15,6 +15,7 @@ then, by ``cfg["isolation"]``:
   scrubbed environment, subreaper kill only).
 """
 
+import contextlib
 import ctypes
 import fcntl
 import os
@@ -180,6 +181,9 @@ def local_main() -> None:
     """Set up the isolation named in the config, then run the supervisor."""
     cfg = read_config()
     iso = cfg["isolation"]
+    if cfg.get("oom_file"):  # the worker's memory cgroup, opened while the host's /sys is visible
+        with contextlib.suppress(OSError):
+            cfg["oom_fd"] = os.open(cfg["oom_file"], os.O_RDONLY)
     if iso in ("namespaces", "userns"):
         flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID
         outer_uid, outer_gid = os.getuid(), os.getgid()

@@ -976,13 +976,19 @@ class Supervisor:
             os.kill(job.pid, signal.SIGKILL)
 
     def oom_kills(self) -> int:
+        """OOM kills so far in this sandbox's memory cgroup (Docker's, or the local worker's)."""
         try:
-            with open("/sys/fs/cgroup/memory/memory.oom_control") as f:
-                for line in f:
-                    if line.startswith("oom_kill "):
-                        return int(line.split()[1])
+            fd = self.cfg.get("oom_fd")
+            if fd is not None:
+                text = os.pread(fd, 4096, 0).decode()
+            else:
+                with open("/sys/fs/cgroup/memory/memory.oom_control") as f:
+                    text = f.read()
         except OSError:
-            pass
+            return 0
+        for line in text.splitlines():
+            if line.startswith("oom_kill "):
+                return int(line.split()[1])
         return 0
 
     def finish(self) -> None:

@@ -372,3 +372,49 @@ def test_honest_programs_that_reopen_standard_streams_work(box):
     assert (r.exit_code, r.stdout) == (0, "x y\n"), r.stderr
     r = box.run("with open('/dev/stdout', 'w') as f:\n    f.write('hi\\n')")
     assert (r.exit_code, r.stdout) == (0, "hi\n"), r.stderr
+
+
+def _mem_available() -> int:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no MemAvailable")  # pragma: no cover
+
+
+def test_local_sandbox_bounds_kernel_memory():
+    """Trust item 8: socket buffers cannot drain the host (2.6 GiB fell under a 256 MiB limit before).
+
+    Bounded by the open-file limit alone (default 256), and by the worker's memory cgroup where
+    the machine has one (root): here with the file limit lifted, the cgroup must hold.
+    """
+    program = (PROGRAMS / "socket_buffers.py").read_text()
+    cases = [(256, 400 * 2**20)]
+    with LocalSandbox(limits=LIMITS.with_(processes=1, wall_s=30), workers=1) as sandbox:
+        sandbox.run("pass")
+        if sandbox.kernel_memory_bound:
+            cases.append((65_536, 1024 * 2**20))  # cgroup: (256 MiB + 256 MiB), plus slack for noise
+        elif os.geteuid() == 0:
+            pytest.fail("root, yet no memory cgroup for the local sandbox")
+        for open_files, bound in cases:
+            before, low, stop = _mem_available(), [_mem_available()], threading.Event()
+
+            def watch(low=low, stop=stop):
+                while not stop.is_set():
+                    low[0] = min(low[0], _mem_available())
+                    time.sleep(0.01)
+
+            watcher = threading.Thread(target=watch)
+            watcher.start()
+            try:
+                r = sandbox.run(program, limits=LIMITS.with_(processes=1, wall_s=30, open_files=open_files))
+            finally:
+                stop.set()
+                watcher.join()
+            drop = before - low[0]
+            assert drop < bound, f"MemAvailable fell {drop / 2**20:.0f} MiB (open_files={open_files})"
+            if open_files == 256:
+                assert "stopped: OSError 24" in r.stdout  # EMFILE: the file limit stopped it
+            else:
+                assert r.oom or "pairs" in r.stdout, (r.signal, r.stderr[-300:])
+            print(f"open_files={open_files}: MemAvailable drop {drop / 2**20:.0f} MiB, oom={r.oom}")
