@@ -47,6 +47,9 @@ class Limits:
         output_bytes: stdout + stderr together; the program is killed when it writes more.
         file_size_bytes: Largest file the program may write (``RLIMIT_FSIZE``).
         channel_bytes: Total bytes the program may send over its session channel.
+        open_files: Open file descriptors (``RLIMIT_NOFILE``). Also what bounds the kernel memory
+            a job can pin in socket and pipe buffers where no memory cgroup does (see
+            `LocalSandbox`).
     """
 
     wall_s: float = 10.0
@@ -56,11 +59,12 @@ class Limits:
     output_bytes: int = 1 * MiB
     file_size_bytes: int | None = 16 * MiB
     channel_bytes: int = 64 * MiB
+    open_files: int | None = 256
 
     def __post_init__(self) -> None:
         if not self.wall_s > 0:
             raise ValueError(f"wall_s must be > 0, got {self.wall_s}")
-        for name in ("cpu_s", "memory_bytes", "processes", "file_size_bytes"):
+        for name in ("cpu_s", "memory_bytes", "processes", "file_size_bytes", "open_files"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be > 0 or None, got {value}")
@@ -80,6 +84,7 @@ class Limits:
             "output_bytes": self.output_bytes,
             "file_size_bytes": self.file_size_bytes,
             "channel_bytes": self.channel_bytes,
+            "open_files": self.open_files,
         }
 
 

@@ -329,6 +329,9 @@ class DockerSandbox(PooledSandbox):
             "pidns": True,
             "rlimit_nproc": False,
             "require_undumpable": True,
+            "private_ipc": True,  # ipc_mode="private": the container's own IPC namespace
+            "mqueue": "/dev/mqueue",
+            "deny_keyrings": True,  # Docker's default seccomp profile denies them too
         }
         try:
             worker.boot(self._source, cfg, timeout_s=60.0)

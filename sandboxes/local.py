@@ -9,21 +9,34 @@ level is in force:
     only a loopback interface; the program sees a minimal read-only root (the host's ``/usr``
     and the Python installation, read-only, a fresh ``/proc`` showing only its own processes, a
     synthetic ``/etc``, size-capped tmpfs ``/tmp``, ``/work``, ``/dev/shm``) and no other host
-    file; it runs as an unprivileged uid unique to its worker, with ``no_new_privs``, rlimits
-    (address space, CPU, processes, file size) and an empty environment; every process it
-    started is killed when it ends (``kill(-1)`` inside its PID namespace) and the scratch
-    dirs are wiped, so nothing carries over to the next execution.
+    file; it runs as an unprivileged uid unique to its worker (a uid block held machine-wide
+    while the sandbox lives), with ``no_new_privs``, rlimits (address space, CPU, processes,
+    file size, open files) and an empty environment; every process it started is killed when it
+    ends (``kill(-1)`` inside its PID namespace), the scratch dirs are wiped and every System V
+    IPC object and POSIX message queue is removed, so nothing carries over to the next execution.
 ``"userns"`` (unprivileged, user namespaces allowed)
     The same, inside a user namespace: the program runs as that namespace's uid 0 with every
     capability dropped. ``RLIMIT_NPROC`` counts the invoking user's other processes too.
 ``"none"`` (no namespaces available)
     Only rlimits, a private work dir, a scrubbed environment and killing every descendant (the
     forker is a child subreaper). The program can read whatever the invoking user can read, use
-    the network and see other processes.
+    the network, see other processes and share the host's IPC namespace.
+
+At every level the kernel keyring calls are refused (a seccomp filter), since a key outlives
+the job that added it.
+
+Memory: ``memory_bytes`` limits each process's address space. Kernel memory a job pins (socket
+and pipe buffers) is outside that limit. Where the machine gives this process a memory cgroup
+(cgroup v2, or v1's memory hierarchy; in practice as root), each worker's whole process tree is
+held to ``memory_bytes (default 512 MiB) + 256 MiB``, kernel memory included, and the kernel
+OOM-kills inside it (`kernel_memory_bound` says whether it is in force). Without one, the bound
+is the open-file limit: at most ``open_files`` sockets or pipes, about 1 MiB of buffers each at
+the kernel's defaults (measured: 256 files held 29 MB of socket buffers; without the limit a job
+held 2.6 GiB).
 
 Non-guarantees, at every level: this is not a security boundary against kernel exploits (it
-shares the host kernel, with no seccomp filter); total memory is bounded only by
-``processes x memory_bytes`` (no cgroup); the CPU is not shared fairly between workers.
+shares the host kernel, and the seccomp filter refuses only the keyring calls); the CPU is not
+shared fairly between workers.
 Use `DockerSandbox` where isolation matters. `LocalSandbox` never pretends to be it: what is in
 force is always readable from `isolation`.
 """
@@ -41,7 +54,9 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from assay.sandboxes.base import DEFAULT_ENV, Limits
+from assay.sandboxes.base import DEFAULT_ENV, Limits, MiB
+from assay.sandboxes.cgroup import PREFIX as CGROUP_PREFIX
+from assay.sandboxes.cgroup import MemoryCgroup, remove_stale_cgroups
 from assay.sandboxes.errors import SandboxError, SandboxUnavailable
 from assay.sandboxes.pooled import PooledSandbox, default_workers, remove_stale_dirs
 from assay.sandboxes.worker import BOOT, PYTHON_FLAGS, SUPERVISOR_ENV, Worker, supervisor_source
@@ -50,11 +65,45 @@ __all__ = ["ISOLATION_LEVELS", "LocalSandbox"]
 
 ISOLATION_LEVELS = ("namespaces", "userns", "none")
 UID_BASE = 2_000_000_000
-"""Jobs run as uids from here up (namespaces level): ids no real user has. Each sandbox instance
-gets its own block of `MAX_WORKERS` uids (from its process id and an instance counter), so two
-sandboxes never share a uid, nor the per-uid process limit."""
+"""Jobs run as uids from here up (namespaces level): ids no real user has. Each live sandbox on
+the machine holds its own block of `MAX_WORKERS` uids (see `_UidBlock`), so two sandboxes never
+share a uid, nor the per-uid process limit."""
 MAX_WORKERS = 32
-_INSTANCES = itertools.count()
+_CGROUPS = itertools.count()
+UID_BLOCKS_DIR = "/run/assay/uid-blocks"
+"""One lock file per uid block; a live sandbox holds a ``flock`` on its block's file."""
+
+
+class _UidBlock:
+    """A block of `MAX_WORKERS` uids held by one sandbox for its lifetime, machine-wide.
+
+    Claimed by taking an exclusive ``flock`` on the block's file in `UID_BLOCKS_DIR` (the first
+    free one); the kernel drops the lock when the sandbox closes it or its process dies, so a
+    crashed process never strands a block and no two live sandboxes (in any processes) hold one.
+    """
+
+    def __init__(self) -> None:
+        import fcntl
+
+        os.makedirs(UID_BLOCKS_DIR, mode=0o700, exist_ok=True)
+        for block in range((2**32 - 2 - UID_BASE) // MAX_WORKERS):
+            fd = os.open(
+                os.path.join(UID_BLOCKS_DIR, str(block)), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+            )
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self._fd = fd
+            self.uids = range(UID_BASE + block * MAX_WORKERS, UID_BASE + (block + 1) * MAX_WORKERS)
+            return
+        raise SandboxUnavailable("no free uid block for a LocalSandbox")  # pragma: no cover
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 class _PipeTransport:
@@ -158,13 +207,18 @@ class LocalSandbox(PooledSandbox):
         self._level_lock = threading.Lock()
         self._source = supervisor_source("local_main", "local_boot.py")
         remove_stale_dirs("assay-root-", "assay-work-")  # of sandboxes whose process died
+        if os.geteuid() == 0:
+            remove_stale_cgroups()
+        self.kernel_memory_bound = False
+        """Whether the workers' memory cgroups bound kernel memory (socket buffers, pipes); see
+        the module docstring for the bound that holds without them."""
         self._nproc_offset = 0
         size = workers or default_workers()
         if not 1 <= size <= MAX_WORKERS:
             raise ValueError(f"workers must be in 1..{MAX_WORKERS}, got {size}")
-        block = (os.getpid() % 50_000) * 8 + next(_INSTANCES) % 8
-        self.uids = range(UID_BASE + block * MAX_WORKERS, UID_BASE + (block + 1) * MAX_WORKERS)
-        """The uids this sandbox's jobs run as (namespaces level)."""
+        self._uid_block = _UidBlock() if os.geteuid() == 0 else None
+        self.uids = self._uid_block.uids if self._uid_block else range(0)
+        """The uids this sandbox's jobs run as (namespaces level: root only)."""
         super().__init__(workers=size, limits=limits)
 
     # -- workers ---------------------------------------------------------------------------
@@ -197,7 +251,7 @@ class LocalSandbox(PooledSandbox):
 
     def _start(self, slot: int, level: str) -> Worker:
         cleanup: list[str] = []
-        cfg: dict[str, Any] = {"isolation": level, "host_pid": os.getpid()}
+        cfg: dict[str, Any] = {"isolation": level, "host_pid": os.getpid(), "deny_keyrings": True}
         if level == "none":
             work = tempfile.mkdtemp(prefix=f"assay-work-{os.getpid()}-")
             cleanup.append(work)
@@ -218,6 +272,8 @@ class LocalSandbox(PooledSandbox):
                 scratch=["/work", "/tmp", "/dev/shm"],
                 pidns=True,
                 rlimit_nproc=True,
+                private_ipc=True,
+                mqueue="/dev/mqueue",
             )
             if level == "namespaces":
                 cfg.update(uid=self.uids[slot], gid=self.uids[slot])
@@ -243,7 +299,22 @@ class LocalSandbox(PooledSandbox):
                 shutil.rmtree(path, ignore_errors=True)
             raise SandboxUnavailable(f"cannot start {self.python}: {e}") from e
 
+        cgroup = MemoryCgroup.create(
+            f"{CGROUP_PREFIX}{os.getpid()}-{next(_CGROUPS)}",
+            (self.limits.memory_bytes or 512 * MiB) + 256 * MiB,
+        )
+        if cgroup is not None:
+            try:
+                cgroup.add(proc.pid)  # before the boot frame: everything it forks is born inside
+                cfg["oom_file"] = cgroup.oom_file
+            except OSError:
+                cgroup.remove()
+                cgroup = None
+        self.kernel_memory_bound = cgroup is not None
+
         def on_close() -> None:
+            if cgroup is not None:
+                cgroup.remove()
             for path in cleanup:
                 shutil.rmtree(path, ignore_errors=True)
 
@@ -259,6 +330,11 @@ class LocalSandbox(PooledSandbox):
         if self.isolation == "none":  # no private /work or /tmp: home and temp are the work dir
             return {**DEFAULT_ENV, "HOME": ".", "TMPDIR": "."}
         return DEFAULT_ENV
+
+    def close(self) -> None:
+        super().close()
+        if self._uid_block is not None:
+            self._uid_block.release()  # after the pool: no job runs as these uids any more
 
     def __repr__(self) -> str:
         return f"LocalSandbox(isolation={self._level or self.requested!r}, workers={self._pool.size})"

@@ -9,7 +9,8 @@ Guarantees:
 - **No torn records.** Each record is one ``write()`` of one complete line on a file opened with
   ``O_APPEND``; the file is ``fsync``-ed after each group of records. If the machine dies
   mid-write, `SampleLog.open` finds the torn (or unparsable) tail after the last complete line
-  and truncates it before appending.
+  and truncates it before appending; a file killed while its header was being written (empty,
+  or a torn header) is repaired the same way and started afresh.
 - **No duplicates, no losses.** `SampleLog.open` reads the keys already present; the runner
   writes only missing keys. `read_log` keeps the first record of a key if a file was ever
   concatenated by hand, and reports how many it dropped.
@@ -71,15 +72,31 @@ def _parse_lines(data: bytes, path: Path) -> tuple[list[dict[str, Any]], int]:
     return records, valid
 
 
+def _key(r: Mapping[str, Any], path: Path, line: int) -> tuple[int, int]:
+    """A sample's ``(task_index, sample_index)``, or a one-line `AssayError` naming the line."""
+    try:
+        t, j = r["task_index"], r["sample_index"]
+    except KeyError as e:
+        raise AssayError(f"{path}: line {line}: sample has no {e.args[0]!r}; refusing to resume") from None
+    if type(t) is not int or type(j) is not int or t < 0 or j < 0:
+        raise AssayError(
+            f"{path}: line {line}: task_index and sample_index must be non-negative integers, "
+            f"got {t!r} and {j!r}; refusing to resume"
+        )
+    return t, j
+
+
 def _split(records: list[dict[str, Any]], path: Path) -> Log:
-    if not records or records[0].get("kind") != "header":
+    if not records:  # empty, or a header torn by a kill while the file was created
+        return Log(config={})
+    if records[0].get("kind") != "header" or not isinstance(records[0].get("config", {}), dict):
         raise AssayError(f"{path}: the first line is not an assay eval header")
     log = Log(config=dict(records[0].get("config") or {}))
     seen: set[tuple[int, int]] = set()
-    for r in records[1:]:
+    for line, r in enumerate(records[1:], 2):
         if r.get("kind") != "sample":
             continue
-        key = (int(r["task_index"]), int(r["sample_index"]))
+        key = _key(r, path, line)
         if key in seen:
             log.duplicates += 1
             continue
@@ -89,7 +106,12 @@ def _split(records: list[dict[str, Any]], path: Path) -> Log:
 
 
 def read_log(path: str | Path) -> Log:
-    """Read a log (ignoring a torn last line, without modifying the file)."""
+    """Read a log (ignoring a torn last line, without modifying the file).
+
+    A file with no complete line (empty, or a header torn by a kill while the run was starting)
+    reads as an empty log (``config == {}``, no samples); `SampleLog.open` repairs it. A sample
+    line with a missing or malformed key raises `AssayError` naming the line.
+    """
     path = Path(path)
     records, _ = _parse_lines(path.read_bytes(), path)
     return _split(records, path)

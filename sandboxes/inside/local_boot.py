@@ -15,6 +15,7 @@ then, by ``cfg["isolation"]``:
   scrubbed environment, subreaper kill only).
 """
 
+import contextlib
 import ctypes
 import fcntl
 import os
@@ -138,6 +139,8 @@ def _build_root(cfg: dict[str, Any]) -> None:
     ):
         os.symlink(target, f"{new}/dev/{name}")
     os.symlink("/proc/self/fd/2", f"{new}/dev/stderr")
+    os.mkdir(new + "/dev/mqueue")  # this IPC namespace's POSIX message queues, wiped after each job
+    _mount("mqueue", new + "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.mkdir(new + "/dev/shm")
     _mount("tmpfs", new + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={sizes['shm']},mode=1777")
     os.mkdir(new + "/proc")
@@ -178,6 +181,9 @@ def local_main() -> None:
     """Set up the isolation named in the config, then run the supervisor."""
     cfg = read_config()
     iso = cfg["isolation"]
+    if cfg.get("oom_file"):  # the worker's memory cgroup, opened while the host's /sys is visible
+        with contextlib.suppress(OSError):
+            cfg["oom_fd"] = os.open(cfg["oom_file"], os.O_RDONLY)
     if iso in ("namespaces", "userns"):
         flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID
         outer_uid, outer_gid = os.getuid(), os.getgid()

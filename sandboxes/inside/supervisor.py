@@ -128,6 +128,93 @@ def _wipe(path: str, *, keep_top: bool = True) -> None:
             os.rmdir(path)
 
 
+# -- what outlives a job's processes --------------------------------------------------------------
+
+IPC_RMID = 0
+
+
+def _wipe_ipc(mqueue_dir: str | None) -> None:
+    """Remove every System V IPC object and POSIX message queue in this (private) IPC namespace.
+
+    They outlive the processes that made them, so the next job could read them. Only ever called
+    where the sandbox has an IPC namespace of its own (never the host's).
+    """
+    libc = _libc()
+    for kind in ("shm", "msg", "sem"):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) < 2 or not fields[1].isdigit():
+                continue
+            ipc_id = int(fields[1])
+            if kind == "shm":
+                libc.shmctl(ipc_id, IPC_RMID, None)
+            elif kind == "msg":
+                libc.msgctl(ipc_id, IPC_RMID, None)
+            else:
+                libc.semctl(ipc_id, 0, IPC_RMID)
+    if mqueue_dir:
+        with contextlib.suppress(OSError):
+            for name in os.listdir(mqueue_dir):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(mqueue_dir, name))
+
+
+_KEYRING_SYSCALLS = {  # add_key, request_key, keyctl; the audit arch of the native ABI
+    "x86_64": (0xC000003E, (248, 249, 250)),
+    "aarch64": (0xC00000B7, (217, 218, 219)),
+}
+
+
+def _deny_keyrings() -> bool:
+    """A seccomp filter: the kernel keyring calls fail with EPERM (keys outlive jobs).
+
+    The user keyring belongs to a uid, not a process, so a key added by one job would be found by
+    the next one running as the same uid. Calls of another ABI than the native one (x32, i386 via
+    ``int 0x80``) fail with ENOSYS: nothing honest here makes them. Needs ``no_new_privs``.
+    Returns False where the machine is not one of the known architectures.
+    """
+    import ctypes
+    import platform
+
+    known = _KEYRING_SYSCALLS.get(platform.machine())
+    if known is None:
+        return False
+    arch, calls = known
+
+    class Filter(ctypes.Structure):
+        _fields_ = [
+            ("code", ctypes.c_ushort),
+            ("jt", ctypes.c_ubyte),
+            ("jf", ctypes.c_ubyte),
+            ("k", ctypes.c_uint32),
+        ]
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+
+    ld, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JSET|K, BPF_RET|K
+    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
+    n = len(calls)
+    code = [
+        (ld, 0, 0, 4),  # arch
+        (jeq, 1, 0, arch),
+        (ret, 0, 0, enosys),
+        (ld, 0, 0, 0),  # syscall number
+        (jset, n + 2, 0, 0x40000000),  # an x32 call: to the last instruction
+    ]
+    code += [(jeq, n - i, 0, nr) for i, nr in enumerate(calls)]  # a keyring call: to eperm
+    code += [(ret, 0, 0, allow), (ret, 0, 0, eperm), (ret, 0, 0, enosys)]
+    insns = (Filter * len(code))(*[Filter(*c) for c in code])
+    prog = Program(len(code), insns)
+    PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+    return int(_libc().prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0)) == 0
+
+
 # -- the job process -------------------------------------------------------------------------
 
 
@@ -335,12 +422,17 @@ def job_main(fds: list[int], cfg: dict[str, Any]) -> None:
             os.chown(jobdir, uid, gid)
         os.chdir(jobdir)
         if uid is not None:
+            for fd in (0, 1, 2):  # the job may reopen its streams (/dev/stdin is /proc/self/fd/0)
+                with contextlib.suppress(OSError):
+                    os.fchown(fd, uid, gid)
             os.setgroups([])
             os.setresgid(gid, gid, gid)
             os.setresuid(uid, uid, uid)
         if cfg.get("drop_caps"):
             _drop_capabilities()
         _prctl(PR_SET_NO_NEW_PRIVS, 1)
+        if cfg.get("deny_keyrings") and not _deny_keyrings():
+            raise OSError("could not install the keyring filter")
         # -- wait for the job ---------------------------------------------------------------
         size = U32.unpack(_read_exact(6, 4))[0]
         spec = json.loads(_read_exact(6, size))
@@ -884,13 +976,19 @@ class Supervisor:
             os.kill(job.pid, signal.SIGKILL)
 
     def oom_kills(self) -> int:
+        """OOM kills so far in this sandbox's memory cgroup (Docker's, or the local worker's)."""
         try:
-            with open("/sys/fs/cgroup/memory/memory.oom_control") as f:
-                for line in f:
-                    if line.startswith("oom_kill "):
-                        return int(line.split()[1])
+            fd = self.cfg.get("oom_fd")
+            if fd is not None:
+                text = os.pread(fd, 4096, 0).decode()
+            else:
+                with open("/sys/fs/cgroup/memory/memory.oom_control") as f:
+                    text = f.read()
         except OSError:
-            pass
+            return 0
+        for line in text.splitlines():
+            if line.startswith("oom_kill "):
+                return int(line.split()[1])
         return 0
 
     def finish(self) -> None:
@@ -915,6 +1013,8 @@ class Supervisor:
         for path in self.cfg.get("scratch", []):
             with contextlib.suppress(OSError):
                 _wipe(path)
+        if self.cfg.get("private_ipc"):
+            _wipe_ipc(self.cfg.get("mqueue"))
         if not self.forker_dead:
             self.forker.send(b"prefork")  # the next job's process, forked now that the dirs are clean
         status = int(job.exit["status"])

@@ -7,8 +7,11 @@ Network checks only ever touch loopback.
 
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from tiers import require_or_skip
@@ -308,3 +311,110 @@ def test_a_job_that_attacks_the_sandboxs_own_processes_only_fails_itself(box, si
     assert r.exit_code in (0, None), r
     for _ in range(3):
         assert box.run("print(2)").stdout == "2\n"
+
+
+PROGRAMS = Path(__file__).with_name("programs")
+
+
+@pytest.mark.parametrize("kind", ["local", pytest.param("docker", marks=pytest.mark.docker)])
+def test_nothing_carries_over_between_jobs_ipc_and_keyrings(kind):
+    """Trust item 6: POSIX mqueues, SysV shm/msg/sem and kernel keyrings do not reach the next job."""
+    sandbox = open_sandbox(kind, workers=1)  # one worker: every job runs on it, one after another
+    try:
+        for _ in range(2):
+            planted = sandbox.run((PROGRAMS / "ipc_plant.py").read_text())
+            assert planted.exit_code == 0, planted.stderr
+            assert "('mq', True" in planted.stdout  # a queue is made: the wipe is what is tested
+            assert "('key-user', True" not in planted.stdout  # keyring calls are refused
+            found = sandbox.run((PROGRAMS / "ipc_read.py").read_text())
+            assert found.exit_code == 0, found.stderr
+            assert found.stdout.strip() == "FOUND []"
+    finally:
+        sandbox.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="per-sandbox uids are the root (namespaces) level")
+def test_no_uid_reuse_across_live_sandboxes():
+    """Trust item 7: live sandboxes (here 10 in one process, and one in another process) never share uids."""
+    boxes = [LocalSandbox(limits=LIMITS, workers=1) for _ in range(10)]
+    try:
+        blocks = [set(b.uids) for b in boxes]
+        assert all(blocks) and sum(map(len, blocks)) == len(set().union(*blocks))
+        seen = {b.run("import os; print(os.getuid())").stdout.strip() for b in (boxes[0], boxes[8], boxes[9])}
+        assert len(seen) == 3
+        other = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from assay.sandboxes import LocalSandbox; print(min(LocalSandbox(workers=1).uids))",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert int(other.stdout) not in set().union(*blocks)
+    finally:
+        for b in boxes:
+            b.close()
+    again = LocalSandbox(limits=LIMITS, workers=1)  # a closed sandbox's block is free again
+    try:
+        assert min(again.uids) == min(blocks[0])
+    finally:
+        again.close()
+
+
+def test_honest_programs_that_reopen_standard_streams_work(box):
+    """Trust item 9: /dev/stdin, sys.stdin = open('/dev/stdin') and /dev/stdout work (as in Docker)."""
+    r = box.run("print(open('/dev/stdin').read().upper(), end='')", stdin="abc\n")
+    assert (r.exit_code, r.stdout) == (0, "ABC\n"), r.stderr
+    r = box.run("import sys\nsys.stdin = open('/dev/stdin')\nprint(sys.stdin.read(), end='')", stdin="x y\n")
+    assert (r.exit_code, r.stdout) == (0, "x y\n"), r.stderr
+    r = box.run("with open('/dev/stdout', 'w') as f:\n    f.write('hi\\n')")
+    assert (r.exit_code, r.stdout) == (0, "hi\n"), r.stderr
+
+
+def _mem_available() -> int:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no MemAvailable")  # pragma: no cover
+
+
+def test_local_sandbox_bounds_kernel_memory():
+    """Trust item 8: socket buffers cannot drain the host (2.6 GiB fell under a 256 MiB limit before).
+
+    Bounded by the open-file limit alone (default 256), and by the worker's memory cgroup where
+    the machine has one (root): here with the file limit lifted, the cgroup must hold.
+    """
+    program = (PROGRAMS / "socket_buffers.py").read_text()
+    cases = [(256, 400 * 2**20)]
+    with LocalSandbox(limits=LIMITS.with_(processes=1, wall_s=30), workers=1) as sandbox:
+        sandbox.run("pass")
+        if sandbox.kernel_memory_bound:
+            cases.append((65_536, 1024 * 2**20))  # cgroup: (256 MiB + 256 MiB), plus slack for noise
+        elif os.geteuid() == 0:
+            pytest.fail("root, yet no memory cgroup for the local sandbox")
+        for open_files, bound in cases:
+            before, low, stop = _mem_available(), [_mem_available()], threading.Event()
+
+            def watch(low=low, stop=stop):
+                while not stop.is_set():
+                    low[0] = min(low[0], _mem_available())
+                    time.sleep(0.01)
+
+            watcher = threading.Thread(target=watch)
+            watcher.start()
+            try:
+                r = sandbox.run(program, limits=LIMITS.with_(processes=1, wall_s=30, open_files=open_files))
+            finally:
+                stop.set()
+                watcher.join()
+            drop = before - low[0]
+            assert drop < bound, f"MemAvailable fell {drop / 2**20:.0f} MiB (open_files={open_files})"
+            if open_files == 256:
+                assert "stopped: OSError 24" in r.stdout  # EMFILE: the file limit stopped it
+            else:
+                assert r.oom or "pairs" in r.stdout, (r.signal, r.stderr[-300:])
+            print(f"open_files={open_files}: MemAvailable drop {drop / 2**20:.0f} MiB, oom={r.oom}")

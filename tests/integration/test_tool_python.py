@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import time
+from pathlib import Path
 
 import pytest
 from tiers import docker_or_skip
@@ -149,3 +150,25 @@ def test_python_math_gold_code_computes_the_reference_answers(call_format):
                 assert json.loads(env.gold_actions(task)[0])["tool_calls"][0]["function"]["name"] == "python"
     finally:
         env.close()
+
+
+def test_nothing_carries_over_between_episodes_ipc_and_keyrings(sandbox_kind):
+    """Trust item 6 in tool sessions: what one episode's code leaves in IPC is gone in the next."""
+    from assay.sandboxes import LocalSandbox
+    from assay.sandboxes.docker import DockerSandbox
+
+    programs = Path(__file__).with_name("programs")
+    # one worker: both episodes run on it
+    sandbox = LocalSandbox(workers=1) if sandbox_kind == "local" else DockerSandbox(workers=1)
+    python = PythonTool(sandbox, timeout_s=5.0)
+    env = ToolEnv([python.tool()], NumberMatch(extract=tagged("answer")), call_format="json", max_turns=4)
+    try:
+        for _ in range(2):
+            env.reset(options={"task": TASK})
+            planted = run(env, (programs / "ipc_plant.py").read_text())
+            assert "('mq', True" in planted.content, planted.content
+            env.reset(options={"task": TASK})
+            assert run(env, (programs / "ipc_read.py").read_text()).content.strip() == "FOUND []"
+    finally:
+        env.close()
+        sandbox.close()

@@ -227,13 +227,43 @@ class Tolerance:
 _NUMBER = (int, float)
 
 
+def _key(x: Any) -> Any:
+    """A hashable stand-in for a set item or dict key in which the type is part of the value.
+
+    Python says ``True == 1`` and ``hash(True) == hash(1)``, so ``{False, True} == {0, 1}``; here
+    a bool, a number, a string and bytes never share a key at any depth. Numbers keep comparing
+    by value (``2`` and ``2.0`` are one key), as `same` does.
+    """
+    t = type(x)
+    if t is bool:
+        return ("bool", x)
+    if t is int or t is float:
+        return ("num", x)
+    if t is tuple:
+        return ("tuple", tuple(_key(i) for i in x))
+    if t is frozenset:
+        return ("frozenset", frozenset(_key(i) for i in x))
+    return (t.__name__, x)
+
+
+def _float_or_none(x: int | float) -> float | None:
+    """``float(x)``, or None for an int too large for a float (never an OverflowError)."""
+    try:
+        return float(x)
+    except OverflowError:
+        return None
+
+
 def same(expected: Any, actual: Any, tol: Tolerance | None = None) -> bool:
     """Whether decoded ``actual`` equals ``expected`` (both plain values).
 
-    Types matter: ``True`` is not ``1``, ``"1"`` is not ``1``. Numbers compare by value
-    (``2 == 2.0``), floats with ``tol`` when given (``nan`` equals ``nan`` only with a
-    tolerance declared or both being nan). A list expected from JSON also accepts a tuple (JSON
-    has no tuples); an explicit ``$tuple`` wants a tuple.
+    Types matter at every depth, set items and dict keys included: ``True`` is not ``1``,
+    ``"1"`` is not ``1``, ``{False, True}`` is not ``{0, 1}``. Numbers compare by value
+    (``2 == 2.0``). An expected ``int`` compares exactly, tolerance or not (a tolerance never
+    turns a wrong integer right: ``6.5`` is not ``7``); an expected ``float`` compares within
+    ``tol`` when the task declares one, else exactly (``nan`` equals only ``nan``). Ints of any
+    size compare without overflow. A list expected from JSON also accepts a tuple (JSON has no
+    tuples); an explicit ``$tuple`` wants a tuple. Set items compare exactly.
     """
     te, ta = type(expected), type(actual)
     if expected is None:
@@ -243,16 +273,16 @@ def same(expected: Any, actual: Any, tol: Tolerance | None = None) -> bool:
     if te in _NUMBER:
         if ta not in _NUMBER:
             return False
-        if te is float or ta is float:
-            e, a = float(expected), float(actual)
-            if tol is not None:
-                return tol.close(e, a)
-            if math.isnan(e) or math.isnan(a):
-                return math.isnan(e) and math.isnan(a)
-            if te is int or ta is int:  # exact: never round a big int through float
-                return bool(expected == actual)
-            return e == a
-        return bool(expected == actual)
+        if te is int:  # exact (Python compares int and float exactly, without overflow)
+            return bool(expected == actual)
+        e, a = float(expected), _float_or_none(actual)
+        if a is None:  # an int beyond float range is never close to a float
+            return False
+        if tol is not None:
+            return tol.close(e, a)
+        if math.isnan(e) or math.isnan(a):
+            return math.isnan(e) and math.isnan(a)
+        return bool(expected == actual) if ta is int else e == a
     if te is complex:
         return (
             ta is complex and same(expected.real, actual.real, tol) and same(expected.imag, actual.imag, tol)
@@ -268,13 +298,19 @@ def same(expected: Any, actual: Any, tol: Tolerance | None = None) -> bool:
     if te is dict:
         if ta is not dict or len(expected) != len(actual):
             return False
-        key_types = {k: type(k) for k in actual}  # 1 and True are one key: the type tells them apart
+        by_key = {_key(k): v for k, v in actual.items()}
+        if len(by_key) != len(actual):
+            return False
+        missing = object()
         for k, v in expected.items():
-            if key_types.get(k) is not type(k) or not same(v, actual[k], tol):
+            got = by_key.get(_key(k), missing)
+            if got is missing or not same(v, got, tol):
                 return False
         return True
     if te in (set, frozenset):
-        return ta in (set, frozenset) and len(expected) == len(actual) and bool(expected == actual)
+        if ta not in (set, frozenset) or len(expected) != len(actual):
+            return False
+        return {_key(x) for x in expected} == {_key(x) for x in actual}
     return False
 
 

@@ -182,3 +182,38 @@ def test_procedural_env_needs_a_limit(tmp_path):
 def test_multi_turn_env_is_refused(tmp_path):
     with pytest.raises(ValueError, match="single-turn"):
         evaluate(EvalConfig(env="assay/GuessNumber-v0", n=1, limit=1), Flaky(), tmp_path / "r.jsonl")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b'{"kind": "header", "format": 1, "con', b"\x00" * 64, b"\n"],
+    ids=["empty", "torn-header", "nul-bytes", "blank-line"],
+)
+def test_a_log_killed_while_its_header_was_written_resumes(tmp_path, content):
+    """Trust item 21: a run killed while creating its log is repaired like a torn tail."""
+    out = tmp_path / "run.jsonl"
+    out.write_bytes(content)
+    assert read_log(out).samples == []  # what `assay eval` reads before resuming
+    config = EvalConfig(env=ENV, n=2)
+    summary = evaluate(config, ScriptedSampler({}, default="\\boxed{7}"), out)
+    clean = evaluate(config, ScriptedSampler({}, default="\\boxed{7}"), tmp_path / "clean.jsonl")
+    assert summary.metrics == clean.metrics
+    assert out.read_bytes() == (tmp_path / "clean.jsonl").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("sample", "message"),
+    [
+        ('{"kind": "sample", "task_index": "x", "sample_index": 0}', "line 2: task_index and sample_index"),
+        ('{"kind": "sample", "sample_index": 0}', "line 2: sample has no 'task_index'"),
+        ('{"kind": "sample", "task_index": 0, "sample_index": -1}', "line 2: task_index and sample_index"),
+    ],
+)
+def test_a_malformed_field_in_the_log_is_a_one_line_error(tmp_path, sample, message):
+    """Trust item 21: a malformed field is a clear `AssayError` naming the line, not a traceback."""
+    out = tmp_path / "run.jsonl"
+    out.write_text('{"kind": "header", "config": {}}\n' + sample + "\n")
+    for read in (read_log, lambda p: SampleLog.open(p, {})):
+        with pytest.raises(AssayError, match=message) as e:
+            read(out)
+        assert "\n" not in str(e.value)

@@ -153,3 +153,62 @@ def test_compare_tokens(expected, actual, tol, ok):
 def test_dumps_output_is_json():
     assert json.loads(dumps({"a": [1, 2.5, None]})) == {"$dict": [["a", [1, 2.5, None]]]}
     assert decode(json.loads(dumps({"a": 1}))) == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    ("expected", "actual"),
+    [
+        ({0, 1}, {False, True}),
+        (frozenset({0, 1}), frozenset({False, True})),
+        ({1}, {True}),
+        ({(1, 0): "a"}, {(True, False): "a"}),
+        ({(0,): 1}, {(False,): 1}),
+        ({frozenset({1}): 1}, {frozenset({True}): 1}),
+        ([{1, 2}], [{True, 2}]),
+        ({"k": {0}}, {"k": {False}}),
+        ({1: (1,)}, {True: (1,)}),
+    ],
+)
+def test_types_compare_as_documented_everywhere(expected, actual):
+    """Trust item 11: True is not 1 in sets, frozensets and (tuple) dict keys, at any depth."""
+    assert not same(expected, actual)
+    assert not same(actual, expected)
+    assert same(expected, expected) and same(actual, actual)
+
+
+def test_types_compare_as_documented_after_crossing_the_wire():
+    """Trust item 11, end to end through the wire format."""
+    assert not same(loads(dumps({0, 1})), loads(dumps({False, True})))
+    assert not same(loads(dumps({(1, 2): 0})), loads(dumps({(True, 2): 0})))
+    assert same(loads(dumps({(1, 2): {3}})), {(1, 2): {3}})
+
+
+@pytest.mark.parametrize(
+    ("expected", "actual"),
+    [(7, 6.5), (10_000_000, 10_000_005.5), (1, 1.0000001), (-3, -3.1), (10**18, 10**18 + 0.5e3)],
+)
+def test_a_tolerance_never_turns_a_wrong_integer_right(expected, actual):
+    """Trust item 12: an expected int compares exactly, whatever tolerance the task declares."""
+    tol = Tolerance(rel=0.1, abs=0.9)
+    assert not same(expected, actual, tol)
+    assert not same([expected], [actual], tol)
+    assert same(expected, float(expected), tol) and same(7, 7, tol)
+    # the stdin/stdout form agrees: integer tokens compare exactly
+    assert compare_tokens(str(expected), repr(actual), tol)[0] is False
+
+
+@pytest.mark.parametrize(
+    ("expected", "actual", "tol"),
+    [
+        (1.5, 10**400, None),
+        (1.5, 10**400, Tolerance(rel=1e-6)),
+        (math.inf, 10**400, Tolerance(rel=1e-6)),
+        (10**400, 1.5, None),
+        (10**400, math.inf, Tolerance(rel=1e-6)),
+        (-(10**400), -math.inf, None),
+        ([1e308], [10**309], Tolerance(abs=0.5)),
+    ],
+)
+def test_candidate_output_never_makes_the_verifier_raise(expected, actual, tol):
+    """Trust item 13: huge ints against floats (and back) are unequal, never an OverflowError."""
+    assert same(expected, actual, tol) is False
