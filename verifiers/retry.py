@@ -23,12 +23,14 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from assay.errors import AssayError
+
 __all__ = ["Retries", "RetryPolicy", "Retryable", "retry_after_s"]
 
 _JITTER = random.Random()  # private: the global `random` state is never touched
 
 
-class Retryable(Exception):
+class Retryable(AssayError):
     """An attempt failed in a way worth retrying (timeout, connection error, a status in the
     policy's ``statuses``, a malformed reply)."""
 

@@ -29,9 +29,12 @@ import socket
 import struct
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
+
+from assay.errors import AssayError
 
 __all__ = ["ScoringWorkers", "WorkerDied"]
 
@@ -39,7 +42,7 @@ _HEADER = struct.Struct(">Q")
 _PARENT_POLL_S = 0.5
 
 
-class WorkerDied(RuntimeError):
+class WorkerDied(AssayError, RuntimeError):
     """The worker process ended before it answered (it crashed or was killed by the OS)."""
 
 
@@ -159,6 +162,7 @@ class ScoringWorkers:
         self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[_Worker | None]]] = deque()
         self._closed = False
         self.pid = os.getpid()
+        weakref.finalize(self, _kill_idle, self._idle, self.pid)  # an app dropped without shutdown
 
     @property
     def busy(self) -> int:
@@ -243,8 +247,13 @@ class ScoringWorkers:
         """Kill every idle worker; busy ones are killed as their jobs end (idempotent)."""
         with self._lock:
             self._closed = True
-            idle, self._idle = self._idle, []
+            idle = list(self._idle)
+            self._idle.clear()
             self._slots -= len(idle)
-        if os.getpid() == self.pid:
-            for w in idle:
-                w.kill()
+        _kill_idle(idle, self.pid)
+
+
+def _kill_idle(idle: list[_Worker], pid: int) -> None:
+    if os.getpid() == pid:  # never from a forked child's copy
+        for w in idle:
+            w.kill()

@@ -54,8 +54,24 @@ def item(completion, answer="3", env=ARITH, **kw):
 
 
 @pytest.fixture
-def client():
-    return TestClient(create_app(ServeConfig(envs=(ARITH, SLOW), client_kwargs={ARITH: ("level",)})))
+def app_client():
+    """``app_client(config)``: a TestClient whose app is started and shut down (its workers stopped)."""
+    made = []
+
+    def make(config):
+        c = TestClient(create_app(config))
+        c.__enter__()
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(app_client):
+    return app_client(ServeConfig(envs=(ARITH, SLOW), client_kwargs={ARITH: ("level",)}))
 
 
 # -- routes -------------------------------------------------------------------------------------
@@ -134,8 +150,8 @@ def test_openrlhf_remote_reward_protocol(client):
 # -- auth and limits --------------------------------------------------------------------------
 
 
-def test_bearer_token_auth():
-    c = TestClient(create_app(ServeConfig(envs=(ARITH,), token="s3cret")))
+def test_bearer_token_auth(app_client):
+    c = app_client(ServeConfig(envs=(ARITH,), token="s3cret"))
     assert c.post("/v1/verify", json=item("\\boxed{3}")).status_code == 401
     bad = c.post("/v1/verify", json=item("\\boxed{3}"), headers={"Authorization": "Bearer wrong"})
     assert bad.status_code == 401 and bad.headers["www-authenticate"] == "Bearer"
@@ -146,8 +162,8 @@ def test_bearer_token_auth():
     assert c.get("/openapi.json").status_code == 200
 
 
-def test_body_size_and_batch_limits():
-    c = TestClient(create_app(ServeConfig(envs=(ARITH,), max_body_bytes=2_000, max_batch=3)))
+def test_body_size_and_batch_limits(app_client):
+    c = app_client(ServeConfig(envs=(ARITH,), max_body_bytes=2_000, max_batch=3))
     assert c.post("/v1/verify", json=item("x" * 5_000)).status_code == 413
 
     def chunks():  # no Content-Length: the limit must hold while streaming
@@ -179,8 +195,8 @@ def test_overload_gets_429_not_errors():
     assert busy.headers["retry-after"] == "1" and "busy" in busy.json()["detail"]
 
 
-def test_slow_verification_becomes_an_error_verdict_not_a_hang():
-    c = TestClient(create_app(ServeConfig(envs=(SLOW,), verify_timeout_s=0.2)))
+def test_slow_verification_becomes_an_error_verdict_not_a_hang(app_client):
+    c = app_client(ServeConfig(envs=(SLOW,), verify_timeout_s=0.2))
     t0 = time.monotonic()
     r = c.post("/v1/verify", json=item("sleep:1.5 \\boxed{1}", answer="1", env=SLOW)).json()
     assert time.monotonic() - t0 < 1.0
@@ -394,9 +410,9 @@ if FILES not in gym.registry:
     gym.register(FILES, entry_point=FilesEnv)
 
 
-def test_client_test_code_is_refused_by_default(tmp_path):
+def test_client_test_code_is_refused_by_default(tmp_path, app_client):
     marker = tmp_path / "ran"
-    c = TestClient(create_app(ServeConfig(envs=(MBPP,), env_kwargs={MBPP: {"sandbox": "local"}})))
+    c = app_client(ServeConfig(envs=(MBPP,), env_kwargs={MBPP: {"sandbox": "local"}}))
     sneaky = {**ASSERT_TESTS, "setup": f"open({str(marker)!r}, 'w').write('host')"}
     for tests in (
         ASSERT_TESTS,
@@ -421,7 +437,7 @@ def test_client_test_code_is_refused_by_default(tmp_path):
 
 
 @pytest.mark.docker
-def test_client_test_code_runs_in_the_candidates_sandbox_when_allowed():
+def test_client_test_code_runs_in_the_candidates_sandbox_when_allowed(app_client):
     import tiers
 
     from assay.verifiers.code import CodeVerifier
@@ -438,15 +454,15 @@ def test_client_test_code_runs_in_the_candidates_sandbox_when_allowed():
     host = CodeVerifier(sandbox="docker")(CANDIDATE, task)
     assert host.status is Status.INCORRECT and host.details["passed"] == 1, host
     config = ServeConfig(envs=(MBPP,), env_kwargs={MBPP: {"sandbox": "docker"}}, allow_client_tests=True)
-    c = TestClient(create_app(config))
+    c = app_client(config)
     body = {"env": MBPP, "completion": CANDIDATE, "task": {"id": "mine", "meta": {"tests": tests}}}
     r = c.post("/v1/verify", json=body).json()
     assert r["verdict"]["status"] == "correct", r
     assert r["verdict"]["details"]["sandbox"] == "docker"
 
 
-def test_operator_fixes_env_settings():
-    c = TestClient(create_app(ServeConfig(envs=(ARITH,))))
+def test_operator_fixes_env_settings(app_client):
+    c = app_client(ServeConfig(envs=(ARITH,)))
     for kwargs, name in (
         ({"sandbox": "local", "timeout_s": 1e9}, "sandbox"),
         ({"timeout_s": 1e9}, "timeout_s"),
@@ -455,7 +471,7 @@ def test_operator_fixes_env_settings():
         r = c.post("/v1/verify", json=item("\\boxed{3}", env_kwargs=kwargs))
         assert r.status_code == 400, r.text
         assert f"env_kwargs[{name!r}]" in r.json()["detail"]
-    allowed = TestClient(create_app(ServeConfig(envs=(ARITH,), client_kwargs={ARITH: ("level",)})))
+    allowed = app_client(ServeConfig(envs=(ARITH,), client_kwargs={ARITH: ("level",)}))
     assert (
         allowed.post("/v1/verify", json=item("\\boxed{3}", env_kwargs={"level": "easy"})).status_code == 200
     )
@@ -480,9 +496,9 @@ def test_operator_fixes_env_settings():
     }
 
 
-def test_no_client_chosen_path_reaches_the_file_system():
+def test_no_client_chosen_path_reaches_the_file_system(app_client):
     gsm8k = "assay/GSM8K-v0"
-    c = TestClient(create_app(ServeConfig(envs=(gsm8k, FILES), client_kwargs={FILES: ("shard",)})))
+    c = app_client(ServeConfig(envs=(gsm8k, FILES), client_kwargs={FILES: ("shard",)}))
     details = []
     for path in ("/etc/passwd", "/nonexistent/x.jsonl"):
         for name in ("data_files", "source", "path"):

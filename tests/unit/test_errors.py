@@ -40,7 +40,6 @@ CONTROL_FLOW = {
     "assay.verifiers.math.equiv._False": "a definite 'not equal' from deep in a comparison; judge() catches it",
     "assay.verifiers.math.equiv._FalseStatement": "an answer stating a false equality (a _False); judge() catches it",
     "assay.verifiers.math.exact._Singular": "a denominator vanished mod p: the identity test tries another point",
-    "assay.verifiers.sampler._Retryable": "marks a retryable HTTP failure inside the retry loop",
 }
 """Private exceptions used for control flow: raised and caught inside one module, never escaping."""
 
@@ -51,8 +50,13 @@ _AUDIT = textwrap.dedent(
     from assay.errors import AssayError
 
     found, skipped = [], []
-    for info in pkgutil.walk_packages(assay.__path__, "assay."):
-        name = info.name
+    # each top-level folder is its own package (pyproject's package-dir mapping): walk each one
+    roots = ["assay", "assay.envs", "assay.verifiers", "assay.rewards", "assay.agents", "assay.sandboxes"]
+    names = set()
+    for root in roots:
+        package = importlib.import_module(root)
+        names.update(info.name for info in pkgutil.walk_packages(package.__path__, root + "."))
+    for name in sorted(names):
         if ".inside" in name or name.endswith(".__main__"):
             continue  # run at import (in-sandbox programs, the CLI entry point)
         try:
