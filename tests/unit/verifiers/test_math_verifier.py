@@ -78,6 +78,38 @@ def test_answer_longer_than_the_limit_is_timeout():
     assert v.status is Status.TIMEOUT
 
 
+TOO_LARGE = {
+    "power tower of 2s (ValueError: over 4,300 digits)": "2^{2^{2^{2^{2^{2^{2}}}}}}",
+    "factorial of 10^5000 (ValueError: over 4,300 digits)": "10^{5000}!",
+    "binomial of 10^5000": "\\binom{10^{5000}}{3}",
+    "one over a huge factorial": "\\frac{1}{(10^{5000})!}",
+    "e^e^e^10 (OverflowError)": "e^{e^{e^{10}}}",
+    "e^e^e^e^10 (OverflowError)": "e^{e^{e^{e^{10}}}}",
+    "cos of e^e^e^10 (OverflowError)": "\\cos(e^{e^{e^{10}}})",
+    "an interval ending at e^e^e^10": "[0, e^{e^{e^{10}}})",
+}
+
+
+@pytest.mark.parametrize("name", sorted(TOO_LARGE))
+def test_a_candidates_answer_never_produces_error(name):
+    """The candidate's fault is INCORRECT or TIMEOUT with a reason; ERROR is ours."""
+    budget = 5.0
+    start = time.monotonic()
+    verdict = MathVerifier(timeout_s=budget).verify(f"\\boxed{{{TOO_LARGE[name]}}}", "5")
+    elapsed = time.monotonic() - start
+    assert verdict.status in (Status.INCORRECT, Status.TIMEOUT), verdict
+    assert verdict.reason and "verifier failed" not in verdict.reason, verdict
+    assert elapsed < budget + SLACK, (name, elapsed)
+
+
+def test_a_reference_beyond_numeric_range_is_error_not_the_candidates_timeout():
+    from assay.verifiers.math.equiv import judge
+
+    assert judge("e^{e^{e^{e^{10}}}}", "5").status == "timeout"
+    blamed = judge("5", "e^{e^{e^{e^{10}}}}")
+    assert blamed.status == "error" and "reference" in blamed.reason, blamed
+
+
 def test_hedge_is_incorrect_and_self_correction_counts_its_final_answer():
     assert V("It is \\boxed{3} or \\boxed{5}.", task("5")).status is Status.INCORRECT
     fixed = "First I got \\boxed{3}. Wait, that misses a case. Recounting gives \\boxed{5}."
