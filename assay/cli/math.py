@@ -33,6 +33,13 @@ def verify_math(
     no_fallback: Annotated[
         bool, typer.Option("--no-fallback", help="Only marked answers (\\boxed{}, 'the answer is', ####).")
     ] = False,
+    last_number: Annotated[
+        bool,
+        typer.Option(
+            "--last-number",
+            help="With no marked answer, take the last math span or number (flexible extraction).",
+        ),
+    ] = False,
 ) -> None:
     """Judge RESPONSE against GOLD with assay's math verifier and print the verdict as JSON."""
     from assay.verifiers.math import MathVerifier, reference_answer
@@ -42,7 +49,13 @@ def verify_math(
             "give exactly one of --response and --response-file", param_hint="--response"
         )
     text = response if response is not None else Path(str(response_file)).read_text(errors="replace")
-    verifier = MathVerifier(timeout_s=timeout, fallback=not no_fallback)
+    if no_fallback and last_number:
+        raise typer.BadParameter(
+            "give at most one of --no-fallback and --last-number", param_hint="--last-number"
+        )
+    verifier = MathVerifier(
+        timeout_s=timeout, fallback="none" if no_fallback else "last" if last_number else "whole"
+    )
     verdict = verifier.compare(text.strip(), reference_answer(gold)) if bare else verifier.verify(text, gold)
     typer.echo(json.dumps(verdict.to_dict()))
     status = verdict.status.value

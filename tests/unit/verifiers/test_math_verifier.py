@@ -110,6 +110,50 @@ def test_a_reference_beyond_numeric_range_is_error_not_the_candidates_timeout():
     assert blamed.status == "error" and "reference" in blamed.reason, blamed
 
 
+@pytest.mark.parametrize(
+    ("completion", "gold", "status"),
+    [
+        ("I think 41 or 42", "42", Status.NO_ANSWER),
+        ("Candidates: 3, 5, 7", "7", Status.NO_ANSWER),
+        ("1 2 3 525", "525", Status.INCORRECT),  # the whole completion is one answer: a list
+        ("after some work, 2 + 5 = 7", "7", Status.NO_ANSWER),
+        ("7", "7", Status.CORRECT),
+        (" \\frac{1}{2}\n", "0.5", Status.CORRECT),
+    ],
+)
+def test_no_number_is_picked_out_of_prose_with_several_candidates(completion, gold, status):
+    assert V(completion, task(gold)).status is status
+
+
+def test_the_last_number_fallback_is_an_explicit_opt_in():
+    flexible = MathVerifier(timeout_s=BUDGET, fallback="last")
+    assert flexible("I think 41 or 42", task("42")).status is Status.CORRECT
+    assert flexible("Candidates: 3, 5, 7", task("7")).status is Status.CORRECT
+    assert MathVerifier(fallback="none")("7", task("7")).status is Status.NO_ANSWER
+
+
+@pytest.mark.parametrize(
+    ("completion", "status"),
+    [
+        ("<think>maybe \\boxed{525}? no</think> I do not know", Status.NO_ANSWER),
+        ("<think>so it is \\boxed{525", Status.NO_ANSWER),  # cut off mid-thought
+        ("<think>525</think>", Status.NO_ANSWER),
+        ("<think>maybe \\boxed{3}</think> so \\boxed{525}", Status.CORRECT),
+        ("<think>maybe 3</think>525", Status.CORRECT),
+    ],
+)
+def test_reasoning_blocks_are_never_the_answer(completion, status):
+    assert V(completion, task("525")).status is status
+    assert MathVerifier(timeout_s=BUDGET, fallback="last")(completion, task("525")).status is status
+
+
+def test_an_unclosed_reasoning_block_says_why_and_the_tags_are_configurable():
+    assert "never closed" in V("<think>\\boxed{525", task("525")).reason
+    custom = MathVerifier(timeout_s=BUDGET, reasoning_tags=("<reasoning>", "</reasoning>"))
+    assert custom("<reasoning>\\boxed{525}", task("525")).status is Status.NO_ANSWER
+    assert custom("<reasoning>\\boxed{3}</reasoning>\\boxed{525}", task("525")).status is Status.CORRECT
+
+
 def test_hedge_is_incorrect_and_self_correction_counts_its_final_answer():
     assert V("It is \\boxed{3} or \\boxed{5}.", task("5")).status is Status.INCORRECT
     fixed = "First I got \\boxed{3}. Wait, that misses a case. Recounting gives \\boxed{5}."
@@ -163,6 +207,10 @@ def test_is_equiv_on_bare_answers():
         ({"max_chars": 0}, "max_chars"),
         ({"approx_digits": 0}, "approx_digits"),
         ({"memory_mb": 10}, "memory_mb"),
+        ({"fallback": True}, "fallback"),
+        ({"fallback": "lenient"}, "fallback"),
+        ({"reasoning_tags": ("<think>",)}, "reasoning_tags"),
+        ({"reasoning_tags": ("", "</think>")}, "reasoning_tags"),
     ],
 )
 def test_bad_configuration_raises(bad, message):
