@@ -304,10 +304,15 @@ answer is at the end of a response, and this keeps a 10 MB response cheap."""
 
 
 def _whole(text: str) -> str | None:
-    """The whole text when it is itself one answer (a bare answer, or one short token)."""
+    """The whole text when it is itself one answer: a bare answer, one short token, or one math
+    span and nothing else (``$$\\text{a regular hexagon}$$``)."""
     t = text.strip()
     if (len(t) <= 300 and answer_like(t)) or (len(t) <= 100 and t and not any(c.isspace() for c in t)):
         return t
+    if len(t) <= 300:
+        spans = _spans(t)
+        if len(spans) == 1 and spans[0][0] == 0 and spans[0][1] == len(t) and spans[0][2]:
+            return spans[0][2]
     return None
 
 

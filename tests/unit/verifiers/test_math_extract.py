@@ -40,6 +40,7 @@ CASES = [
     ("\\frac{1}{3} \\text{meters}", "\\frac{1}{3} \\text{meters}"),
     ("Evelyn", "Evelyn"),
     ("7", "7"),
+    ("$$\\text{The midpoints form a regular hexagon}$$", "\\text{The midpoints form a regular hexagon}"),
     ("I have no idea how to approach this problem at all.", None),
     ("", None),
 ]
