@@ -2,7 +2,10 @@
 
 Both sides get the same inputs: the raw ``gold`` and ``pred`` strings of
 ``../shared/data/math_equiv_public.jsonl`` (both are extracted from, as the file's ``full_response``
-rows need). assay: ``MathVerifier().verify(pred, gold)``; Math-Verify 0.9 with its defaults:
+rows need). assay: ``MathVerifier(fallback="last").verify(pred, gold)``: the opt-in flexible
+extraction (the last math span or number of unmarked prose), as Math-Verify extracts; the
+training default (``fallback="whole"``) takes no number out of prose and would reject the rows
+whose answer is only stated in a sentence. Math-Verify 0.9 with its defaults:
 ``verify(parse(gold), parse(pred))``. A second Math-Verify column ("MV wrapped") wraps bare inputs
 in ``$...$`` first, its best configuration on this file; it is scored for accuracy only.
 
@@ -38,7 +41,7 @@ def load(path: Path) -> list[dict[str, Any]]:
 
 
 def assay_fn(timeout_s: float) -> Callable[[str, str], bool]:
-    verifier = MathVerifier(timeout_s=timeout_s)
+    verifier = MathVerifier(timeout_s=timeout_s, fallback="last")
     verifier.warm()
 
     def run(gold: str, pred: str) -> bool:

@@ -4,6 +4,8 @@
    character-level tokenizer, written locally (no hub).
 2. GRPO on ``assay/Arithmetic-v0`` restricted to ``a + b=`` with a, b in [0, 5): 8 tasks x 16
    completions per step, reward 1 when the verifier reads the right sum, for about a minute.
+   The format is strict (no number is picked out of padding): the completion, up to EOS, must be
+   the bare answer. Two new tokens (a digit, then EOS) are all it needs.
 3. Evaluate the untrained and the trained policy against the env's verifier (greedy decoding)
    and print the table, the metrics file and the plot's path.
 
@@ -25,6 +27,7 @@ from assay.cli.train import eval_table
 
 ENV = "assay/Arithmetic-v0"
 ENV_KWARGS = {"level": "easy", "operations": "+", "max_operand": 5, "prompt_template": "{expr}="}
+MAX_NEW_TOKENS = 2
 
 
 def main() -> None:
@@ -48,7 +51,7 @@ def main() -> None:
         target_reward=0.98,
         num_prompts=8,
         group_size=16,
-        max_new_tokens=4,
+        max_new_tokens=MAX_NEW_TOKENS,
         lr=5e-4,
         num_threads=1,
     )
@@ -71,7 +74,13 @@ def main() -> None:
     for name, path in (("untrained", model_dir), ("GRPO-trained", out / "model")):
         model, tok = load_policy(path)
         res = spot_check(
-            ENV, HFSampler(model, tok), tok, env_kwargs=ENV_KWARGS, num_tasks=200, seed=123, max_new_tokens=4
+            ENV,
+            HFSampler(model, tok),
+            tok,
+            env_kwargs=ENV_KWARGS,
+            num_tasks=200,
+            seed=123,
+            max_new_tokens=MAX_NEW_TOKENS,
         )
         results[name] = res
         examples[name] = "  ".join(f"{tok.decode(e.prompt_ids)}{e.actions[0]!r}" for e in res.episodes[:5])

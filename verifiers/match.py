@@ -14,12 +14,34 @@ from fractions import Fraction
 from functools import lru_cache
 
 from assay.verifiers.base import Status, Task, Verdict
-from assay.verifiers.extract import Extractor, answer_is, first_of, last_boxed, last_number, tagged
+from assay.verifiers.extract import (
+    Extractor,
+    after_reasoning,
+    answer_is,
+    bare_answer,
+    first_of,
+    last_boxed,
+    last_number,
+    tagged,
+)
 
-__all__ = ["DEFAULT_EXTRACT", "ExactMatch", "NumberMatch", "normalize_text", "parse_number"]
+__all__ = [
+    "DEFAULT_EXTRACT",
+    "FLEXIBLE_EXTRACT",
+    "ExactMatch",
+    "NumberMatch",
+    "normalize_text",
+    "parse_number",
+]
 
-DEFAULT_EXTRACT: Extractor = first_of(last_boxed, tagged("answer"), answer_is, last_number)
-"""``\\boxed{}``, then ``<answer>``, then "the answer is", then the last number."""
+DEFAULT_EXTRACT: Extractor = after_reasoning(first_of(last_boxed, tagged("answer"), answer_is, bare_answer))
+"""After the reasoning blocks: ``\\boxed{}``, then ``<answer>``, then "the answer is", then the
+whole completion when it is itself one short answer (`bare_answer`). No number is picked out of
+prose: "I think 41 or 42" has no answer."""
+
+FLEXIBLE_EXTRACT: Extractor = after_reasoning(first_of(last_boxed, tagged("answer"), answer_is, last_number))
+"""The opt-in for evaluations that want lm-eval-style flexible extraction: the last number in
+the text when nothing is marked. Not for training rewards: a policy learns to end in a number."""
 
 MAX_ANSWER_CHARS = 1_000
 """Longer extracted answers are judged INCORRECT without parsing."""

@@ -83,6 +83,13 @@ def math_cmd(
     no_fallback: Annotated[
         bool, typer.Option("--no-fallback", help="Only marked answers (\\boxed{}, 'the answer is', ####).")
     ] = False,
+    last_number: Annotated[
+        bool,
+        typer.Option(
+            "--last-number",
+            help="With no marked answer, take the last math span or number (flexible extraction).",
+        ),
+    ] = False,
 ) -> None:
     """Judge RESPONSE against GOLD with assay's math verifier: {"status", "score", "extracted", "reason", "details"}."""
     if (response is None) == (response_file is None):
@@ -93,7 +100,13 @@ def math_cmd(
         text = response
     from assay.verifiers.math import MathVerifier, reference_answer
 
-    verifier = MathVerifier(timeout_s=timeout, fallback=not no_fallback)
+    if no_fallback and last_number:
+        raise typer.BadParameter(
+            "give at most one of --no-fallback and --last-number", param_hint="--last-number"
+        )
+    verifier = MathVerifier(
+        timeout_s=timeout, fallback="none" if no_fallback else "last" if last_number else "whole"
+    )
     verdict = verifier.compare(text.strip(), reference_answer(gold)) if bare else verifier.verify(text, gold)
     typer.echo(json.dumps(verdict.to_dict()))
     _exit(verdict.status.value)

@@ -3,8 +3,10 @@
 ``assay/Arithmetic-v0``. Each task is an expression of ``num_operands`` integers of up to
 ``digits`` digits joined by ``operations`` (``+ - *``, and ``/`` whose result may be a fraction),
 with the usual precedence. The gold answer is computed exactly with `fractions.Fraction`. The
-policy answers in ``\\boxed{}``, ``<answer>`` tags, or with a final number; `NumberMatch` accepts
-every way of writing the same rational (``0.5``, ``1/2``, ``\\frac{1}{2}``).
+policy answers in ``\\boxed{}``, ``<answer>`` tags, "the answer is", or with a completion that is
+the bare answer and nothing else (``7``; no number is picked out of prose, and reasoning blocks
+are never the answer: `assay.verifiers.match.DEFAULT_EXTRACT`); `NumberMatch` accepts every way
+of writing the same rational (``0.5``, ``1/2``, ``\\frac{1}{2}``).
 """
 
 from __future__ import annotations

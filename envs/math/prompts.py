@@ -4,8 +4,8 @@
 
 - ``"boxed"`` (default): the problem, then "Put your final answer in \\boxed{}."
 - ``"think"``: reason inside ``<think>...</think>``, then give the final answer in ``\\boxed{}``.
-- ``"plain"``: the problem alone (the verifier still finds "the answer is ...", ``####`` or a
-  final number).
+- ``"plain"``: the problem alone (the verifier still finds "the answer is ...", ``####``, or a
+  completion that is the bare answer and nothing else).
 - ``"chat"``: the problem alone as the user turn, and the boxed instruction as the env's
   ``system_prompt`` (read it with `assay.envs.ChatObservation`).
 """

@@ -11,7 +11,8 @@
 
 Tools: ``days_between``, ``add_days``, ``weekday``, ``convert``, ``lookup`` (the minerals table
 shipped in ``minerals.json``), ``calculator``, ``final_answer``. Numbers are checked with
-`NumberMatch` (exact rationals), dates and names with `ExactMatch`, both on ``<answer>`` tags.
+`NumberMatch` (exact rationals), dates and names with `ExactMatch`, both on ``<answer>`` tags
+outside reasoning blocks.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from assay.envs.tools.units import convert_exact, units_tool
 from assay.envs.tools.world import DATA_DIR, MINERALS_FILE
 from assay.verifiers.arithmetic import terminating_decimal
 from assay.verifiers.base import Task, Verdict
-from assay.verifiers.extract import tagged
+from assay.verifiers.extract import after_reasoning, tagged
 from assay.verifiers.match import ExactMatch, NumberMatch
 
 __all__ = ["KINDS", "AlmanacEnv", "MetaMatch"]
@@ -65,7 +66,7 @@ class MetaMatch:
     """`NumberMatch` when ``task.meta["match"] == "number"``, else `ExactMatch` (``<answer>`` tags)."""
 
     def __call__(self, completion: str, task: Task, /) -> Verdict:
-        extract = tagged("answer")
+        extract = after_reasoning(tagged("answer"))
         if task.meta.get("match") == "number":
             return NumberMatch(extract=extract)(completion, task)
         return ExactMatch(extract=extract)(completion, task)

@@ -3,7 +3,7 @@
 ``assay/MultiHopQA-v0``. The corpus and questions come from `assay.envs.tools.world` (a
 fictional world generated from facts, so every answer is verifiable and no model can know it
 beforehand). Tools: ``search`` (BM25), ``remember``/``recall``, ``final_answer``. The answer is
-checked with `ExactMatch` on the ``<answer>`` tag (case and spacing ignored). Pass
+checked with `ExactMatch` on the ``<answer>`` tag outside reasoning blocks (case and spacing ignored). Pass
 ``corpus_path``/``questions_path`` to run the same env on your own files (questions: JSONL with
 ``question``, ``answer`` and, for the gold episode, ``queries``).
 """
@@ -20,7 +20,7 @@ from assay.envs.tools.memory import Memory
 from assay.envs.tools.search import Corpus, search_tool
 from assay.envs.tools.world import CORPUS_FILE, DATA_DIR, QUESTIONS_FILE
 from assay.verifiers.base import Task
-from assay.verifiers.extract import tagged
+from assay.verifiers.extract import after_reasoning, tagged
 from assay.verifiers.match import ExactMatch
 
 __all__ = ["MultiHopQAEnv"]
@@ -69,7 +69,7 @@ class MultiHopQAEnv(ToolEnv):
         tools = [search_tool(corpus), *Memory().tools()]
         super().__init__(
             tools,
-            ExactMatch(extract=tagged("answer")),
+            ExactMatch(extract=after_reasoning(tagged("answer"))),
             call_format=call_format,
             max_turns=max_turns,
             **kwargs,

@@ -10,7 +10,7 @@
 The reference answers are computed here, in trusted code; the policy runs its own code through
 the ``python`` tool (a sandbox from `assay.sandboxes`; state persists within the episode). The
 gold episode defines a helper in one call and uses it in the next. Checked with `NumberMatch` on
-the ``<answer>`` tag.
+the ``<answer>`` tag outside reasoning blocks (``<think>...</think>`` is never the answer).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 from assay.envs.tools.env import ToolEnv
 from assay.envs.tools.python import PythonTool
 from assay.verifiers.base import Task
-from assay.verifiers.extract import tagged
+from assay.verifiers.extract import after_reasoning, tagged
 from assay.verifiers.match import NumberMatch
 
 __all__ = ["KINDS", "PythonMathEnv"]
@@ -104,7 +104,7 @@ class PythonMathEnv(ToolEnv):
         self.python = PythonTool(sandbox, timeout_s=python_timeout_s)
         super().__init__(
             [self.python.tool()],
-            NumberMatch(extract=tagged("answer")),
+            NumberMatch(extract=after_reasoning(tagged("answer"))),
             call_format=call_format,
             max_turns=max_turns,
             **kwargs,

@@ -3,8 +3,19 @@ import pickle
 import pytest
 
 from assay.rewards import CORRECTNESS, Reward, Rubric, Term, correct
-from assay.verifiers import NumberMatch, Status, Task, Verdict
-from assay.verifiers.extract import answer_is, boxed, gsm8k_hash, last_boxed, last_number, tagged
+from assay.verifiers import ExactMatch, NumberMatch, Status, Task, Verdict
+from assay.verifiers.extract import (
+    after_reasoning,
+    answer_is,
+    bare_answer,
+    boxed,
+    drop_reasoning,
+    gsm8k_hash,
+    last_boxed,
+    last_number,
+    tagged,
+)
+from assay.verifiers.match import DEFAULT_EXTRACT, FLEXIBLE_EXTRACT
 
 TASK = Task(id="t/0", prompt="p", answer="4")
 
@@ -99,6 +110,10 @@ def test_other_extractors():
     assert gsm8k_hash("work\n#### 1,234") == "1,234"
     assert last_number("a 1,234.5 b -7 c") == "-7"
     assert last_number("nothing") is None
+    assert bare_answer(" 7.\n") == "7" and bare_answer("\\frac{1}{2}") == "\\frac{1}{2}"
+    assert bare_answer("1 000 000") == "1 000 000"
+    for prose in ("I think 41 or 42", "Candidates: 3, 5, 7", "1 2 3 525", "I do not know", "1\n2"):
+        assert bare_answer(prose) is None, prose
 
 
 @pytest.mark.parametrize(
@@ -115,6 +130,50 @@ def test_other_extractors():
 def test_number_match(pred, gold, status):
     task = Task(id="n/0", prompt="p", answer=gold)
     assert NumberMatch()(pred, task).status is status
+
+
+@pytest.mark.parametrize(
+    ("completion", "gold", "status", "flexible"),
+    [  # flexible: the status under the opt-in FLEXIBLE_EXTRACT (the old last-number default)
+        ("I think 41 or 42", "42", Status.NO_ANSWER, Status.CORRECT),
+        ("Candidates: 3, 5, 7", "7", Status.NO_ANSWER, Status.CORRECT),
+        ("1 2 3 525", "525", Status.NO_ANSWER, Status.CORRECT),
+        ("7", "7", Status.CORRECT, Status.CORRECT),
+        (" 1 000 000 \n", "1000000", Status.CORRECT, Status.INCORRECT),
+        ("The answer is 41 or 42.", "42", Status.INCORRECT, Status.INCORRECT),
+    ],
+)
+def test_no_number_is_picked_out_of_prose_with_several_candidates(completion, gold, status, flexible):
+    task = Task(id="n/0", prompt="p", answer=gold)
+    assert NumberMatch()(completion, task).status is status
+    assert NumberMatch(extract=FLEXIBLE_EXTRACT)(completion, task).status is flexible
+
+
+@pytest.mark.parametrize(
+    ("completion", "status"),
+    [
+        ("<think>maybe \\boxed{525}? no</think> I do not know", Status.NO_ANSWER),
+        ("<think>so it is \\boxed{525", Status.NO_ANSWER),  # cut off mid-thought
+        ("<think><answer>525</answer></think>", Status.NO_ANSWER),
+        ("<think>maybe 3</think>525", Status.CORRECT),
+        ("<think>maybe \\boxed{3}</think> <answer>525</answer>", Status.CORRECT),
+    ],
+)
+def test_reasoning_blocks_are_never_the_answer(completion, status):
+    task = Task(id="n/0", prompt="p", answer="525")
+    for extract in (DEFAULT_EXTRACT, FLEXIBLE_EXTRACT):
+        assert NumberMatch(extract=extract)(completion, task).status is status
+    assert ExactMatch()(completion, task).status is status
+
+
+def test_reasoning_tags_are_configurable_and_the_wrapper_pickles():
+    extract = after_reasoning(tagged("answer"), ("<reasoning>", "</reasoning>"))
+    assert extract("<reasoning><answer>1</answer></reasoning><answer>2</answer>") == "2"
+    assert extract("<reasoning><answer>1</answer>") is None
+    assert pickle.loads(pickle.dumps(extract)) == extract
+    assert drop_reasoning("a</think>b") == "b"  # the block opened in the prompt
+    assert drop_reasoning("no reasoning") == "no reasoning"
+    assert drop_reasoning("<think>a</think>b<think>c") is None
 
 
 def test_number_match_with_non_numeric_reference_is_error_not_incorrect():

@@ -91,7 +91,8 @@ def test_step_info_has_stable_keys_and_breakdown():
     [
         ("\\boxed{525}", Status.CORRECT),
         ("<answer>525</answer>", Status.CORRECT),
-        ("so it is 525", Status.CORRECT),
+        ("525", Status.CORRECT),
+        ("so it is 525", Status.NO_ANSWER),  # no number is picked out of prose (TRUST 18)
         ("The answer is 525.", Status.CORRECT),
         ("\\boxed{524}", Status.INCORRECT),
         ("\\boxed{525 or 526}", Status.INCORRECT),

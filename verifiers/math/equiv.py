@@ -652,8 +652,9 @@ def _words_equal(a: str, b: str) -> bool:
 def judge(pred: str, gold: str, *, approx_digits: int = DEFAULT_APPROX_DIGITS) -> Judgement:
     """Compare two bare answers. Status ``correct``/``incorrect``/``timeout``/``error``.
 
-    ``timeout`` here means a size limit was hit (`TooComplex`): the answer is pathological.
-    ``error`` means the *reference* could not be read.
+    ``timeout`` here means a size limit was hit (`TooComplex`), or a value overflowed while
+    comparing (``e^{e^{e^{10}}}``): the answer is pathological. ``error`` means the *reference*
+    could not be read, or is itself beyond numeric range.
     """
     if _texts_equal(pred, gold):
         return Judgement("correct", "same text", "string")
@@ -681,7 +682,28 @@ def judge(pred: str, gold: str, *, approx_digits: int = DEFAULT_APPROX_DIGITS) -
         return Judgement("incorrect", str(e), comparer.path)
     except TooComplex as e:
         return Judgement("timeout", f"answer over a size limit: {e}", comparer.path)
+    except OverflowError as e:  # mpmath or sympy met a value beyond its range (e^{e^{e^{10}}})
+        if _beyond_range(g):
+            return Judgement("error", f"reference answer too large to compare: {e}", comparer.path)
+        return Judgement("timeout", f"answer too large to compare (OverflowError: {e})", comparer.path)
     return Judgement("correct" if ok else "incorrect", reason, comparer.path)
+
+
+def _beyond_range(node: Node) -> bool:
+    """Whether a constant part of ``node`` is too large to evaluate numerically: then an overflow
+    while comparing is the reference's doing (ERROR), not the candidate's (TIMEOUT)."""
+    from assay.verifiers.math.numeric import Extreme, NotNumeric, numeric_value
+
+    for n in walk(node):
+        if symbols(n) or isinstance(n, Text | Seq | Rel | Matrix):
+            continue
+        try:
+            numeric_value(n)
+        except (Extreme, OverflowError):
+            return True
+        except (NotNumeric, Undefined, ZeroDivisionError, TooComplex, ValueError, TypeError):
+            continue
+    return False
 
 
 def _text_of(node: Node, raw: str) -> str:

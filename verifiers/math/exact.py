@@ -40,6 +40,12 @@ def _bits(q: Fraction) -> int:
     return max(q.numerator.bit_length(), q.denominator.bit_length())
 
 
+def _shown(n: int) -> str:
+    """``n`` for a message: its digits when short, else its size (``str`` of an int over 4,300
+    digits raises ValueError, which would turn a too-large answer into a verifier error)."""
+    return str(n) if n.bit_length() <= 64 else f"a {n.bit_length()}-bit number"
+
+
 def _check(q: Fraction) -> Fraction:
     if _bits(q) > MAX_BITS:
         raise TooComplex(f"a number with more than {MAX_BITS} bits")
@@ -92,7 +98,7 @@ def _power(base: Fraction, exp: Fraction) -> Fraction | None:
     if abs(base) == 1:
         return base**n
     if abs(n) * _bits(base) > MAX_BITS:
-        raise TooComplex(f"a power with about {abs(n) * _bits(base)} bits")
+        raise TooComplex(f"a power with more than {MAX_BITS} bits")
     return base**n
 
 
@@ -165,14 +171,14 @@ def _func_value(node: Func, env: dict[str, Fraction] | None) -> Fraction | None:
         if n is None or n < 0:
             return None
         if n > MAX_FACTORIAL:
-            raise TooComplex(f"{n}! is too large to compute")
+            raise TooComplex(f"{_shown(n)}! is too large to compute")
         return Fraction(math.factorial(n))
     if name == "binom":
         n, k = _int(xs[0]), _int(xs[1])
         if n is None or k is None or n < 0:
             return None
         if n > 20 * MAX_FACTORIAL:
-            raise TooComplex(f"binomial({n}, {k}) is too large to compute")
+            raise TooComplex(f"binomial({_shown(n)}, {_shown(k)}) is too large to compute")
         return Fraction(math.comb(n, k)) if 0 <= k <= n else Fraction(0)
     if name in ("max", "min") and xs:
         return max(xs) if name == "max" else min(xs)

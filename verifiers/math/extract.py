@@ -11,22 +11,37 @@ self-correction that ends in a new final answer is judged by that answer):
 - "the answer is ...", "Final Answer: ..." (up to the end of the sentence or line);
 - GSM8K's ``#### ...``.
 
-With none of these, and ``fallback=True`` (the default): the whole text when it reads as a bare
-answer (``1 000``, ``\\frac{1}{3} \\text{meters}``, ``$x \\in [-2,7]$``), otherwise the later of the
-last math span (``$...$``, ``\\(...\\)``, ``\\[...\\]``) and the last number in the prose (a number
-glued to a preceding letter, as in ``AZYUK2A``, does not count).
+With none of these, ``fallback`` decides:
 
-The fallback reads only the last `FALLBACK_WINDOW` characters. The text after the last
-``</think>`` is searched when there is one, and chat-template stop
-tokens (``<|im_end|>``, ``<|im_start|>``, ...) end the response. Every step is linear in the
-length of the text; nothing here evaluates anything.
+- ``"whole"`` (the default): the whole completion, when it is itself one answer (``7``,
+  ``1 000``, ``\\frac{1}{3} \\text{meters}``, ``$x \\in [-2,7]$``, a word answer such as ``Evelyn``).
+  Prose is not: "I think 41 or 42", "Candidates: 3, 5, 7" and "I do not know" have no answer.
+- ``"last"`` (opt-in, lm-eval-style flexible extraction for evaluations): also the later of the
+  last math span (``$...$``, ``\\(...\\)``, ``\\[...\\]``) and the last number in the prose (a
+  number glued to a preceding letter, as in ``AZYUK2A``, does not count). Not for rewards: a
+  policy learns to end its text in a number.
+- ``"none"``: marked answers only.
+
+Reasoning is never the answer: only the text after the last closing tag of a reasoning block
+(``</think>`` by default; ``reasoning`` sets the tags) is searched, and a block opened and never
+closed (a generation cut off mid-thought) means no answer, whatever it holds. Chat-template stop
+tokens (``<|im_end|>``, ``<|im_start|>``, ...) end the response first. The ``"last"`` fallback
+reads only the last `FALLBACK_WINDOW` characters. Every step is linear in the length of the
+text; nothing here evaluates anything.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Literal
 
-__all__ = ["answer_like", "extract_answer"]
+from assay.verifiers.extract import REASONING_TAGS, drop_reasoning
+
+__all__ = ["FALLBACKS", "Fallback", "answer_like", "extract_answer"]
+
+Fallback = Literal["none", "whole", "last"]
+"""Where an answer is looked for when nothing marks one (see the module docstring)."""
+FALLBACKS: tuple[Fallback, ...] = ("none", "whole", "last")
 
 _STOP = re.compile(
     r"<\|im_end\|>|<\|im_start\|>|<\|endoftext\|>|<\|eot_id\|>|<\|end\|>|<\uff5cend\u2581of\u2581sentence\uff5c>"
@@ -39,6 +54,12 @@ _NUMBER = re.compile(
     r"(?<![A-Za-z_\d.])(?:-\s?)?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+(?!\d|\.\d))?(?:\s*%)?"
 )
 _WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
+_PLAIN_WORD = re.compile(r"[A-Za-z']+")
+_HEDGES = frozenset(
+    {"i", "i'm", "im", "we", "you", "me", "my", "know", "think", "sure", "unsure", "idea", "guess",
+     "maybe", "perhaps", "cannot", "can't", "don't", "dont"}
+)  # fmt: skip
+"""Words of someone talking about the answer, not giving one ("I do not know", "not sure")."""
 _TEXT_CMD = re.compile(
     r"\\(?:text|textbf|textit|mbox|mathrm|textnormal)\s*\{|\\(?:begin|end|operatorname|mathbb)\s*\{[A-Za-z*]*\}"
 )
@@ -83,14 +104,12 @@ def _marker_ends(text: str) -> list[int]:
     return [offset + m.end() for m in _MARKER.finditer(tail)]
 
 
-def _cut(text: str) -> str:
+def _cut(text: str, reasoning: tuple[str, str]) -> str | None:
+    """The response up to its first stop token, after its reasoning (None: cut off mid-thought)."""
     stop = _STOP.search(text)
     if stop is not None:
         text = text[: stop.start()]
-    think = text.rfind("</think>")
-    if think != -1:
-        text = text[think + len("</think>") :]
-    return text
+    return drop_reasoning(text, reasoning)
 
 
 MAX_BOXES = 64
@@ -226,7 +245,7 @@ def answer_like(s: str) -> bool:
 
     True when every English-looking word in it is known vocabulary (units, connectors, function
     names) once ``\\text{}`` wrappers are set aside, or when it is a short phrase without digits
-    (a word answer such as ``Evelyn``).
+    (a word answer such as ``Evelyn``) that is not a hedge ("I do not know", "not sure").
     """
     t = _strip_math(s)
     if not t:
@@ -237,7 +256,9 @@ def answer_like(s: str) -> bool:
     if not unknown:
         return True
     has_math = any(c.isdigit() or c in "=+^_\\<>" for c in t)
-    return not has_math and len(t.split()) <= 4
+    if has_math or len(t.split()) > 4:
+        return False
+    return not any(w.group(0).lower() in _HEDGES for w in _PLAIN_WORD.finditer(t))
 
 
 def _spans(text: str) -> list[tuple[int, int, str]]:
@@ -282,10 +303,35 @@ FALLBACK_WINDOW = 20_000
 answer is at the end of a response, and this keeps a 10 MB response cheap."""
 
 
-def _fallback(text: str) -> str | None:
+def _whole(text: str) -> str | None:
+    """The whole text when it is itself one answer: a bare answer, one short token, or one math
+    span and nothing else (``$$\\text{a regular hexagon}$$``)."""
     t = text.strip()
     if (len(t) <= 300 and answer_like(t)) or (len(t) <= 100 and t and not any(c.isspace() for c in t)):
         return t
+    if len(t) <= 300:
+        spans = _spans(t)
+        if len(spans) == 1 and spans[0][0] == 0 and spans[0][1] == len(t) and spans[0][2]:
+            return spans[0][2]
+    return None
+
+
+def _single(text: str) -> str | None:
+    """The one math span or number in ``text`` (prose around one value), None if several."""
+    spans = [s for s in _spans(text) if s[2]]
+    if len(spans) > 1:
+        return None
+    masked = text if not spans else text[: spans[0][0]] + " " + text[spans[0][1] :]
+    numbers = [m.group(0).replace(" ", "") for m in _NUMBER.finditer(masked)]
+    if len(spans) + len(numbers) != 1:
+        return None
+    return spans[0][2] if spans else numbers[0]
+
+
+def _fallback(text: str) -> str | None:
+    whole = _whole(text)
+    if whole is not None:
+        return whole
     if len(text) > FALLBACK_WINDOW:
         cut = len(text) - FALLBACK_WINDOW
         newline = text.find("\n", cut)
@@ -313,14 +359,25 @@ def _refine(content: str) -> str | None:
     tail = c.lower().rfind(" is ")
     if tail != -1 and answer_like(c[tail + 4 :]):
         return c[tail + 4 :].strip()
-    return _fallback(c) or c
+    return _single(c) or c
 
 
-def extract_answer(text: str, *, fallback: bool = True) -> str | None:
-    """The final answer in ``text`` (see the module docstring), or None when there is none."""
+def extract_answer(
+    text: str, *, fallback: Fallback = "whole", reasoning: tuple[str, str] = REASONING_TAGS
+) -> str | None:
+    """The final answer in ``text`` (see the module docstring), or None when there is none.
+
+    ``fallback``: ``"whole"``, ``"last"`` or ``"none"``; ``reasoning``: the (opening, closing)
+    tags of a reasoning block, whose content is never the answer.
+    """
     if not isinstance(text, str):
         raise TypeError(f"text must be str, got {type(text).__name__}")
-    text = _cut(text)
+    if fallback not in FALLBACKS:
+        raise ValueError(f"fallback must be one of {FALLBACKS}, got {fallback!r}")
+    cut = _cut(text, reasoning)
+    if cut is None:
+        return None
+    text = cut
     best: tuple[int, str, str] | None = None  # (end, kind, content)
 
     def offer(end: int, kind: str, content: str) -> None:
@@ -353,6 +410,6 @@ def extract_answer(text: str, *, fallback: bool = True) -> str | None:
         refined = _refine(content)
         if refined:
             return refined
-    if not fallback:
+    if fallback == "none":
         return None
-    return _fallback(text)
+    return _whole(text) if fallback == "whole" else _fallback(text)

@@ -19,6 +19,15 @@ agree), degrees, base-n numbers (``204_5``), LaTeX noise (``\\left``, ``\\!``, `
 
 **Reward-hacking policy.** One final answer is judged:
 
+- Reasoning is never the answer: only the text after the last ``</think>`` is read
+  (``reasoning_tags`` sets the tags), and a reasoning block that is never closed (a generation
+  cut off mid-thought) is NO_ANSWER, even when it holds a ``\\boxed{}``.
+- An answer is marked, or it is the whole completion: with no marked answer, the completion
+  counts only when all of it (after the reasoning) is itself one answer (``7``, ``\\frac{1}{2}``,
+  ``x \\in [0, 1)``). No number is picked out of prose: "I think 41 or 42" and "Candidates: 3, 5,
+  7" are NO_ANSWER. ``fallback="last"`` opts in to lm-eval-style flexible extraction (the last
+  math span or number) for evaluations; never for rewards, since a policy learns to end its
+  text in a number.
 - Only the *last* final answer counts (the last ``\\boxed{}`` group, ``<answer>``, "the answer
   is", ``####``). A clear self-correction ("... \\boxed{3}. Wait, that is wrong: \\boxed{4}") is
   judged by its final answer, 4.
@@ -62,8 +71,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from assay.verifiers.base import Status, Task, Verdict
+from assay.verifiers.extract import REASONING_TAGS, drop_reasoning
 from assay.verifiers.math.equiv import DEFAULT_APPROX_DIGITS, normalize_text
-from assay.verifiers.math.extract import extract_answer
+from assay.verifiers.math.extract import FALLBACKS, Fallback, extract_answer
 
 __all__ = ["MathVerifier", "extract_answer", "is_equiv", "reference_answer"]
 
@@ -100,8 +110,9 @@ def clear_cache() -> None:
 
 def reference_answer(answer: str) -> str:
     """The bare reference answer: the final answer of a worked solution (``\\boxed{}``,
-    ``####``...) or the text itself."""
-    found = extract_answer(answer)
+    ``####``...) or the text itself. References are trusted: the flexible ``"last"`` fallback
+    reads them."""
+    found = extract_answer(answer, fallback="last")
     return found if found is not None else answer.strip()
 
 
@@ -122,8 +133,11 @@ class MathVerifier:
         max_chars: Longer completions get NO_ANSWER without being read.
         max_answer_chars: Longer extracted answers get TIMEOUT without being parsed (or twice the
             reference's length, if that is more).
-        fallback: When no marked answer exists, fall back to the whole text (if it reads as a
-            bare answer), the last math span, or the last number.
+        fallback: When no answer is marked: ``"whole"`` (default) takes the whole completion
+            when it is itself one answer; ``"last"`` also the last math span or number
+            (flexible extraction, for evaluations only); ``"none"`` nothing.
+        reasoning_tags: The (opening, closing) tags of a reasoning block, never read for the
+            answer; an unclosed block means NO_ANSWER.
         approx_digits: Significant digits a decimal needs to stand for an exact reference.
         memory_mb: Memory budget of a worker process beyond its start-up size.
     """
@@ -131,9 +145,10 @@ class MathVerifier:
     timeout_s: float = 5.0
     max_chars: int = 1_000_000
     max_answer_chars: int = 2_000
-    fallback: bool = True
+    fallback: Fallback = "whole"
     approx_digits: int = DEFAULT_APPROX_DIGITS
     memory_mb: int = 1_024
+    reasoning_tags: tuple[str, str] = REASONING_TAGS
 
     def __post_init__(self) -> None:
         if not self.timeout_s > 0:
@@ -144,6 +159,11 @@ class MathVerifier:
             raise ValueError(f"approx_digits must be >= 1, got {self.approx_digits}")
         if self.memory_mb < 64:
             raise ValueError(f"memory_mb must be >= 64, got {self.memory_mb}")
+        if self.fallback not in FALLBACKS:
+            raise ValueError(f"fallback must be one of {FALLBACKS}, got {self.fallback!r}")
+        tags = self.reasoning_tags
+        if not (isinstance(tags, tuple) and len(tags) == 2 and all(isinstance(t, str) and t for t in tags)):
+            raise ValueError(f"reasoning_tags must be two non-empty strings, got {tags!r}")
 
     def __call__(self, completion: str, task: Task, /) -> Verdict:
         if task.answer is None:
@@ -161,8 +181,13 @@ class MathVerifier:
                 Status.NO_ANSWER,
                 reason=f"completion has {len(completion)} chars, more than max_chars={self.max_chars}",
             )
-        pred = extract_answer(completion, fallback=self.fallback)
+        pred = extract_answer(completion, fallback=self.fallback, reasoning=self.reasoning_tags)
         if pred is None:
+            if drop_reasoning(completion, self.reasoning_tags) is None:
+                return Verdict(
+                    Status.NO_ANSWER,
+                    reason=f"no final answer: a {self.reasoning_tags[0]} block is never closed",
+                )
             return Verdict(Status.NO_ANSWER, reason="no final answer found")
         return self.compare(pred, reference_answer(reference))
 

@@ -58,6 +58,26 @@ class TokenScript:
         return out
 
 
+@pytest.fixture(scope="session")
+def flexible_add_env():
+    """The id of an Arithmetic env judged with the opt-in last-number extraction
+    (`FLEXIBLE_EXTRACT`). An untrained tiny model's random text earns some reward there (the
+    strict default gives it almost none), which the trainer-mechanics tests need for non-zero
+    advantages in their first steps."""
+    import gymnasium as gym
+
+    from assay.verifiers.match import FLEXIBLE_EXTRACT, NumberMatch
+
+    env_id = "assay-test/FlexibleArithmetic-v0"
+    gym.register(
+        env_id,
+        entry_point="assay.envs.math.arithmetic:ArithmeticEnv",
+        kwargs={"verifier": NumberMatch(extract=FLEXIBLE_EXTRACT)},
+    )
+    yield env_id
+    del gym.registry[env_id]
+
+
 @pytest.fixture
 def add_kwargs():
     """Env kwargs of the tiny-model addition task (a, b in [0, 5), prompt "a + b=")."""

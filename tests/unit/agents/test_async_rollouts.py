@@ -37,8 +37,19 @@ def _gap(model, tokenizer, episodes):
 
 
 @pytest.mark.parametrize("handover", [0, 2])
-def test_each_batch_is_sampled_with_the_weights_one_update_old(arith_dir, tmp_path, add_kwargs, handover):
-    trainer = GRPO(_cfg(arith_dir, tmp_path, add_kwargs, filter_groups=False, async_handover=handover))
+def test_each_batch_is_sampled_with_the_weights_one_update_old(
+    arith_dir, tmp_path, add_kwargs, handover, flexible_add_env
+):
+    trainer = GRPO(
+        _cfg(
+            arith_dir,
+            tmp_path,
+            add_kwargs,
+            filter_groups=False,
+            async_handover=handover,
+            env=flexible_add_env,
+        )
+    )
     snapshot = lambda: {k: v.clone() for k, v in trainer.model.state_dict().items()}  # noqa: E731
     batches, thetas = [], [snapshot()]  # thetas[i]: the weights after i updates
     rollout = trainer.rollout
@@ -82,13 +93,20 @@ def test_async_runs_are_deterministic_and_resume_exactly(arith_dir, tmp_path, ad
         assert k == k2 and torch.equal(v, v2)
 
 
-def test_the_run_is_the_same_whoever_samples_each_batch(arith_dir, tmp_path, add_kwargs):
+def test_the_run_is_the_same_whoever_samples_each_batch(arith_dir, tmp_path, add_kwargs, flexible_add_env):
     """Hand-over at batch 0 (the worker samples all), 3 (the trainer samples 0-2), never within
     the run (the trainer samples all), or when the worker is up: the same metrics and weights."""
     runs = {}
     for handover in (0, 3, 100, None):
         trainer = GRPO(
-            _cfg(arith_dir, tmp_path / str(handover), add_kwargs, steps=5, async_handover=handover)
+            _cfg(
+                arith_dir,
+                tmp_path / str(handover),
+                add_kwargs,
+                steps=5,
+                async_handover=handover,
+                env=flexible_add_env,
+            )
         )
         runs[handover] = (STRIP(trainer.train()), [p.detach().clone() for p in trainer.model.parameters()])
         trainer.close()

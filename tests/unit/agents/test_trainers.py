@@ -84,8 +84,8 @@ def test_logprob_gap_above_threshold_turns_on_truncated_importance_sampling(
     assert m["logprob_gap"] > 1e-3 and m["tis"] == 1.0
 
 
-def test_hf_sampler_needs_no_correction(arith_dir, tmp_path, add_kwargs):
-    trainer = GRPO(_cfg(GRPOConfig, arith_dir, tmp_path, add_kwargs))
+def test_hf_sampler_needs_no_correction(arith_dir, tmp_path, add_kwargs, flexible_add_env):
+    trainer = GRPO(_cfg(GRPOConfig, arith_dir, tmp_path, add_kwargs, env=flexible_add_env))
     rows = [trainer.step() for _ in range(3)]
     trainer.close()
     gaps = [r["logprob_gap"] for r in rows if r["skipped"] == 0.0]

@@ -12,7 +12,7 @@ from assay.envs.math.competition import AIMEEnv, MATHEnv
 from assay.envs.math.gsm8k import GSM8KEnv, gsm8k_answer
 from assay.envs.math.prompts import BOXED_INSTRUCTION
 from assay.errors import EnvError
-from assay.verifiers.base import Status
+from assay.verifiers.base import Status, Task
 
 ENVS = [GSM8KEnv, MATHEnv, AIMEEnv]
 
@@ -190,3 +190,37 @@ def test_auto_source_falls_back_to_the_fixture_when_the_hub_is_unavailable():
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["10", "True"]
+
+
+STRICT = [  # TRUST 18 and 19 as every math env's verifier sees them: (completion, status)
+    ("I think 41 or 42", Status.NO_ANSWER),
+    ("Candidates: 3, 5, 42", Status.NO_ANSWER),
+    ("1 2 3 42", (Status.NO_ANSWER, Status.INCORRECT)),  # MathVerifier: one answer, a list
+    ("<think>maybe \\boxed{42}? no</think> I do not know", Status.NO_ANSWER),
+    ("<think>so it is \\boxed{42", Status.NO_ANSWER),  # cut off mid-thought
+    ("<think>maybe 41</think> \\boxed{42}", Status.CORRECT),
+    ("<think>maybe 41</think>42", Status.CORRECT),
+    ("42", Status.CORRECT),
+]
+
+
+def _math_envs():
+    from assay.envs.math.arithmetic import ArithmeticEnv
+    from assay.envs.math.mathgen import MathGenEnv
+
+    return {
+        "Arithmetic": ArithmeticEnv,
+        "GSM8K": GSM8KEnv,
+        "MATH": MATHEnv,
+        "AIME": AIMEEnv,
+        "MathGen": MathGenEnv,
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_math_envs()))
+def test_every_env_that_extracts_answers_inherits_18_and_19(name):
+    env = _math_envs()[name]()
+    for completion, expected in STRICT:
+        env.reset(options={"task": Task(id="t/0", prompt="?", answer="42")})
+        status = env.step(completion)[4]["verdict"].status
+        assert status in (expected if isinstance(expected, tuple) else (expected,)), (completion, status)

@@ -296,3 +296,31 @@ def test_any_action_gives_an_observation_never_an_exception(envs_by_format, call
         assert all(r["ok"] or r["content"].startswith("error:") for r in info["tool_results"])
         if terminated or truncated:
             break
+
+
+def _shipped_tool_envs():
+    from assay.envs.tools.almanac import AlmanacEnv
+    from assay.envs.tools.multihop import MultiHopQAEnv
+    from assay.envs.tools.python_math import PythonMathEnv
+
+    return {"Almanac": AlmanacEnv, "MultiHopQA": MultiHopQAEnv, "PythonMath": PythonMathEnv}
+
+
+@pytest.mark.parametrize("name", sorted(_shipped_tool_envs()))
+@pytest.mark.parametrize(
+    ("final", "status"),
+    [
+        ("<think><answer>42</answer></think> no idea", Status.NO_ANSWER),
+        ("<think>it is <answer>42</answer>", Status.NO_ANSWER),  # cut off mid-thought
+        ("<think>maybe <answer>41</answer></think><answer>42</answer>", Status.CORRECT),
+    ],
+)
+def test_every_env_that_extracts_answers_inherits_18_and_19(name, final, status):
+    """The tool envs' final answers: a reasoning block is never the answer (TRUST 19, 20)."""
+    env = _shipped_tool_envs()[name]()
+    try:
+        env.reset(options={"task": Task(id="t/0", prompt="?", answer="42", meta={"match": "number"})})
+        *_, info = env.step(final)
+        assert info["verdict"].status is status, info["verdict"]
+    finally:
+        env.close()

@@ -27,6 +27,15 @@ def test_incorrect_and_no_answer_exit_1():
     assert code == 1 and out["status"] == "no_answer" and out["extracted"] is None
 
 
+def test_no_number_is_picked_out_of_prose_unless_last_number_is_asked_for():
+    code, out = run("--gold", "42", "--response", "I think 41 or 42")
+    assert code == 1 and out["status"] == "no_answer"
+    code, out = run("--gold", "42", "--response", "I think 41 or 42", "--last-number")
+    assert code == 0 and out["extracted"] == "42"
+    code, out = run("--gold", "7", "--response", "7", "--no-fallback")
+    assert code == 1 and out["status"] == "no_answer"
+
+
 def test_unreadable_reference_is_an_error_exit_2():
     code, out = run("--gold", "\\zzz{1}", "--response", "\\boxed{1}")
     assert code == 2 and out["status"] == "error"

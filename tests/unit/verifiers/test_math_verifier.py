@@ -78,6 +78,82 @@ def test_answer_longer_than_the_limit_is_timeout():
     assert v.status is Status.TIMEOUT
 
 
+TOO_LARGE = {
+    "power tower of 2s (ValueError: over 4,300 digits)": "2^{2^{2^{2^{2^{2^{2}}}}}}",
+    "factorial of 10^5000 (ValueError: over 4,300 digits)": "10^{5000}!",
+    "binomial of 10^5000": "\\binom{10^{5000}}{3}",
+    "one over a huge factorial": "\\frac{1}{(10^{5000})!}",
+    "e^e^e^10 (OverflowError)": "e^{e^{e^{10}}}",
+    "e^e^e^e^10 (OverflowError)": "e^{e^{e^{e^{10}}}}",
+    "cos of e^e^e^10 (OverflowError)": "\\cos(e^{e^{e^{10}}})",
+    "an interval ending at e^e^e^10": "[0, e^{e^{e^{10}}})",
+}
+
+
+@pytest.mark.parametrize("name", sorted(TOO_LARGE))
+def test_a_candidates_answer_never_produces_error(name):
+    """The candidate's fault is INCORRECT or TIMEOUT with a reason; ERROR is ours."""
+    budget = 5.0
+    start = time.monotonic()
+    verdict = MathVerifier(timeout_s=budget).verify(f"\\boxed{{{TOO_LARGE[name]}}}", "5")
+    elapsed = time.monotonic() - start
+    assert verdict.status in (Status.INCORRECT, Status.TIMEOUT), verdict
+    assert verdict.reason and "verifier failed" not in verdict.reason, verdict
+    assert elapsed < budget + SLACK, (name, elapsed)
+
+
+def test_a_reference_beyond_numeric_range_is_error_not_the_candidates_timeout():
+    from assay.verifiers.math.equiv import judge
+
+    assert judge("e^{e^{e^{e^{10}}}}", "5").status == "timeout"
+    blamed = judge("5", "e^{e^{e^{e^{10}}}}")
+    assert blamed.status == "error" and "reference" in blamed.reason, blamed
+
+
+@pytest.mark.parametrize(
+    ("completion", "gold", "status"),
+    [
+        ("I think 41 or 42", "42", Status.NO_ANSWER),
+        ("Candidates: 3, 5, 7", "7", Status.NO_ANSWER),
+        ("1 2 3 525", "525", Status.INCORRECT),  # the whole completion is one answer: a list
+        ("after some work, 2 + 5 = 7", "7", Status.NO_ANSWER),
+        ("7", "7", Status.CORRECT),
+        (" \\frac{1}{2}\n", "0.5", Status.CORRECT),
+    ],
+)
+def test_no_number_is_picked_out_of_prose_with_several_candidates(completion, gold, status):
+    assert V(completion, task(gold)).status is status
+
+
+def test_the_last_number_fallback_is_an_explicit_opt_in():
+    flexible = MathVerifier(timeout_s=BUDGET, fallback="last")
+    assert flexible("I think 41 or 42", task("42")).status is Status.CORRECT
+    assert flexible("Candidates: 3, 5, 7", task("7")).status is Status.CORRECT
+    assert MathVerifier(fallback="none")("7", task("7")).status is Status.NO_ANSWER
+
+
+@pytest.mark.parametrize(
+    ("completion", "status"),
+    [
+        ("<think>maybe \\boxed{525}? no</think> I do not know", Status.NO_ANSWER),
+        ("<think>so it is \\boxed{525", Status.NO_ANSWER),  # cut off mid-thought
+        ("<think>525</think>", Status.NO_ANSWER),
+        ("<think>maybe \\boxed{3}</think> so \\boxed{525}", Status.CORRECT),
+        ("<think>maybe 3</think>525", Status.CORRECT),
+    ],
+)
+def test_reasoning_blocks_are_never_the_answer(completion, status):
+    assert V(completion, task("525")).status is status
+    assert MathVerifier(timeout_s=BUDGET, fallback="last")(completion, task("525")).status is status
+
+
+def test_an_unclosed_reasoning_block_says_why_and_the_tags_are_configurable():
+    assert "never closed" in V("<think>\\boxed{525", task("525")).reason
+    custom = MathVerifier(timeout_s=BUDGET, reasoning_tags=("<reasoning>", "</reasoning>"))
+    assert custom("<reasoning>\\boxed{525}", task("525")).status is Status.NO_ANSWER
+    assert custom("<reasoning>\\boxed{3}</reasoning>\\boxed{525}", task("525")).status is Status.CORRECT
+
+
 def test_hedge_is_incorrect_and_self_correction_counts_its_final_answer():
     assert V("It is \\boxed{3} or \\boxed{5}.", task("5")).status is Status.INCORRECT
     fixed = "First I got \\boxed{3}. Wait, that misses a case. Recounting gives \\boxed{5}."
@@ -131,6 +207,10 @@ def test_is_equiv_on_bare_answers():
         ({"max_chars": 0}, "max_chars"),
         ({"approx_digits": 0}, "approx_digits"),
         ({"memory_mb": 10}, "memory_mb"),
+        ({"fallback": True}, "fallback"),
+        ({"fallback": "lenient"}, "fallback"),
+        ({"reasoning_tags": ("<think>",)}, "reasoning_tags"),
+        ({"reasoning_tags": ("", "</think>")}, "reasoning_tags"),
     ],
 )
 def test_bad_configuration_raises(bad, message):
