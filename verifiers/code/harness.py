@@ -44,6 +44,7 @@ from typing import Any, Literal
 
 from assay.sandboxes import ExecResult, Limits, Sandbox, SandboxError, Session, get_sandbox
 from assay.sandboxes.local import LocalSandbox
+from assay.sandboxes.runtime import runtime_problem
 from assay.sandboxes.worker import mark_own
 from assay.verifiers.base import Status, Verdict
 from assay.verifiers.code.spec import AssertTests, CallCase, FunctionTests, SpecError, StdioTests, parse_tests
@@ -493,7 +494,8 @@ def verify_program(
 ) -> Verdict:
     """Run ``program`` against ``tests`` (a `TestSpec` or its JSON form) and judge it.
 
-    Never raises on a bad program. A sandbox failure or broken tests give an ``ERROR`` verdict.
+    Never raises on a bad program. A sandbox failure, broken tests or a language whose runtime
+    cannot start in the sandbox under ``limits`` (`runtime_problem`) give an ``ERROR`` verdict.
 
     Args:
         program: The candidate's full source.
@@ -522,6 +524,11 @@ def verify_program(
         elif isinstance(spec, AssertTests):
             out = _run_assert_tests(program, spec, box, runner or default_runner(), timeout_s, base)
         else:
+            problem = runtime_problem(box, spec.language, base)
+            if problem is not None:  # could not judge: never a wrong answer
+                return Verdict(
+                    Status.ERROR, extracted=extracted, reason=problem, details={"sandbox": box.name}
+                )
             out = _run_stdio_tests(program, spec, box, timeout_s, base, stop_early=scoring == "all")
     except SandboxError as e:
         return Verdict(Status.ERROR, extracted=extracted, reason=f"sandbox failure: {e}")

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from assay.sandboxes.base import LANGUAGES
 from assay.verifiers.code.values import Tolerance, ValueRejected, decode
 from assay.verifiers.errors import VerifierError
 
@@ -203,7 +204,10 @@ def parse_tests(obj: Any) -> TestSpec:
             raise SpecError("function tests need at least one case")
         return FunctionTests(entry, tuple(calls), tol)
     if "cases" in obj:
-        return StdioTests(_io_cases(obj["cases"]), tol, str(obj.get("language", "python")))
+        language = obj.get("language", "python")
+        if language not in LANGUAGES:
+            raise SpecError(f"unknown language {language!r}; one of {sorted(LANGUAGES)}")
+        return StdioTests(_io_cases(obj["cases"]), tol, language)
     raise SpecError(
         "unrecognised tests: expected 'entry_point' + 'cases', stdin/stdout 'cases', or 'asserts'"
     )
