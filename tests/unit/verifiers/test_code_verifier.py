@@ -180,11 +180,8 @@ def test_code_verifier_on_tasks(box):
     assert verifier("```python\ndef f(x, k=0):\n    return helper(x) + k\n```", prompt_task).correct
 
 
-def test_cli_verify_code(tmp_path):
-    tests = tmp_path / "T.json"
-    tests.write_text(json.dumps(CALLS))
-    program = tmp_path / "P.py"
-    program.write_text("def f(x, k=0):\n    print('debug')\n    return 2 * x + k\n")
+def verify_code_cli(tests, program, *options):
+    """``assay verify code --tests TESTS --program PROGRAM OPTIONS`` in a subprocess."""
     run = [
         sys.executable,
         "-m",
@@ -196,14 +193,20 @@ def test_cli_verify_code(tmp_path):
         "--program",
         str(program),
     ]
-    out = subprocess.run(
-        [*run, "--sandbox", "local", "--timeout", "2"], capture_output=True, text=True, check=False
-    )
+    return subprocess.run([*run, *options], capture_output=True, text=True, check=False)
+
+
+def test_cli_verify_code(tmp_path):
+    tests = tmp_path / "T.json"
+    tests.write_text(json.dumps(CALLS))
+    program = tmp_path / "P.py"
+    program.write_text("def f(x, k=0):\n    print('debug')\n    return 2 * x + k\n")
+    out = verify_code_cli(tests, program, "--sandbox", "local", "--timeout", "2")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["status"] == "correct" and result["score"] == 1.0 and result["details"]["passed"] == 3
     program.write_text("def f(x, k=0):\n    return 0\n")
-    out = subprocess.run([*run, "--sandbox", "local"], capture_output=True, text=True, check=False)
+    out = verify_code_cli(tests, program, "--sandbox", "local")
     assert json.loads(out.stdout)["status"] == "incorrect" and out.returncode == 1
 
 
@@ -225,22 +228,11 @@ def test_candidate_output_never_makes_the_verifier_raise(tmp_path):
     """Through the CLI: one JSON verdict on stdout, whatever the candidate returns."""
     tests = tmp_path / "T.json"
     program = tmp_path / "P.py"
-    run = [
-        sys.executable,
-        "-m",
-        "assay.cli",
-        "verify",
-        "code",
-        "--tests",
-        str(tests),
-        "--program",
-        str(program),
-    ]
     huge = {"$int": format(10**5000, "x")}
     for expected, returned in ((0.5, "10 ** 400"), (10**400, "1e308"), (huge, "10 ** 5000 + 1")):
         tests.write_text(json.dumps({"entry_point": "f", "cases": [{"args": [1], "expected": expected}]}))
         program.write_text(f"def f(x):\n    return {returned}\n")
-        out = subprocess.run([*run, "--sandbox", "local"], capture_output=True, text=True, check=False)
+        out = verify_code_cli(tests, program, "--sandbox", "local")
         assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
         (line,) = out.stdout.splitlines()
         verdict = json.loads(line)
