@@ -9,6 +9,8 @@
 Both run one program per `Sandbox.run` and return an `ExecResult`; `Sandbox.session` starts a
 program with a message channel. Both are a `PooledSandbox` (``pooled.py``): warm workers in the
 `WorkerPool` (``pool.py``) that the math verifier's worker processes use too. `get_sandbox` builds (and caches, per process) the default ones.
+`runtime_problem` says whether a sandbox can run a language at all under given limits
+(``runtime.py`` lists what each sandbox supports).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from assay.sandboxes.base import LANGUAGES, ExecResult, Language, Limits, Sandbox, Session
 from assay.sandboxes.errors import SandboxError, SandboxUnavailable
 from assay.sandboxes.local import LocalSandbox
+from assay.sandboxes.runtime import runtime_problem
 
 if TYPE_CHECKING:
     from assay.sandboxes.docker import DockerSandbox
@@ -38,6 +41,7 @@ __all__ = [
     "SandboxUnavailable",
     "Session",
     "get_sandbox",
+    "runtime_problem",
 ]
 
 _SHARED: dict[tuple[int, str], Sandbox] = {}

@@ -98,7 +98,9 @@ class Language:
     The binaries must exist inside the sandbox (the default Docker image has Python only; see
     `assay sandbox build --help`). Runtimes that reserve a large address space up front (V8,
     the JVM, Go) need ``Limits(memory_bytes=None)`` (or a few GiB): ``memory_bytes`` is an
-    address-space limit, not a resident-memory one.
+    address-space limit, not a resident-memory one. `assay.sandboxes.runtime_problem` checks
+    that a runtime starts under given limits (the code verifier gives ERROR, not INCORRECT,
+    when it does not).
 
     Attributes:
         name: Key in `LANGUAGES`.

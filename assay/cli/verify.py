@@ -1,7 +1,8 @@
 """``assay verify code|math``: judge one program or answer and print the verdict as one JSON object.
 
 Exit status: 0 correct, 1 not correct (incorrect, timeout, no answer), 2 the verifier could not
-judge (error), as for every verdict; a usage error is also 2 and a missing input file 4, with one
+judge (error), as for every verdict; ``verify code`` prints exactly one JSON verdict whatever the
+program does; a usage error is also 2 and a missing input file 4, with one
 ``error:`` line on stderr and no JSON.
 """
 
@@ -44,6 +45,8 @@ def code_cmd(
         raise UsageError(f"--sandbox must be docker, local or auto, got {sandbox!r}")
     if scoring not in ("all", "fraction"):
         raise UsageError(f"--scoring must be all or fraction, got {scoring!r}")
+    if not 0 < timeout < float("inf"):
+        raise UsageError(f"--timeout must be a positive number of seconds, got {timeout!r}")
     input_file(tests, option="--tests", what="JSON file of tests")
     input_file(program, option="--program", what="program file")
     from assay.verifiers.base import Status, Verdict
@@ -54,13 +57,16 @@ def code_cmd(
     except ValueError as e:
         verdict = Verdict(Status.ERROR, reason=f"{tests} is not valid JSON: {e}")
     else:
-        verdict = verify_program(
-            program.read_text(errors="replace"),
-            spec,
-            sandbox=sandbox,
-            timeout_s=timeout,
-            scoring="fraction" if scoring == "fraction" else "all",
-        )
+        try:
+            verdict = verify_program(
+                program.read_text(errors="replace"),
+                spec,
+                sandbox=sandbox,
+                timeout_s=timeout,
+                scoring="fraction" if scoring == "fraction" else "all",
+            )
+        except Exception as e:  # noqa: BLE001 - a broken verifier is an ERROR verdict, never a traceback
+            verdict = Verdict(Status.ERROR, reason=f"the verifier failed: {type(e).__name__}: {str(e)[:500]}")
     typer.echo(json.dumps(verdict.to_dict()))
     _exit(verdict.status.value)
 

@@ -8,6 +8,8 @@ laptop without a daemon, required in CI with ASSAY_REQUIRE_DOCKER=1).
 """
 
 import json
+import shutil
+import time
 
 import pytest
 from tiers import require_or_skip
@@ -302,3 +304,115 @@ def test_the_in_process_peer_harness_is_fooled_where_ours_is_not(box):
     assert execution.check_correctness(alias_problem, alias, 3.0)["passed"]
     rejected(always_equal, SPECS["asserts"], box)
     rejected(alias, {"setup": alias_problem["test"], "check": "check", "entry_point": "sort_copy"}, box)
+
+
+# -- the trust issue's items 10, 13-16 ---------------------------------------------------------
+
+JS_SUM = "const [a, b] = require('fs').readFileSync(0, 'utf8').trim().split(' ').map(Number);\nconsole.log(a + b);\n"
+JS_TESTS = {"cases": [{"stdin": "2 3\n", "stdout": "5\n"}], "language": "javascript"}
+
+
+def test_a_runtime_that_cannot_start_is_error_not_incorrect(box):
+    # locally V8 cannot reserve its address space under the fixture's 256 MiB; Docker has no node
+    v = verify(JS_SUM, JS_TESTS, box)
+    assert v.status is Status.ERROR and "cannot run javascript" in v.reason, v
+    assert verify(JS_SUM, JS_TESTS, box).status is Status.ERROR  # the cached answer agrees
+    roomy = Limits(memory_bytes=None, processes=None)
+    if box.name == "docker":
+        v = verify_program(JS_SUM, JS_TESTS, sandbox=box, timeout_s=10.0, limits=roomy)
+        assert v.status is Status.ERROR and "not found" in v.reason, v
+    elif shutil.which("node"):
+        assert verify_program(JS_SUM, JS_TESTS, sandbox=box, timeout_s=10.0, limits=roomy).correct
+        wrong = verify_program("console.log(6)", JS_TESTS, sandbox=box, timeout_s=10.0, limits=roomy)
+        assert wrong.status is Status.INCORRECT, wrong
+
+
+def test_candidate_output_never_makes_the_verifier_raise(box):
+    huge = 10**5000
+    cases = {
+        "half": ({"args": [1], "expected": 0.5}, "10 ** 400"),
+        "big": ({"args": [1], "expected": 10**400}, "1e308"),
+        "huge": ({"args": [1], "expected": {"$int": format(huge, "x")}}, "10 ** 5000 + 1"),
+    }
+    for name, (case, returned) in cases.items():
+        spec = {"entry_point": "f", "cases": [case]}
+        v = rejected(f"def f(x):\n    return {returned}\n", spec, box, status=Status.INCORRECT)
+        assert "wrong result" in v.reason, (name, v)
+    v = rejected(
+        "def f(x):\n    return 10 ** 5000 + 1\n", {"entry_point": "f", "cases": [cases["huge"][0]]}, box
+    )
+    assert "digits" in v.reason
+    asserts = {"setup": "H = 10 ** 5000", "asserts": ["assert f(1) == H"], "entry_point": "f"}
+    rejected("def f(x):\n    return 10 ** 5000 + 1\n", asserts, box, status=Status.INCORRECT)
+    assert verify("def f(x):\n    return 10 ** 5000\n", asserts, box).correct
+
+
+def test_replies_are_bounded(box, spec):
+    flood = "def add(a, b):\n    return 'x' * (60 << 20)\n"
+    t0 = time.monotonic()
+    v = rejected(flood, spec, box)
+    assert time.monotonic() - t0 < 10 * TIMEOUT_S, v
+    assert "more than" in v.reason or "killed" in v.reason, v
+    # an honest large reply still passes: the bound follows the expected value
+    n = 200_000
+    big = {"entry_point": "upto", "cases": [{"args": [n], "expected": list(range(n))}]}
+    assert verify("def upto(n):\n    return list(range(n))\n", big, box).correct
+
+
+def test_host_side_work_on_candidate_text_is_bounded(box):
+    # 80k f-string fields: CPython 3.11 takes seconds to compile this; it must always be the
+    # sandbox's time (and verdict), never the host's, however often the program is seen
+    program = "x = int(input())\ns = f'" + "{x}" * 80_000 + "'\nprint(len(s))\n"
+    stdio = [{"stdin": "7\n", "stdout": "80000\n"}]
+    verdicts = []
+    for _ in range(3):
+        t0 = time.monotonic()
+        verdicts.append(verify_program(program, stdio, sandbox=box, timeout_s=1.0))
+        assert time.monotonic() - t0 < 6.0, verdicts[-1]
+    assert {v.status for v in verdicts} == {Status.TIMEOUT}, verdicts
+
+
+def test_argument_mutation_is_checked(box):
+    calls = {"entry_point": "sort_list", "cases": [{"args": [[3, 1, 2]], "expected": [1, 2, 3]}]}
+    assert verify("def sort_list(xs):\n    return sorted(xs)\n", calls, box).correct
+    v = rejected("def sort_list(xs):\n    xs.sort()\n    return xs\n", calls, box, status=Status.INCORRECT)
+    assert "mutated its arguments" in v.reason and "[1, 2, 3]" in v.reason, v
+    rejected("def sort_list(xs):\n    out = sorted(xs)\n    xs.append(0)\n    return out\n", calls, box)
+    rejected("def sort_list(xs):\n    xs.append(lambda: 0)\n    return sorted(xs[:3])\n", calls, box)
+    # a case that declares the arguments after the call lets an honest in-place function pass
+    in_place = {
+        "entry_point": "sort_in_place",
+        "cases": [
+            {"args": [[3, 1, 2]], "kwargs": {"d": {"k": 1}}, "expected": None, "args_after": [[1, 2, 3]]}
+        ],
+    }
+    assert verify("def sort_in_place(xs, d):\n    xs.sort()\n", in_place, box).correct
+    v = rejected("def sort_in_place(xs, d):\n    return None\n", in_place, box)
+    assert "wrong arguments after the call" in v.reason, v
+    rejected("def sort_in_place(xs, d):\n    xs.sort()\n    d.clear()\n", in_place, box)
+
+    check = "def check(candidate):\n    data = [3, 1, 2]\n    out = candidate(data)\n    assert out == [1, 2, 3]\n"
+    sort_in_place_and_return = "def sort_list(xs):\n    xs.sort()\n    return xs\n"
+    literal = {
+        "setup": "",
+        "asserts": ["assert sort_list([3, 1, 2]) == [1, 2, 3]"],
+        "entry_point": "sort_list",
+    }
+    # assert-style, by default: the tests never see the change (HumanEval/70's gold empties its
+    # argument); with "mutations": "fail" a change fails the case
+    assert verify(sort_in_place_and_return, literal, box).correct
+    strict = {"setup": check, "check": "check", "entry_point": "sort_list", "mutations": "fail"}
+    assert verify("def sort_list(xs):\n    return sorted(xs)\n", strict, box).correct
+    v = rejected(sort_in_place_and_return, strict, box, status=Status.INCORRECT)
+    assert "mutated its arguments" in v.reason, v
+    # "visible": the tests see the change as in one process, so in-place functions can be tested
+    visible = {
+        "setup": "",
+        "asserts": [
+            "xs = [3, 1, 2]\nnested = [[2, 1]]\nsort_in_place(xs)\nsort_in_place(nested[0])\nassert xs == [1, 2, 3] and nested == [[1, 2]]"
+        ],
+        "entry_point": "sort_in_place",
+        "mutations": "visible",
+    }
+    assert verify("def sort_in_place(xs):\n    xs.sort()\n", visible, box).correct
+    rejected("def sort_in_place(xs):\n    return sorted(xs)\n", visible, box)

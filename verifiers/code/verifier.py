@@ -21,7 +21,8 @@ class CodeVerifier:
 
     The program is the completion's code (`extract_code`) after ``task.meta["preamble"]`` when the
     task has one (`compose_program`); a completion that is a bare continuation of the preamble
-    (parses only after it) is taken as is. No extractable code is ``NO_ANSWER``.
+    (parses only after it, see `parses`: never more than ``MAX_PARSE_CHARS`` together) is taken as
+    is. No extractable code is ``NO_ANSWER``.
 
     Attributes:
         sandbox: ``"auto"`` (Docker when ready, else local), ``"docker"``, ``"local"`` or a `Sandbox`.

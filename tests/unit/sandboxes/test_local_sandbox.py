@@ -209,3 +209,19 @@ def test_get_sandbox_is_shared_per_process_and_validates():
     mine.close()
     with pytest.raises(ValueError, match="sandbox must be"):
         get_sandbox("vm")
+
+
+def test_host_compiles_only_our_own_sources():
+    """Item 15 of the trust issue: candidate source is compiled in the sandbox, never here."""
+    from assay.sandboxes.worker import _bytecode, build_spec, mark_own
+
+    def spec(source):
+        return build_spec(
+            source, language="python", stdin="", argv=(), env=None, files=None, limits=Limits(), channel=False
+        )
+
+    candidate = "print('candidate')\n"
+    assert all(_bytecode(spec(candidate)) is None for _ in range(5))
+    ours = "print('ours, test_host_compiles_only_our_own_sources')\n"
+    mark_own(ours)
+    assert _bytecode(spec(ours)) is not None

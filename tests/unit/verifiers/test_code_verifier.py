@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -58,6 +59,13 @@ def test_parse_tests_reads_the_three_forms():
         ([{"stdin": 1, "stdout": "x"}], "stdin"),
         ({"whatever": 1}, "unrecognised"),
         ({"cases": [], "tolerance": {"rel": 2}}, "tolerance"),
+        ({"cases": [], "language": "cobol"}, "unknown language"),
+        ({"entry_point": "f", "cases": [{"args": [1], "expected": 1, "args_after": []}]}, "args_after"),
+        (
+            {"entry_point": "f", "cases": [{"args": [], "expected": 1, "kwargs_after": {"k": 1}}]},
+            "kwargs_after",
+        ),
+        ({"setup": "", "asserts": ["assert f()"], "entry_point": "f", "mutations": "maybe"}, "mutations"),
     ],
 )
 def test_parse_tests_rejects_malformed_specs(bad, match):
@@ -172,11 +180,8 @@ def test_code_verifier_on_tasks(box):
     assert verifier("```python\ndef f(x, k=0):\n    return helper(x) + k\n```", prompt_task).correct
 
 
-def test_cli_verify_code(tmp_path):
-    tests = tmp_path / "T.json"
-    tests.write_text(json.dumps(CALLS))
-    program = tmp_path / "P.py"
-    program.write_text("def f(x, k=0):\n    print('debug')\n    return 2 * x + k\n")
+def verify_code_cli(tests, program, *options):
+    """``assay verify code --tests TESTS --program PROGRAM OPTIONS`` in a subprocess."""
     run = [
         sys.executable,
         "-m",
@@ -188,12 +193,47 @@ def test_cli_verify_code(tmp_path):
         "--program",
         str(program),
     ]
-    out = subprocess.run(
-        [*run, "--sandbox", "local", "--timeout", "2"], capture_output=True, text=True, check=False
-    )
+    return subprocess.run([*run, *options], capture_output=True, text=True, check=False)
+
+
+def test_cli_verify_code(tmp_path):
+    tests = tmp_path / "T.json"
+    tests.write_text(json.dumps(CALLS))
+    program = tmp_path / "P.py"
+    program.write_text("def f(x, k=0):\n    print('debug')\n    return 2 * x + k\n")
+    out = verify_code_cli(tests, program, "--sandbox", "local", "--timeout", "2")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["status"] == "correct" and result["score"] == 1.0 and result["details"]["passed"] == 3
     program.write_text("def f(x, k=0):\n    return 0\n")
-    out = subprocess.run([*run, "--sandbox", "local"], capture_output=True, text=True, check=False)
+    out = verify_code_cli(tests, program, "--sandbox", "local")
     assert json.loads(out.stdout)["status"] == "incorrect" and out.returncode == 1
+
+
+def test_host_side_work_on_candidate_text_is_bounded():
+    # 240 KB, 80k f-string fields: CPython 3.11's parser took 6.8 s on this (quadratic)
+    body = "def f(x):\n    s = f'" + "{x}" * 80_000 + "'\n    return len(s)\n"
+    t0 = time.monotonic()
+    assert extract_code(body) is None  # unfenced and too long to parse here: not taken as code
+    assert extract_code("```python\n" + body + "```") == body.rstrip("\n")
+    assert compose_program("def f(x):\n", body, ["f"]).endswith(body)
+    assert compose_program("def f(x):\n", "    return 1\n", ["f"]) == "def f(x):\n    return 1\n"
+    verifier = CodeVerifier(sandbox="local")
+    task = Task("t/0", "p", meta={"tests": CALLS, "preamble": "def f(x):\n"})
+    assert verifier(body[len("def f(x):\n") :], task).status is Status.NO_ANSWER
+    assert time.monotonic() - t0 < 1.0
+
+
+def test_candidate_output_never_makes_the_verifier_raise(tmp_path):
+    """Through the CLI: one JSON verdict on stdout, whatever the candidate returns."""
+    tests = tmp_path / "T.json"
+    program = tmp_path / "P.py"
+    huge = {"$int": format(10**5000, "x")}
+    for expected, returned in ((0.5, "10 ** 400"), (10**400, "1e308"), (huge, "10 ** 5000 + 1")):
+        tests.write_text(json.dumps({"entry_point": "f", "cases": [{"args": [1], "expected": expected}]}))
+        program.write_text(f"def f(x):\n    return {returned}\n")
+        out = verify_code_cli(tests, program, "--sandbox", "local")
+        assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+        (line,) = out.stdout.splitlines()
+        verdict = json.loads(line)
+        assert verdict["status"] == "incorrect" and "wrong result" in verdict["reason"], verdict

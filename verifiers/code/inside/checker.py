@@ -9,7 +9,9 @@ into built-in values. The expected values stay here; the candidate only ever see
 
 Messages in: ``{"setup": code, "cases": [code, ...], "names": [...]}``, then replies to calls:
 ``{"ok": true, "value": ...}``, ``{"ok": false, "error": {"type", "message"}}`` or
-``{"gone": why}`` (the candidate died or timed out). Messages out:
+``{"gone": why}`` (the candidate died or timed out). A reply may carry ``"after": {"args": [...],
+"kwargs": {...}}`` (only when the tests asked for ``"mutations": "visible"``): the arguments as
+the call left them, written back into the test's own arguments (see `_write_back`). Messages out:
 ``{"call": name, "args": [...], "kwargs": {...}}``, ``{"case": i, "passed": bool, "error": str}``,
 ``{"harness_error": str}`` (the tests could not run: not the candidate's fault), ``{"done": true}``.
 """
@@ -79,6 +81,26 @@ def _exception(error: Any) -> BaseException:
     return RuntimeError(f"the candidate raised {name}: {message}")
 
 
+def _write_back(mine: Any, theirs: Any) -> None:
+    """Make the test's argument ``mine`` equal ``theirs`` in place, where its type allows.
+
+    Lists are updated item by item (so a nested list the test holds changes too), dicts and sets
+    are cleared and refilled; immutable values cannot have changed.
+    """
+    if type(mine) is list and type(theirs) is list:
+        if len(mine) != len(theirs):
+            mine[:] = theirs
+            return
+        for i, (a, b) in enumerate(zip(mine, theirs, strict=True)):
+            if type(a) in (list, dict, set) and type(a) is type(b):
+                _write_back(a, b)
+            else:
+                mine[i] = b
+    elif type(mine) is type(theirs) and type(mine) in (dict, set):
+        mine.clear()
+        mine.update(theirs)
+
+
 class Proxy:
     """Stands for the candidate's function ``name`` inside the tests."""
 
@@ -98,6 +120,14 @@ class Proxy:
         reply = _recv()
         if "gone" in reply:
             raise CandidateGone(str(reply["gone"]))
+        after = reply.get("after")
+        if isinstance(after, dict):
+            for mine, theirs in zip(args, decode(after.get("args", [])), strict=False):
+                _write_back(mine, theirs)
+            new_kwargs = decode(after.get("kwargs", {}))
+            for k, v in kwargs.items():
+                if k in new_kwargs:
+                    _write_back(v, new_kwargs[k])
         if reply.get("ok") is True:
             return decode(reply.get("value"))
         raise _exception(reply.get("error"))

@@ -10,7 +10,9 @@ do from this process: see expected values (they never enter it) or send anything
 
 Channel: fd 3 in, fd 4 out, each message a 4-byte big-endian length then JSON. Requests are
 ``{"id": n, "call": name, "args": [...], "kwargs": {...}}``; replies
-``{"id": n, "ok": true, "value": ...}`` or ``{"id": n, "ok": false, "error": {"type", "message"}}``.
+``{"id": n, "ok": true, "value": ...}`` or ``{"id": n, "ok": false, "error": {"type", "message"}}``,
+each with ``"after": {"args": [...], "kwargs": {...}}``, the arguments as the call left them
+(omitted when they are no longer plain data).
 The first message out is ``{"ready": true}``, or ``{"ready": false, "error": ...}`` when the
 module failed to load.
 """
@@ -58,6 +60,13 @@ def _describe(e: BaseException) -> dict[str, str]:
     return {"type": name, "message": str(e)[:2000]}
 
 
+def _after(args: list[Any], kwargs: dict[str, Any]) -> Any:
+    try:
+        return {"args": [encode(a) for a in args], "kwargs": {k: encode(v) for k, v in kwargs.items()}}
+    except BaseException:  # noqa: BLE001 - the call left something that is not plain data
+        return None
+
+
 def _serve() -> None:
     module: dict[str, Any] = {"__name__": "solution", "__file__": os.path.abspath("solution.py")}
     module["__builtins__"] = __builtins__
@@ -74,6 +83,8 @@ def _serve() -> None:
         if request is None:
             return
         reply: dict[str, Any] = {"id": request.get("id")}
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
         try:
             fn = module.get(request["call"])
             if not callable(fn):
@@ -86,6 +97,9 @@ def _serve() -> None:
             reply.update(ok=False, error={"type": "ValueRejected", "message": str(e)})
         except BaseException as e:  # noqa: BLE001 - the candidate's exception is a result, reported as data
             reply.update(ok=False, error=_describe(e))
+        after = _after(args, kwargs)
+        if after is not None:
+            reply["after"] = after
         try:
             _send(reply)
         except (TypeError, ValueError) as e:
