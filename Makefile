@@ -53,7 +53,7 @@ typecheck: setup tree
 
 # The layer rule (docs/architecture.md): contracts in pyproject.toml [tool.importlinter].
 layers: setup tree
-	cd $(TREE) && PYTHONPATH=. ../../$(VENV)/bin/lint-imports --config ../../pyproject.toml --no-cache
+	cd $(TREE) && PYTHONPATH=. ../../$(VENV)/bin/lint-imports ../../pyproject.toml --no-cache
 
 format: setup
 	$(VENV)/bin/ruff check --fix .
