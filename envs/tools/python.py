@@ -22,6 +22,7 @@ import json
 from typing import Any
 
 from assay.envs.tools.tool import Tool, ToolError
+from assay.sandboxes.worker import mark_own
 
 __all__ = ["HARNESS", "PythonTool", "ToolError"]
 
@@ -69,6 +70,7 @@ except BaseException as e:
     sys.exit(1)
 """
 """The program each call runs: replays earlier cells silently, then runs the new one."""
+mark_own(HARNESS)  # ours, not the model's: compiled once on the host
 
 
 class PythonTool:
