@@ -170,6 +170,49 @@ _KEYRING_SYSCALLS = {  # add_key, request_key, keyctl; the audit arch of the nat
 }
 
 
+_KEYRING_FILTER: list[Any] = []
+
+
+def _keyring_filter() -> Any:
+    """The seccomp program of `_deny_keyrings` (built once, in the forker: a job only installs it),
+    or None where the machine is not one of the known architectures."""
+    if not _KEYRING_FILTER:
+        import ctypes
+
+        known = _KEYRING_SYSCALLS.get(os.uname().machine)
+        if known is None:
+            _KEYRING_FILTER.append(None)
+            return None
+        arch, calls = known
+
+        class Filter(ctypes.Structure):
+            _fields_ = [
+                ("code", ctypes.c_ushort),
+                ("jt", ctypes.c_ubyte),
+                ("jf", ctypes.c_ubyte),
+                ("k", ctypes.c_uint32),
+            ]
+
+        class Program(ctypes.Structure):
+            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+
+        ld, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JSET|K, BPF_RET|K
+        allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
+        n = len(calls)
+        code = [
+            (ld, 0, 0, 4),  # arch
+            (jeq, 1, 0, arch),
+            (ret, 0, 0, enosys),
+            (ld, 0, 0, 0),  # syscall number
+            (jset, n + 2, 0, 0x40000000),  # an x32 call: to the last instruction
+        ]
+        code += [(jeq, n - i, 0, nr) for i, nr in enumerate(calls)]  # a keyring call: to eperm
+        code += [(ret, 0, 0, allow), (ret, 0, 0, eperm), (ret, 0, 0, enosys)]
+        insns = (Filter * len(code))(*[Filter(*c) for c in code])
+        _KEYRING_FILTER.append((Program(len(code), insns), insns, ctypes.byref))
+    return _KEYRING_FILTER[0]
+
+
 def _deny_keyrings() -> bool:
     """A seccomp filter: the kernel keyring calls fail with EPERM (keys outlive jobs).
 
@@ -178,41 +221,12 @@ def _deny_keyrings() -> bool:
     ``int 0x80``) fail with ENOSYS: nothing honest here makes them. Needs ``no_new_privs``.
     Returns False where the machine is not one of the known architectures.
     """
-    import ctypes
-    import platform
-
-    known = _KEYRING_SYSCALLS.get(platform.machine())
-    if known is None:
+    built = _keyring_filter()
+    if built is None:
         return False
-    arch, calls = known
-
-    class Filter(ctypes.Structure):
-        _fields_ = [
-            ("code", ctypes.c_ushort),
-            ("jt", ctypes.c_ubyte),
-            ("jf", ctypes.c_ubyte),
-            ("k", ctypes.c_uint32),
-        ]
-
-    class Program(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
-
-    ld, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JSET|K, BPF_RET|K
-    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
-    n = len(calls)
-    code = [
-        (ld, 0, 0, 4),  # arch
-        (jeq, 1, 0, arch),
-        (ret, 0, 0, enosys),
-        (ld, 0, 0, 0),  # syscall number
-        (jset, n + 2, 0, 0x40000000),  # an x32 call: to the last instruction
-    ]
-    code += [(jeq, n - i, 0, nr) for i, nr in enumerate(calls)]  # a keyring call: to eperm
-    code += [(ret, 0, 0, allow), (ret, 0, 0, eperm), (ret, 0, 0, enosys)]
-    insns = (Filter * len(code))(*[Filter(*c) for c in code])
-    prog = Program(len(code), insns)
+    prog, _, byref = built
     PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
-    return int(_libc().prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0)) == 0
+    return int(_libc().prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, byref(prog), 0, 0)) == 0
 
 
 # -- the job process -------------------------------------------------------------------------
@@ -488,6 +502,8 @@ def _warm_up() -> None:
     for name in PRELOAD:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
+    _keyring_filter()  # jobs only install it
+    _libc()
 
     source = "def f(x):\n    return [i * 2 for i in range(x)]\nprint(f(3), {1: 'a'}, file=out)\n"
     stream = io.TextIOWrapper(io.BufferedWriter(io.BytesIO()), encoding="utf-8", errors="backslashreplace")
