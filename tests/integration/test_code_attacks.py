@@ -350,8 +350,11 @@ def test_candidate_output_never_makes_the_verifier_raise(box):
 def test_replies_are_bounded(box, spec):
     flood = "def add(a, b):\n    return 'x' * (60 << 20)\n"
     t0 = time.monotonic()
-    v = rejected(flood, spec, box)
-    assert time.monotonic() - t0 < 10 * TIMEOUT_S, v
+    # a roomy per-case deadline (a loaded machine takes seconds to build 60 MiB): the reply bound,
+    # not the clock, must be what stops it
+    v = verify_program(flood, spec, sandbox=box, timeout_s=15.0)
+    assert not v.correct
+    assert time.monotonic() - t0 < 15.0, v
     assert "more than" in v.reason or "killed" in v.reason, v
     # an honest large reply still passes: the bound follows the expected value
     n = 200_000

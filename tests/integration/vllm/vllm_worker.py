@@ -39,9 +39,21 @@ def main(work: str) -> None:
     root = Path(work)
     path = init_tiny(root / "model", alphabet=ARITHMETIC_ALPHABET, seed=0)
     env_kwargs = {"level": "easy", "operations": "+", "max_operand": 5, "prompt_template": "{expr}="}
+    # judged with the opt-in last-number extraction: the untrained model's text earns some reward
+    # there (the strict default gives it none, so no step would have an advantage to apply)
+    import gymnasium as gym
+
+    from assay.verifiers.match import FLEXIBLE_EXTRACT, NumberMatch
+
+    env_id = "assay-test/FlexibleArithmetic-v0"
+    gym.register(
+        env_id,
+        entry_point="assay.envs.math.arithmetic:ArithmeticEnv",
+        kwargs={"verifier": NumberMatch(extract=FLEXIBLE_EXTRACT)},
+    )
     cfg = GRPOConfig(
         model=str(path),
-        env="assay/Arithmetic-v0",
+        env=env_id,
         env_kwargs=env_kwargs,
         out_dir=str(root / "run"),
         sampler="vllm",
