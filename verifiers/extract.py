@@ -23,6 +23,7 @@ __all__ = [
     "answer_is",
     "bare_answer",
     "boxed",
+    "braced",
     "drop_reasoning",
     "first_of",
     "gsm8k_hash",
@@ -67,7 +68,7 @@ _BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _TOKEN = re.compile(r"[^\s$]+")
 
 
-def _braced(text: str, start: int) -> tuple[str, int] | None:
+def braced(text: str, start: int) -> tuple[str, int] | None:
     """The contents of the brace group opening at ``text[start] == '{'`` and the end index."""
     depth = 0
     i = start
@@ -99,7 +100,7 @@ def boxed(text: str) -> list[str]:
         while k < len(text) and text[k] == " ":
             k += 1
         if k < len(text) and text[k] == "{":
-            group = _braced(text, k)
+            group = braced(text, k)
             if group is None:  # unbalanced: nothing trustworthy after this point
                 return out
             out.append(group[0].strip())

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from assay.verifiers.extract import braced
 from assay.verifiers.math.errors import ParseError, TooComplex
 
 __all__ = ["FUNCTIONS", "GREEK", "KNOWN_COMMANDS", "Tok", "clean", "tokenize"]
@@ -167,22 +168,10 @@ _MAX_TOKENS = 20_000
 
 def _group(s: str, start: int) -> tuple[str, int]:
     """``s[start] == '{'``: the content of the balanced group and the index after it."""
-    depth = 0
-    i = start
-    n = len(s)
-    while i < n:
-        c = s[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return s[start + 1 : i], i + 1
-        i += 1
-    raise ParseError("unbalanced braces")
+    found = braced(s, start)
+    if found is None:
+        raise ParseError("unbalanced braces")
+    return found
 
 
 def tokenize(s: str, _depth: int = 0) -> list[Tok]:
