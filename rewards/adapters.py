@@ -8,8 +8,9 @@
   ``answer_key`` column becomes ``Task.answer``, the ``task_id_key`` column ``Task.id`` (else a
   hash of the prompt), the ``meta_key`` column (a JSON object as text, or a mapping) is decoded
   into ``Task.meta``, every other column is a ``Task.meta`` key of its own. Columns named in
-  ``requires`` must come with every call: one missing raises `AssayError` naming it (never a
-  verifier ``KeyError`` turned into silent zeros). Rewards are computed with
+  ``requires`` must come with every call: one missing raises `AssayError` naming it (without
+  ``requires`` a verifier that reads a missing meta key raises, its verdict is ERROR, and TRL
+  sees 0). Rewards are computed with
   `Rubric.batch` (judge terms send one batch). Each term's batch mean goes to TRL's
   ``log_metric`` as ``"<name>/<term>"`` and its per-sample values to ``log_extra`` (the
   completions table). A completion whose terms are all not applicable gets None (TRL turns it
