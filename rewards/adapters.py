@@ -6,7 +6,11 @@
   completion's assistant messages are joined, the prompt's last user message is the task
   prompt). Dataset columns arrive as keyword lists (TRL repeats them per generation): the
   ``answer_key`` column becomes ``Task.answer``, the ``task_id_key`` column ``Task.id`` (else a
-  hash of the prompt), every other column ``Task.meta``. Rewards are computed with
+  hash of the prompt), the ``meta_key`` column (a JSON object as text, or a mapping) is decoded
+  into ``Task.meta``, every other column is a ``Task.meta`` key of its own. Columns named in
+  ``requires`` must come with every call: one missing raises `AssayError` naming it (without
+  ``requires`` a verifier that reads a missing meta key raises, its verdict is ERROR, and TRL
+  sees 0). Rewards are computed with
   `Rubric.batch` (judge terms send one batch). Each term's batch mean goes to TRL's
   ``log_metric`` as ``"<name>/<term>"`` and its per-sample values to ``log_extra`` (the
   completions table). A completion whose terms are all not applicable gets None (TRL turns it
@@ -18,6 +22,11 @@
   when not applicable), the same keys for every sample, as verl's ``reward_extra_info`` requires.
   Point verl's ``custom_reward_function.path`` at a file that sets ``compute_score =
   to_verl(...)`` and ``name`` at ``compute_score``.
+- `to_trl_dataset(env_id, n)`: a single-turn env's tasks as a ``datasets.Dataset`` for TRL, with
+  the columns `to_trl.for_env(env_id) <TRLReward.for_env>` requires: ``prompt`` (chat messages:
+  the env's system prompt, if any, then the task prompt), ``task_id``, ``answer`` and ``meta``
+  (``Task.meta`` as a JSON string, which Arrow stores whatever the meta's shape; `TRLReward`
+  decodes it).
 
 With no verifier the rubric sees ``Verdict(NO_ANSWER, reason="no verifier")`` (use `outcome`
 terms inside the rubric instead); a verifier that raises gives an ``ERROR`` verdict.
@@ -28,13 +37,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from assay.errors import AssayError
+from assay.registry import make
 from assay.rewards.base import Reward, Rubric
 from assay.verifiers.base import Status, Task, Verdict, Verifier
 
-__all__ = ["TRLReward", "VerlScore", "message_text", "to_trl", "to_verl"]
+__all__ = ["TRLReward", "VerlScore", "message_text", "to_trl", "to_trl_dataset", "to_verl"]
 
 _NO_VERIFIER = Verdict(Status.NO_ANSWER, reason="no verifier")
 _TRL_RESERVED = frozenset({"trainer_state", "log_extra", "log_metric", "environments", "completion_ids"})
@@ -83,12 +94,65 @@ def _answer(value: Any) -> str | None:
         return str(value)
 
 
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    item = getattr(value, "tolist", None)  # numpy scalars and arrays
+    if callable(item):
+        return item()
+    raise TypeError(f"{type(value).__name__} is not JSON data")
+
+
+def _encode_meta(task: Task) -> str:
+    try:
+        return json.dumps(dict(task.meta), default=_jsonable, ensure_ascii=False)
+    except (TypeError, ValueError) as e:
+        raise AssayError(f"task {task.id!r}: meta cannot be stored as JSON ({e})") from e
+
+
+def _decode_meta(value: Any, key: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, str):
+        try:
+            decoded = json.loads(value)
+        except ValueError as e:
+            raise AssayError(f"column {key!r} is not valid JSON ({e})") from e
+        if isinstance(decoded, dict):
+            return decoded
+    raise AssayError(f"column {key!r} must hold a JSON object or a mapping, got {type(value).__name__}")
+
+
+def _single_turn_env(env_id: str, env_kwargs: dict[str, Any]) -> Any:
+    """The unwrapped env ``env_id``; ValueError unless it is single-turn (one prompt, one verdict).
+
+    Duck-typed (rewards sit below envs in the layers): a single-turn env has ``task_at``,
+    ``messages``, ``verifier`` and ``rubric``, and no ``respond`` (`MultiTurnEnv`'s reply hook).
+    """
+    env = make(env_id, **env_kwargs).unwrapped
+    needs = ("task_at", "messages", "verifier", "rubric")
+    if callable(getattr(env, "respond", None)) or not all(hasattr(env, a) for a in needs):
+        env.close()
+        raise ValueError(
+            f"{env_id} is not a single-turn env: TRL's dataset path needs one prompt, one verdict"
+        )
+    return env
+
+
 def _prompt_id(prompt: str) -> str:
     return "h/" + hashlib.sha1(prompt.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 class TRLReward:
-    """A `Rubric` as a TRL reward function (see `to_trl`)."""
+    """A `Rubric` as a TRL reward function (see `to_trl`).
+
+    ``requires`` names the dataset columns every call must carry (checked against ``dataset`` at
+    construction when one is given, and on every call); ``meta_key`` names the column decoded into
+    ``Task.meta``. `for_env` builds one from a registered env, requiring what `to_trl_dataset`
+    writes.
+    """
 
     def __init__(
         self,
@@ -98,6 +162,9 @@ class TRLReward:
         name: str = "assay",
         answer_key: str = "answer",
         task_id_key: str = "task_id",
+        meta_key: str = "meta",
+        requires: Collection[str] = (),
+        dataset: Any = None,
         log_terms: bool = True,
     ) -> None:
         self.rubric = rubric
@@ -105,19 +172,79 @@ class TRLReward:
         self.__name__ = name  # TRL names the reward column after it
         self.answer_key = answer_key
         self.task_id_key = task_id_key
+        self.meta_key = meta_key
+        self.requires = tuple(requires)
         self.log_terms = log_terms
+        if dataset is not None:
+            self.check_columns(dataset)
+
+    @classmethod
+    def for_env(
+        cls,
+        env_id: str,
+        dataset: Any = None,
+        *,
+        env_kwargs: Mapping[str, Any] | None = None,
+        name: str = "assay",
+        log_terms: bool = True,
+    ) -> TRLReward:
+        """The reward of single-turn env ``env_id`` (its rubric and verifier) for TRL.
+
+        Requires the ``answer`` and ``meta`` columns that `to_trl_dataset` writes; with ``dataset``
+        given, a dataset without them raises `AssayError` here rather than at the first step.
+        ``env_kwargs`` must match the ones the dataset was built with when they change the
+        verifier or rubric (``partial_credit``, ``scoring``...). The env is made once and kept
+        (the verifier may hold its sandbox).
+        """
+        env = _single_turn_env(env_id, dict(env_kwargs or {}))
+        return cls(
+            env.rubric,
+            env.verifier,
+            name=name,
+            requires=("answer", "meta"),
+            dataset=dataset,
+            log_terms=log_terms,
+        )
+
+    def check_columns(self, dataset: Any) -> None:
+        """Raise `AssayError` unless ``dataset`` (a ``datasets.Dataset``, a ``DatasetDict`` or
+        anything with ``column_names``) has every column in ``requires``."""
+        names = getattr(dataset, "column_names", None)
+        if names is None:
+            raise TypeError(
+                f"dataset must have column_names (a datasets.Dataset), got {type(dataset).__name__}"
+            )
+        groups = names.values() if isinstance(names, Mapping) else [names]  # DatasetDict: one per split
+        for columns in groups:
+            self._require(columns)
+
+    def _require(self, columns: Collection[str]) -> None:
+        missing = [c for c in self.requires if c not in columns]
+        if missing:
+            raise AssayError(
+                f"reward {self.__name__!r} needs dataset column(s) {missing}, which the dataset lacks "
+                f"(it has {sorted(columns)}); build the dataset with "
+                "assay.rewards.adapters.to_trl_dataset(env_id) so every task carries its answer and meta"
+            )
 
     def tasks(self, prompts: Sequence[Any], kwargs: Mapping[str, Any]) -> list[Task]:
-        """The `Task` of each sample, from its prompt and dataset columns."""
+        """The `Task` of each sample, from its prompt and dataset columns.
+
+        Raises `AssayError` when a column in ``requires`` is missing or the ``meta_key`` column
+        does not hold a JSON object (as text) or a mapping.
+        """
         columns = {k: v for k, v in kwargs.items() if k not in _TRL_RESERVED and isinstance(v, (list, tuple))}
+        self._require(columns)
         out = []
         for i, p in enumerate(prompts):
             prompt = message_text(p, role="user", last=True)
             row = {k: v[i] for k, v in columns.items() if i < len(v)}
             answer = _answer(row.pop(self.answer_key, None))
             task_id = row.pop(self.task_id_key, None)
+            decoded = _decode_meta(row.pop(self.meta_key, None), self.meta_key)
+            meta = {**row, **decoded}  # the meta column's keys win over same-named columns
             out.append(
-                Task(str(task_id) if task_id not in (None, "") else _prompt_id(prompt), prompt, answer, row)
+                Task(str(task_id) if task_id not in (None, "") else _prompt_id(prompt), prompt, answer, meta)
             )
         return out
 
@@ -153,8 +280,48 @@ class TRLReward:
 
 
 to_trl = TRLReward
-"""``to_trl(rubric, verifier, *, name, answer_key, task_id_key, log_terms)``: ``rubric`` (with
-``verifier``'s verdict) as a TRL reward function (module docstring); the class under its verb."""
+"""``to_trl(rubric, verifier, *, name, answer_key, task_id_key, meta_key, requires, dataset,
+log_terms)``: ``rubric`` (with ``verifier``'s verdict) as a TRL reward function (module
+docstring); the class under its verb. ``to_trl.for_env(env_id, dataset)`` takes an env's own."""
+
+
+def to_trl_dataset(env_id: str, n: int | None = None, split: str | None = None, **env_kwargs: Any) -> Any:
+    """The first ``n`` tasks (by index) of single-turn env ``env_id`` as a ``datasets.Dataset``.
+
+    Columns: ``prompt`` (the env's chat messages: its system prompt, if any, then the task's
+    prompt as the user turn), ``task_id``, ``answer`` and ``meta`` (``Task.meta`` as a JSON
+    string; `TRLReward` decodes it back). Deterministic: the same arguments give the same rows.
+    ``n=None`` takes every task of a dataset env; a procedural env needs ``n``. ``split`` and
+    ``env_kwargs`` go to the env (``split`` only when given: procedural envs take none).
+
+    Raises ValueError for a multi-turn env (its reward needs the env's replies, which a static
+    dataset cannot give) or an ``n`` the env cannot serve, and `AssayError` when a task's meta is
+    not JSON data. Needs the ``datasets`` package.
+
+    Not guaranteed: a meta value round-trips as its JSON form (tuples come back as lists, mapping
+    keys as strings); every registered single-turn env's verifier accepts that form (tested).
+    """
+    import datasets
+
+    kwargs = dict(env_kwargs) if split is None else {**env_kwargs, "split": split}
+    env = _single_turn_env(env_id, kwargs)
+    try:
+        total = env.num_tasks
+        if n is None and total is None:
+            raise ValueError(f"{env_id} is procedural (unbounded): give n, the number of tasks")
+        count = total if n is None else n
+        if count < 0 or (total is not None and count > total):
+            raise ValueError(f"n={n}: {env_id} has {total} tasks")
+        rows: dict[str, list[Any]] = {"prompt": [], "task_id": [], "answer": [], "meta": []}
+        for index in range(count):
+            task = env.task_at(index)
+            rows["prompt"].append(env.messages(task))
+            rows["task_id"].append(task.id)
+            rows["answer"].append(task.answer)
+            rows["meta"].append(_encode_meta(task))
+    finally:
+        env.close()
+    return datasets.Dataset.from_dict(rows)
 
 
 class VerlScore:

@@ -4,6 +4,7 @@ tests/integration/test_trl_grpo.py for a real TRL GRPOTrainer step)."""
 import asyncio
 import functools
 import importlib.util
+import json
 import math
 import pickle
 import sys
@@ -11,8 +12,10 @@ from collections import defaultdict
 
 import pytest
 
+import assay
+from assay.errors import AssayError
 from assay.rewards import Rubric, Term, correct, length_in_range, tags
-from assay.rewards.adapters import message_text, to_trl, to_verl
+from assay.rewards.adapters import message_text, to_trl, to_trl_dataset, to_verl
 from assay.rewards.outcome import outcome
 from assay.verifiers import ExactMatch, NumberMatch, Status, Verdict
 
@@ -86,6 +89,132 @@ def test_trl_reward_pickles_for_async_workers():
 def test_trl_length_mismatch_is_an_error():
     with pytest.raises(ValueError, match="prompts"):
         to_trl(RUBRIC)(prompts=["a"], completions=["x", "y"])
+
+
+# -- TRL datasets built from envs ----------------------------------------------------------------
+# Arrow cannot store KnightsKnaves' or Zebra's meta as it is (lists mixing strings and lists):
+# to_trl_dataset stores it as JSON text, TRLReward decodes it, and a reward built for an env
+# refuses a dataset that lacks the columns its verifier reads instead of scoring every answer 0.
+
+LOCAL = {"sandbox": "local"}  # code envs: no Docker in unit tests
+
+
+def _env_kwargs(env_id):
+    return LOCAL if any(k in env_id for k in ("HumanEval", "MBPP", "CompetitiveCode")) else {}
+
+
+def _is_single_turn(env_id):
+    return not callable(getattr(assay.make(env_id, **_env_kwargs(env_id)).unwrapped, "respond", None))
+
+
+def _columns(ds):
+    """What TRL passes a reward function: every column but the prompt, as lists."""
+    return {c: list(ds[c]) for c in ds.column_names if c != "prompt"}
+
+
+@pytest.mark.parametrize("env_id", [e for e in assay.list_envs() if _is_single_turn(e)])
+def test_trl_dataset_gold_earns_the_envs_own_reward_through_to_trl(env_id):
+    pytest.importorskip("datasets")
+    kwargs = _env_kwargs(env_id)
+    ds = to_trl_dataset(env_id, n=2, **kwargs)
+    fn = to_trl.for_env(env_id, ds, env_kwargs=kwargs)
+    env = assay.make(env_id, **kwargs).unwrapped
+    golds, expected = [], []
+    for i in range(2):
+        env.reset(options={"index": i})
+        golds.append(env.gold(env.task))
+        expected.append(float(env.step(golds[-1])[1]))
+    completions = [[{"role": "assistant", "content": g}] for g in golds]
+    assert fn(prompts=list(ds["prompt"]), completions=completions, **_columns(ds)) == expected
+    assert expected[0] > 0  # gold earns full reward: a dropped meta key would score 0 here
+
+
+def test_trl_dataset_rows_are_chat_prompts_with_answer_and_json_meta():
+    pytest.importorskip("datasets")
+    ds = to_trl_dataset("assay/KnightsKnaves-v0", n=3, system_prompt="Think first.")
+    env = assay.make("assay/KnightsKnaves-v0").unwrapped
+    assert ds.column_names == ["prompt", "task_id", "answer", "meta"] and len(ds) == 3
+    for i, row in enumerate(ds):
+        task = env.task_at(i)
+        assert row["prompt"] == [
+            {"role": "system", "content": "Think first."},
+            {"role": "user", "content": task.prompt},
+        ]
+        assert (row["task_id"], row["answer"]) == (task.id, task.answer)
+        assert json.loads(row["meta"]) == task.meta
+    assert to_trl_dataset("assay/KnightsKnaves-v0", n=3, system_prompt="Think first.")[:] == ds[:]
+    assert to_trl_dataset("assay/Zebra-v0", n=1)[0]["prompt"][0]["role"] == "user"  # no system prompt
+
+
+def test_trl_dataset_takes_every_task_of_a_dataset_env_and_passes_split():
+    pytest.importorskip("datasets")
+    env = assay.make("assay/GSM8K-v0", split="train").unwrapped
+    ds = to_trl_dataset("assay/GSM8K-v0", split="train")
+    assert len(ds) == env.num_tasks and ds["task_id"][:] == [env.task_at(i).id for i in range(len(ds))]
+    assert "/train/" in ds["task_id"][0]
+    assert len(to_trl_dataset("assay/GSM8K-v0", n=2)) == 2
+
+
+def test_trl_dataset_refuses_multi_turn_envs_and_ns_it_cannot_serve():
+    pytest.importorskip("datasets")
+    with pytest.raises(ValueError, match="single-turn"):
+        to_trl_dataset("assay/GuessNumber-v0", n=2)
+    with pytest.raises(ValueError, match="procedural"):
+        to_trl_dataset("assay/Sudoku-v0")
+    size = assay.make("assay/GSM8K-v0").unwrapped.num_tasks
+    with pytest.raises(ValueError, match=f"{size} tasks"):
+        to_trl_dataset("assay/GSM8K-v0", n=size + 1)
+    with pytest.raises(ValueError, match="single-turn"):
+        to_trl.for_env("assay/GuessNumber-v0")
+
+
+def test_trl_reward_for_env_refuses_a_dataset_without_meta_at_construction():
+    datasets = pytest.importorskip("datasets")
+    bare = datasets.Dataset.from_dict({"prompt": ["p"], "answer": ["Alice: knight"]})
+    with pytest.raises(AssayError, match=r"\['meta'\].*to_trl_dataset"):
+        to_trl.for_env("assay/KnightsKnaves-v0", bare)
+    split = datasets.DatasetDict({"train": bare})
+    with pytest.raises(AssayError, match="meta"):
+        to_trl.for_env("assay/KnightsKnaves-v0", split)
+    with pytest.raises(TypeError, match="column_names"):
+        to_trl.for_env("assay/KnightsKnaves-v0", [{"prompt": "p"}])
+
+
+def test_trl_reward_call_without_meta_raises_instead_of_scoring_zero():
+    pytest.importorskip("datasets")
+    ds = to_trl_dataset("assay/KnightsKnaves-v0", n=1)
+    fn = to_trl.for_env("assay/KnightsKnaves-v0")
+    gold = [[{"role": "assistant", "content": f"<answer>{ds[0]['answer']}</answer>"}]]
+    assert fn(prompts=list(ds["prompt"]), completions=gold, **_columns(ds)) == [1.0]
+    with pytest.raises(AssayError, match=r"\['meta'\]"):  # the issue: KeyError 'names' -> ERROR -> 0.0
+        fn(
+            prompts=list(ds["prompt"]),
+            completions=gold,
+            answer=list(ds["answer"]),
+            task_id=list(ds["task_id"]),
+        )
+    with pytest.raises(AssayError, match=r"\['answer', 'meta'\]"):
+        fn(prompts=list(ds["prompt"]), completions=gold)
+
+
+def test_trl_meta_column_is_decoded_into_task_meta():
+    fn = to_trl(RUBRIC)
+    (task,) = fn.tasks(["p"], {"meta": ['{"names": ["A"], "level": 2}'], "level": [1], "src": ["x"]})
+    assert dict(task.meta) == {"names": ["A"], "level": 2, "src": "x"}  # the meta column wins
+    (mapped,) = fn.tasks(["p"], {"meta": [{"k": 1}]})
+    assert dict(mapped.meta) == {"k": 1}
+    (empty,) = fn.tasks(["p"], {"meta": [None]})
+    assert dict(empty.meta) == {}
+    for bad, why in (("{not json", "not valid JSON"), ("[1, 2]", "JSON object"), (3, "JSON object")):
+        with pytest.raises(AssayError, match=why):
+            fn.tasks(["p"], {"meta": [bad]})
+
+
+def test_trl_requires_names_columns_for_any_rubric():
+    fn = to_trl(RUBRIC, ExactMatch(), requires=["answer"])
+    with pytest.raises(AssayError, match=r"\['answer'\]"):
+        fn(prompts=["2+2?"], completions=["4"], task_id=["q"])
+    assert fn(prompts=["2+2?"], completions=["<answer>4</answer>"], answer=["4"]) == [1.5]
 
 
 # -- verl ---------------------------------------------------------------------------------------
