@@ -27,7 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 from assay.errors import AssayError
 from assay.verifiers.retry import Retryable, RetryPolicy
 
-__all__ = ["OpenAISampler", "Sample", "Sampler", "SamplerError", "ScriptedSampler"]
+__all__ = ["OpenAISampler", "Sample", "Sampler", "SamplerError", "ScriptedSampler", "served_model"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,3 +394,21 @@ def _import_httpx() -> Any:
 
         raise DependencyNotInstalled('OpenAISampler needs httpx: pip install "assay[serve]"') from e
     return httpx
+
+
+def served_model(base_url: str, api_key: str | None, timeout_s: float) -> str:
+    """The first model an OpenAI-compatible server lists at ``GET /v1/models``."""
+    httpx = _import_httpx()
+
+    root = base_url.rstrip("/")
+    url = (root if root.endswith("/v1") else root + "/v1") + "/models"
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        r = httpx.get(url, headers=headers, timeout=timeout_s)
+        r.raise_for_status()
+        data = r.json().get("data") or []
+    except (httpx.HTTPError, ValueError) as e:
+        raise AssayError(f"cannot list models at {url} ({e}); pass the model name") from None
+    if not data:
+        raise AssayError(f"{url} lists no models; pass the model name")
+    return str(data[0]["id"])

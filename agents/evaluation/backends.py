@@ -18,27 +18,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from assay.errors import AssayError
+from assay.verifiers.sampler import served_model
 
 __all__ = ["Engine", "judge_selector", "load_sampler"]
 
 Engine = Literal["hf", "vllm"]
-
-
-def _served_model(base_url: str, api_key: str | None, timeout_s: float) -> str:
-    import httpx
-
-    root = base_url.rstrip("/")
-    url = (root if root.endswith("/v1") else root + "/v1") + "/models"
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    try:
-        r = httpx.get(url, headers=headers, timeout=timeout_s)
-        r.raise_for_status()
-        data = r.json().get("data") or []
-    except (httpx.HTTPError, ValueError) as e:
-        raise AssayError(f"cannot list models at {url} ({e}); pass the model name") from None
-    if not data:
-        raise AssayError(f"{url} lists no models; pass the model name")
-    return str(data[0]["id"])
 
 
 def load_sampler(
@@ -66,7 +50,7 @@ def load_sampler(
     if model.startswith(("http://", "https://")):
         from assay.verifiers.sampler import OpenAISampler
 
-        name = model_name or _served_model(model, api_key, timeout_s=min(timeout_s, 30.0))
+        name = model_name or served_model(model, api_key, timeout_s=min(timeout_s, 30.0))
         return OpenAISampler(
             model,
             name,
@@ -134,7 +118,7 @@ def judge_selector(
     from assay.verifiers.base import Status, Task
     from assay.verifiers.sampler import OpenAISampler
 
-    name = model_name or _served_model(url, api_key, timeout_s=min(timeout_s, 30.0))
+    name = model_name or served_model(url, api_key, timeout_s=min(timeout_s, 30.0))
     sampler = OpenAISampler(url, name, api_key=api_key, timeout_s=timeout_s, logprobs=False)
     judge = Judge(sampler, template=rubric_template(criteria))
 
