@@ -1,9 +1,10 @@
 """assay's GRPO vs TRL's GRPOTrainer on the same task, model, group size and batch, side by side.
 
 Task: ``assay/Arithmetic-v0`` restricted to ``a + b=`` with a, b in [0, 5) (reward 1 when the
-env's verifier reads the right sum). Model: the same freshly initialised tiny Qwen2 (``init_tiny``,
+env's verifier reads the right sum: since the strict-extraction default, the completion up to EOS
+must be the bare answer). Model: the same freshly initialised tiny Qwen2 (``init_tiny``,
 arithmetic alphabet, one seed per run) for both. Both: 8 prompts x 16 completions per step, at
-most 4 new tokens, temperature 1, plain sampling (top-k 0, top-p 1), token-level (DAPO) loss,
+most 2 new tokens (a digit and EOS), temperature 1, plain sampling (top-k 0, top-p 1), token-level (DAPO) loss,
 group-std-scaled advantages, no KL (beta 0), clip 0.2, one optimizer step per batch, AdamW lr
 5e-4 constant, grad-norm clip 1.0, float32, CPU.
 
@@ -41,7 +42,7 @@ from assay.envs.math.arithmetic import ArithmeticEnv
 from assay.verifiers.base import Status
 
 ENV_KWARGS = {"level": "easy", "operations": "+", "max_operand": 5, "prompt_template": "{expr}="}
-PROMPTS, GROUP, MAX_NEW, LR = 8, 16, 4, 5e-4
+PROMPTS, GROUP, MAX_NEW, LR = 8, 16, 2, 5e-4
 
 
 def _time_to_target(times: list[float], rewards: list[float], target: float, window: int) -> float | None:
