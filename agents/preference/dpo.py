@@ -2,7 +2,8 @@
 
 Offline, one step: a batch of pairs (KTO: labelled completions); the policy's summed and
 per-token mean log-probs of each completion (one forward over chosen and rejected together);
-the reference model's log-probs, computed **once** for the whole dataset before training and
+the reference model's log-probs, computed **once** for the whole dataset before training
+(under the policy's autocast dtype, so the two agree exactly before the first update) and
 cached (in memory, and in ``out_dir/reference_logps.pt`` when the reference is a directory, so a
 rerun or resume on the same data skips the pass); the chosen loss from
 `assay.agents.preference.losses`; AdamW. SimPO and ORPO need no reference and load none.
@@ -32,6 +33,7 @@ import hashlib
 import json
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -91,15 +93,29 @@ def load_preference_file(path: str | Path, loss: str) -> list[PreferencePair] | 
 
 
 def reference_logps(
-    model: Any, sequences: Sequence[Encoded], pad_id: int, *, batch_size: int = 32, device: str = "cpu"
+    model: Any,
+    sequences: Sequence[Encoded],
+    pad_id: int,
+    *,
+    batch_size: int = 32,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
 ) -> tuple[Tensor, Tensor]:
     """``(sum, count)`` of each sequence's completion log-probs under ``model`` (no grad, eval
-    mode), computed in batches of ``batch_size``; CPU tensors of shape ``(len(sequences),)``."""
+    mode), computed in batches of ``batch_size``; CPU tensors of shape ``(len(sequences),)``.
+
+    ``dtype`` other than float32 runs the forward passes under autocast to it: pass the policy's
+    (`Trainer.dtype`), so that before any update the reference and the policy agree exactly."""
     sums, counts = [], []
     was_training = model.training
     model.eval()
+    amp = (
+        torch.autocast(device_type=torch.device(device).type, dtype=dtype)
+        if dtype != torch.float32
+        else nullcontext()
+    )
     try:
-        with torch.no_grad():
+        with torch.no_grad(), amp:
             for start in range(0, len(sequences), batch_size):
                 batch = collate(sequences[start : start + batch_size], pad_id).to(device)
                 s, c = completion_logps(model, batch)
@@ -196,7 +212,8 @@ class DPO(OfflineTrainer):
 
     def _fingerprint(self, label: str) -> str:
         h = hashlib.sha256()
-        h.update(json.dumps([self.config.loss, self.config.max_length, self.config.seed, label]).encode())
+        c = self.config
+        h.update(json.dumps([c.loss, c.max_length, c.seed, str(self.dtype), label]).encode())
         for name, seqs in self._sequences().items():
             h.update(name.encode())
             for e in seqs:
@@ -223,7 +240,7 @@ class DPO(OfflineTrainer):
             ref_model = self.model  # the policy before any update
         out: dict[str, Tensor] = {}
         for name, seqs in self._sequences().items():
-            out[name], _ = reference_logps(ref_model, seqs, self.pad_id, device=c.device)
+            out[name], _ = reference_logps(ref_model, seqs, self.pad_id, device=c.device, dtype=self.dtype)
         if fingerprint:
             cache.parent.mkdir(parents=True, exist_ok=True)
             torch.save({"fingerprint": fingerprint, **out}, cache)  # type: ignore[dict-item]
