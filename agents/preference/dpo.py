@@ -16,7 +16,10 @@ not backpropagate through it).
 Online (iterative DPO, as in Xiong et al. 2024 and the self-rewarding loop of Yuan et al. 2024):
 each round samples ``samples_per_prompt`` completions of ``prompts_per_round`` fresh tasks from
 the current policy, scores them with the env's verifier and rubric (or a reward model), builds
-pairs, and runs one offline DPO pass on them, starting a fresh optimizer. The reference is the
+pairs, and runs one offline DPO pass on them, starting a fresh optimizer. Each completion is
+trained on as the sampler's token ids (an EOS only where one was sampled; none on a completion
+cut at ``max_new_tokens``), not re-tokenised from its text; two samples of one prompt with the
+same text share one set of ids. The reference is the
 policy at the start of the round (``ref_refresh="round"``: its log-probs are taken before the
 round's first update, so no copy of the model is kept) or the starting policy throughout
 (``"fixed"``). Before the first round and after each one, the pass rate on held-out tasks is
@@ -32,7 +35,7 @@ import dataclasses
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -156,6 +159,9 @@ class DPO(OfflineTrainer):
         reference: The reference model, instead of loading ``config.reference``. With neither,
             the reference is the policy as it is now (its log-probs are cached before training,
             so no copy is made).
+        completion_ids: Token ids of sampled completions, by ``(prompt, completion text)``: a
+            completion found here is trained on as sampled (`encode`'s ``completion_ids``), not
+            re-tokenised from its text (online DPO).
     """
 
     name = "dpo"
@@ -169,6 +175,7 @@ class DPO(OfflineTrainer):
         model: Any = None,
         tokenizer: Any = None,
         reference: Any = None,
+        completion_ids: Mapping[tuple[str, str], Sequence[int]] | None = None,
     ) -> None:
         self.name = config.loss
         if records is None:
@@ -187,17 +194,23 @@ class DPO(OfflineTrainer):
         tokenizer = self.tokenizer
         self.records = rows
         ml = config.max_length
+        sampled = completion_ids or {}
+
+        def enc(prompt: str, completion: str, source_prompt: str) -> Encoded:
+            ids = sampled.get((source_prompt, completion))
+            return encode(tokenizer, prompt, completion, max_length=ml, completion_ids=ids)
+
         if config.loss == "kto":
-            self.completions = [encode(tokenizer, r.prompt, r.completion, max_length=ml) for r in rows]
+            self.completions = [enc(r.prompt, r.completion, r.prompt) for r in rows]
             partner = _mismatch(len(rows), config.seed)
             self.mismatched = [
-                encode(tokenizer, r.prompt, rows[partner[i]].completion, max_length=ml)
+                enc(r.prompt, rows[partner[i]].completion, rows[partner[i]].prompt)
                 for i, r in enumerate(rows)
             ]
             self.desirable = torch.tensor([bool(r.label) for r in rows])
         else:
-            self.chosen = [encode(tokenizer, r.prompt, r.chosen, max_length=ml) for r in rows]
-            self.rejected = [encode(tokenizer, r.prompt, r.rejected, max_length=ml) for r in rows]
+            self.chosen = [enc(r.prompt, r.chosen, r.prompt) for r in rows]
+            self.rejected = [enc(r.prompt, r.rejected, r.prompt) for r in rows]
         self.setup([r.prompt for r in rows])
         self.ref: dict[str, Tensor] = {}
         if config.needs_reference:
@@ -454,8 +467,16 @@ class OnlineDPO(Trainer):
             shared.update(out_dir=str(self.out_dir / f"round_{self.round + 1:03d}"), progress=False, data="")
             stage = DPOConfig(**shared)
             records: list[Any] = pairs_to_binary(pairs) if c.loss == "kto" else pairs
+            sampled = {
+                (g.task.prompt, x.text): x.token_ids for g in groups for x in g.candidates if x.token_ids
+            }
             trainer = DPO(
-                stage, records, model=self.model, tokenizer=self.tokenizer, reference=self.reference
+                stage,
+                records,
+                model=self.model,
+                tokenizer=self.tokenizer,
+                reference=self.reference,
+                completion_ids=sampled,
             )
             rows = trainer.train(persist=False)
             last = [r for r in rows if "loss" in r]
