@@ -161,12 +161,19 @@ class RLTrainer(Trainer):
 
     def should_stop(self, elapsed: float) -> str:
         """Why to stop early, or "": ``max_no_signal_steps`` steps in a row without reward
-        variance, ``time_limit_s`` passed, or the mean reward of the last ``target_window``
+        variance (not counting steps at or above ``target_reward``: every task solved is not a
+        dead run), ``time_limit_s`` passed, or the mean reward of the last ``target_window``
         steps reached ``target_reward``."""
         c = self.config
         rows = self.metrics.rows if self.metrics is not None else []
         quiet = rows[-c.max_no_signal_steps :] if c.max_no_signal_steps else []
-        if quiet and len(quiet) == c.max_no_signal_steps and all(r.get("no_signal") == 1.0 for r in quiet):
+        solved = c.target_reward is not None and any(r["reward/mean"] >= c.target_reward for r in quiet)
+        if (  # no variance because every task is solved is success, not a dead run
+            quiet
+            and len(quiet) == c.max_no_signal_steps
+            and all(r.get("no_signal") == 1.0 for r in quiet)
+            and not solved
+        ):
             return (
                 f"no signal: {c.max_no_signal_steps} steps in a row where every completion "
                 f"{'of a task ' if self.group_size > 1 else ''}got the same reward. Try an "
