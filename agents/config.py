@@ -119,6 +119,9 @@ class RunConfig(TrainerConfig):
     """Stop once the mean reward over the last ``target_window`` steps reaches this."""
     target_window: int = 50
     """Steps averaged for ``target_reward``."""
+    max_no_signal_steps: int = 20
+    """Stop after this many steps in a row with no reward variance (GRPO: in no group; PPO: in
+    the batch), which teach nothing; 0 never stops for it."""
     plot: bool = True
     """Write ``metrics.png`` (reward and KL) at the end."""
     log_kl: bool = True
@@ -130,6 +133,8 @@ class RunConfig(TrainerConfig):
             raise ValueError("steps must be >= 0, num_prompts and max_new_tokens >= 1")
         if self.num_epochs < 1 or self.num_minibatches < 1:
             raise ValueError("num_epochs and num_minibatches must be >= 1")
+        if self.max_no_signal_steps < 0:
+            raise ValueError(f"max_no_signal_steps must be >= 0, got {self.max_no_signal_steps}")
         if self.lr < 0 or self.temperature < 0:
             raise ValueError("lr and temperature must be >= 0")
         if self.sampler not in ("hf", "vllm"):

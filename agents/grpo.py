@@ -6,14 +6,17 @@ One step:
 2. Rewards come from the env's verifier and rubric; optionally DAPO's soft overlong penalty.
 3. Advantages are the rewards centred (and, unless Dr. GRPO, std-scaled) within each group,
    one value per sequence, broadcast over its tokens.
-4. Groups with all-equal rewards carry no signal and are dropped (``filter_groups``). A batch
-   with no advantage left skips the optimizer step entirely: a zero gradient would still move
-   the weights through AdamW's momentum and weight decay.
-5. The policy's log-probs at sampling time (``old``) are recomputed by the trainer (with one
-   optimizer step per batch, from the first forward pass itself); where the sampler's own
-   log-probs differ from them by more than ``tis_threshold`` nats/token on average (vLLM, bf16),
-   each token's loss is weighted by the truncated importance ratio ``min(pi_old / pi_sampler,
-   cap)``. The gap is judged per forward chunk and logged as ``logprob_gap`` (the largest).
+4. Groups with all-equal rewards carry no signal and are dropped whole (``filter_groups``);
+   a kept group keeps all its rows, zero-advantage ones included, so the loss denominators
+   (Dr. GRPO's constant among them) do not change. A batch with no advantage left skips the
+   optimizer step entirely: a zero gradient would still move the weights through AdamW's
+   momentum and weight decay. A step where no group has reward variance is logged as
+   ``no_signal`` and said on stderr; ``max_no_signal_steps`` of them in a row stop the run.
+5. The policy's log-probs at sampling time (``old``) are recomputed by the trainer before the
+   update, without gradient and in eval mode (no dropout); where the sampler's own log-probs
+   differ from them by more than ``tis_threshold`` nats/token on average over the batch (vLLM,
+   bf16), every token's loss in the batch is weighted by the truncated importance ratio
+   ``min(pi_old / pi_sampler, cap)``. The gap is logged as ``logprob_gap``.
 6. ``num_epochs`` passes over ``num_minibatches`` minibatches; each minibatch is one optimizer
    step over ``micro_batch_size`` chunks (gradient accumulation), with the clipped surrogate
    (``eps_low``/``eps_high``), an optional k3 KL to the initial policy, ``loss_agg``
@@ -101,7 +104,7 @@ class GRPO(RLTrainer):
         adv = group_advantages(rewards, c.group_size, scale=c.scale_advantages)
         group_std = rewards.view(-1, c.group_size).std(dim=1)
         keep_group = group_std > 0 if c.filter_groups else torch.ones_like(group_std, dtype=torch.bool)
-        keep = keep_group.repeat_interleave(c.group_size) & (adv != 0 if c.filter_groups else True)
+        keep = keep_group.repeat_interleave(c.group_size)
         if c.overlong == "filter":
             keep &= ~torch.tensor([e.overlong for e in episodes])
         rows = torch.nonzero(keep).flatten().tolist()
@@ -116,6 +119,7 @@ class GRPO(RLTrainer):
             "overlong": sum(e.overlong for e in episodes) / len(episodes),
             "groups/kept": keep_group.float().mean().item(),
             "time/rollout": t_rollout,
+            **self.signal(bool((group_std > 0).any())),
         }
         t1 = time.perf_counter()
         if not rows or bool((adv[rows] == 0).all()):
@@ -135,11 +139,10 @@ class GRPO(RLTrainer):
             cpu = to_batch(episodes, self.pad_id)
             parts = (cpu.input_ids, cpu.attention_mask, cpu.loss_mask, cpu.sampler_logprobs, cpu.rewards)
             batch = Batch(*(x.to(self.device) for x in parts))
-            with torch.no_grad(), self.autocast():
-                logp = token_logprobs(
-                    self.model, batch.input_ids, batch.attention_mask, temperature=self.config.temperature
-                )
-                kl = self._ref_kl(batch, logp)
+            with self.inference(self.model):
+                logp = self._logprobs(self.model, batch.input_ids, batch.attention_mask)
+                ref = self._logprobs(self.ref_model, batch.input_ids, batch.attention_mask)
+            kl = masked_mean(approx_kl_k3(logp, ref), batch.loss_mask).item()
         return {
             "skipped": 1.0,
             "loss": 0.0,
@@ -150,29 +153,22 @@ class GRPO(RLTrainer):
             "tis": 0.0,
         }
 
-    def _ref_kl(self, batch: Any, logp: torch.Tensor) -> float:
-        if self.ref_model is None:
-            return float("nan")
-        with torch.no_grad(), self.autocast():
-            ref = token_logprobs(
-                self.ref_model, batch.input_ids, batch.attention_mask, temperature=self.config.temperature
-            )
-        return masked_mean(approx_kl_k3(logp.float(), ref.float()), batch.loss_mask).item()
-
     def _update(self, episodes: list[Episode], adv: torch.Tensor, seed: int) -> dict[str, float]:
         c = self.config
         batch = to_batch(episodes, self.pad_id)
         dev = self.device
         input_ids, attn = batch.input_ids.to(dev), batch.attention_mask.to(dev)
         mask, sampler_lp, adv = batch.loss_mask.to(dev), batch.sampler_logprobs.to(dev), adv.to(dev)
-        # With one optimizer step per batch the first forward is still the sampling-time policy,
-        # so its detached log-probs serve as ``old``; otherwise compute them up front.
-        single_pass = c.num_epochs * min(c.num_minibatches, len(episodes)) == 1
-        with torch.no_grad(), self.autocast():
-            old_all = None if single_pass else self._logprobs(self.model, input_ids, attn)
+        # ``old`` up front, for the whole batch: TIS is decided once per batch (never per chunk),
+        # and dropout must not make the sampling-time policy look different from itself.
+        with self.inference(self.model):
+            old_all = self._logprobs(self.model, input_ids, attn)
             ref = self._logprobs(self.ref_model, input_ids, attn) if self.ref_model is not None else None
+        gap = masked_mean((old_all - sampler_lp).abs(), mask).item()
+        use_tis = gap > c.tis_threshold or c.async_rollouts  # async: stale by construction
+        tis = truncated_is_weights(old_all, sampler_lp, cap=c.tis_cap) if use_tis else None
 
-        losses, clip_fracs, norms, gaps, kls = [], [], [], [], []
+        losses, clip_fracs, norms, kls = [], [], [], []
         for mb in self.minibatches(len(episodes), seed):
             if not bool((adv[mb] != 0).any()):
                 continue  # nothing to learn from this minibatch: no optimizer step
@@ -182,14 +178,11 @@ class GRPO(RLTrainer):
                 rows = mb[sl]
                 with self.autocast():
                     logp = self._logprobs(self.model, input_ids[rows], attn[rows])
-                old = logp.detach() if old_all is None else old_all[rows]
-                gap = masked_mean((old - sampler_lp[rows]).abs(), mask[rows]).item()
-                gaps.append(gap)
                 per_tok, clipped = clipped_surrogate(
-                    logp, old, adv[rows], eps_low=c.eps_low, eps_high=c.eps_high
+                    logp, old_all[rows], adv[rows], eps_low=c.eps_low, eps_high=c.eps_high
                 )
-                if gap > c.tis_threshold or c.async_rollouts:  # async: stale by construction
-                    per_tok = per_tok * truncated_is_weights(old, sampler_lp[rows], cap=c.tis_cap)
+                if tis is not None:
+                    per_tok = per_tok * tis[rows]
                 if ref is not None:
                     kl_tok = approx_kl_k3(logp, ref[rows])
                     kls.append(masked_mean(kl_tok.detach(), mask[rows]).item())
@@ -201,7 +194,6 @@ class GRPO(RLTrainer):
                 clip_fracs.append(masked_mean(clipped, mask[rows]).item())
             norms.append(self.optimizer_step(self.optimizer, self.params))
             losses.append(total)
-        gap = max(gaps) if gaps else float("nan")
         return {
             "skipped": 0.0 if losses else 1.0,
             "loss": sum(losses) / len(losses) if losses else 0.0,
@@ -209,7 +201,7 @@ class GRPO(RLTrainer):
             "grad_norm": sum(norms) / len(norms) if norms else 0.0,
             "clip_frac": sum(clip_fracs) / len(clip_fracs) if clip_fracs else 0.0,
             "logprob_gap": gap,
-            "tis": float(gap > c.tis_threshold or c.async_rollouts),
+            "tis": float(use_tis),
         }
 
     def _logprobs(self, model: Any, input_ids: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:

@@ -3,8 +3,8 @@
 One step:
 
 1. Sample one episode for each of ``num_prompts`` tasks (`collect_episodes`).
-2. With the sampling-time policy: per-token log-probs, values and (if ``kl_coef > 0``) the
-   reference model's log-probs. Per-token reward ``r_t = -kl_coef * (log pi - log pi_ref)_t``,
+2. With the sampling-time policy (no gradient, eval mode: no dropout): per-token log-probs,
+   values and (if ``kl_coef > 0``) the reference model's log-probs. Per-token reward ``r_t = -kl_coef * (log pi - log pi_ref)_t``,
    plus the episode's reward on its last action token.
 3. GAE over the action tokens (observation tokens are skipped, not steps) gives advantages and
    returns; advantages are whitened over the batch (``whiten_advantages``).
@@ -13,7 +13,9 @@ One step:
    accumulation over ``micro_batch_size`` chunks, gradient-norm clipping.
 
 The value function is a linear head on the policy's last hidden state (``critic="head"``,
-shared trunk) or on a separate copy of the initial model (``critic="separate"``).
+shared trunk) or on a separate copy of the initial model's trunk (``critic="separate"``; with
+LoRA the copy trains its own adapter only). A step where every episode got the same reward is
+logged as ``no_signal`` and said on stderr; ``max_no_signal_steps`` of them in a row stop the run.
 
 Simplifications, stated: a multi-turn episode's reward is all credited to its last action token
 (intermediate turn rewards are summed into it); the reference model is the initial policy; the
@@ -66,13 +68,16 @@ class PPO(RLTrainer):
         self.value_head = ValueModel(hidden).to(self.device)
         self.critic = None
         if config.critic == "separate":
-            self.critic = copy.deepcopy(self.model.base_model)
+            # The trunk of the causal LM (a peft wrapper's ``base_model`` is the whole LM): with
+            # LoRA the copy keeps its own adapter, which is all of it that trains.
+            lm = self.model.get_base_model() if self.lora_r > 0 else self.model
+            self.critic = copy.deepcopy(lm.base_model)
             self.critic.train()
         self.ref_model = self.frozen_copy() if config.kl_coef > 0 or config.log_kl else None
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.params += list(self.value_head.parameters())
         if self.critic is not None:
-            self.params += list(self.critic.parameters())
+            self.params += [p for p in self.critic.parameters() if p.requires_grad]
         self.optimizer = self.adamw(self.params)
 
     def state_dict(self) -> dict[str, Any]:
@@ -134,12 +139,12 @@ class PPO(RLTrainer):
             )
         )
         input_ids, attn, mask = batch.input_ids, batch.attention_mask, batch.loss_mask
-        with torch.no_grad():
+        trunks = [m for m in (self.model, self.critic) if m is not None]
+        with self.inference(*trunks):  # the sampling-time policy and values: no dropout
             old, old_values = self._forward(input_ids, attn)
             ref = None
             if self.ref_model is not None:
-                with self.autocast():
-                    ref = token_logprobs(self.ref_model, input_ids, attn, temperature=c.temperature).float()
+                ref = token_logprobs(self.ref_model, input_ids, attn, temperature=c.temperature).float()
         gap = masked_mean((old - batch.sampler_logprobs).abs(), mask).item()
         tis = (
             truncated_is_weights(old, batch.sampler_logprobs, cap=c.tis_cap)
@@ -176,7 +181,7 @@ class PPO(RLTrainer):
             norms.append(self.optimizer_step(self.optimizer, self.params))
         self.after_update()
         raw = cpu.rewards
-        metrics = {
+        metrics: dict[str, float] = {
             "step": self.step_count + 1,
             "reward/mean": raw.mean().item(),
             "reward/std": raw.std().item() if raw.numel() > 1 else 0.0,
@@ -195,6 +200,7 @@ class PPO(RLTrainer):
             "time/rollout": t_rollout,
             "time/train": time.perf_counter() - t1,
             "time/step": time.perf_counter() - t0,
+            **self.signal(bool((raw != raw[0]).any())),
         }
         self.after_step()
         return metrics

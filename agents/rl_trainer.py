@@ -149,16 +149,49 @@ class RLTrainer(Trainer):
     def progress_text(self, row: dict[str, Any]) -> str:
         return f"reward {row['reward/mean']:.3f}"
 
-    def should_stop(self, elapsed: float) -> bool:
-        """After ``time_limit_s``, or once the mean reward of the last ``target_window`` steps
-        reaches ``target_reward``."""
+    def signal(self, has_signal: bool) -> dict[str, float]:
+        """The step's ``no_signal`` metric (1.0: no reward variance, nothing to learn); such a
+        step is also said on stderr."""
+        if not has_signal:
+            self.say(
+                f"step {self.step_count + 1}: no reward variance "
+                f"({'in any group' if self.group_size > 1 else 'in the batch'}): nothing to learn"
+            )
+        return {"no_signal": 0.0 if has_signal else 1.0}
+
+    def should_stop(self, elapsed: float) -> str:
+        """Why to stop early, or "": ``max_no_signal_steps`` steps in a row without reward
+        variance (not counting steps at or above ``target_reward``: every task solved is not a
+        dead run), ``time_limit_s`` passed, or the mean reward of the last ``target_window``
+        steps reached ``target_reward``."""
         c = self.config
+        rows = self.metrics.rows if self.metrics is not None else []
+        quiet = rows[-c.max_no_signal_steps :] if c.max_no_signal_steps else []
+        solved = c.target_reward is not None and any(r["reward/mean"] >= c.target_reward for r in quiet)
+        if (  # no variance because every task is solved is success, not a dead run
+            quiet
+            and len(quiet) == c.max_no_signal_steps
+            and all(r.get("no_signal") == 1.0 for r in quiet)
+            and not solved
+        ):
+            return (
+                f"no signal: {c.max_no_signal_steps} steps in a row where every completion "
+                f"{'of a task ' if self.group_size > 1 else ''}got the same reward. Try an "
+                "easier task or env level, a larger group_size or temperature, a reward with "
+                "partial credit, or a model that solves some tasks already "
+                "(max_no_signal_steps=0 turns this stop off)"
+            )
         if c.time_limit_s is not None and elapsed >= c.time_limit_s:
-            return True
-        if c.target_reward is not None and self.metrics is not None:
-            window = [r["reward/mean"] for r in self.metrics.rows[-c.target_window :]]
-            return len(window) == c.target_window and sum(window) / len(window) >= c.target_reward
-        return False
+            return f"time limit: {elapsed:.0f} s >= time_limit_s={c.time_limit_s:g}"
+        if c.target_reward is not None and rows:
+            window = [r["reward/mean"] for r in rows[-c.target_window :]]
+            mean = sum(window) / len(window)
+            if len(window) == c.target_window and mean >= c.target_reward:
+                return (
+                    f"target reached: mean reward {mean:.3f} over the last {c.target_window} "
+                    f"steps >= target_reward={c.target_reward:g}"
+                )
+        return ""
 
     def train(self, *, resume: bool = False) -> list[dict[str, Any]]:
         """Run until ``config.steps`` (or the time limit / target reward); log to

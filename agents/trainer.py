@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import sys
 import time
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +84,9 @@ class Trainer:
         self.step_count = 0
         self.out_dir = Path(config.out_dir)
         self.metrics: MetricsLog | None = None
+        self.stop_reason = ""
+        """Why the last `run_steps` ended ("" before one has): ``steps: ...``, or `should_stop`'s
+        reason."""
 
     # -- construction -------------------------------------------------------------------
 
@@ -112,6 +117,23 @@ class Trainer:
             return nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.dtype)
 
+    @contextmanager
+    def inference(self, *models: Any) -> Iterator[None]:
+        """No gradient, autocast as in training, and ``models`` in eval mode (dropout off) for
+        the block; each model's train/eval mode is restored after it. For the old policy's and
+        the reference's log-probs, which must not depend on a dropout mask."""
+        modes = [(m, bool(m.training)) for m in models]
+        try:
+            for m, _ in modes:
+                m.eval()
+            with ExitStack() as stack:
+                stack.enter_context(torch.no_grad())
+                stack.enter_context(self.autocast())
+                yield
+        finally:
+            for m, was_training in modes:
+                m.train(was_training)
+
     def optimizer_step(
         self,
         optimizer: torch.optim.Optimizer,
@@ -138,9 +160,10 @@ class Trainer:
         """The progress bar's description after ``row``."""
         return self.name
 
-    def should_stop(self, elapsed: float) -> bool:
-        """Stop before ``total`` steps (after ``elapsed`` seconds)? Never, by default."""
-        return False
+    def should_stop(self, elapsed: float) -> str:
+        """Why to stop before ``total`` steps (after ``elapsed`` seconds), or "" to go on.
+        Never stops early, by default."""
+        return ""
 
     def after_update(self) -> None:
         """Called after the weights change outside `step` (a resume); a no-op here."""
@@ -149,7 +172,8 @@ class Trainer:
         """`step` until ``step_count == total`` or `should_stop`: each row, with its
         ``time/elapsed``, goes to ``out_dir/metrics.jsonl`` (and the ``report_to`` sinks); a
         checkpoint every ``save_every`` steps when ``persist``. With ``resume``, continues from
-        the latest checkpoint first (the log keeps its rows up to that step).
+        the latest checkpoint first (the log keeps its rows up to that step). Ends by setting
+        `stop_reason` and writing it to stderr as one ``<name> stopped: <reason>`` line.
 
         Returns the log (also ``self.metrics``), still open: the caller logs its end-of-run rows
         and closes it. Does not save at the end; the caller decides."""
@@ -170,9 +194,19 @@ class Trainer:
                 bar.update(task, advance=1, description=self.progress_text(row))
                 if persist and c.save_every and self.step_count % c.save_every == 0:
                     self.save()
-                if self.should_stop(time.perf_counter() - start):
+                reason = self.should_stop(time.perf_counter() - start)
+                if reason:
+                    self.stop_reason = reason
                     break
+            else:
+                self.stop_reason = f"steps: {self.step_count} of {total} done"
+        self.say(f"{self.name} stopped: {self.stop_reason}")
         return log
+
+    def say(self, line: str) -> None:
+        """Write ``line`` to stderr (outside the progress bar); one line, whatever ``progress``."""
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
     # -- persistence --------------------------------------------------------------------
 

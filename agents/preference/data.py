@@ -114,6 +114,8 @@ class Candidate:
         score: What pairs are ranked by (the reward unless a scorer or judge was given); None
             when the scorer could not score it.
         finish_reason: The sampler's (``"length"``: cut at ``max_new_tokens``).
+        token_ids: The sampled token ids, the EOS included only when one was sampled (empty
+            when the sampler reports none).
     """
 
     text: str
@@ -121,6 +123,7 @@ class Candidate:
     reward: float
     score: float | None
     finish_reason: str = ""
+    token_ids: tuple[int, ...] = ()
 
     @property
     def usable(self) -> bool:
@@ -310,6 +313,7 @@ def generate_groups(
                     reward=checked[k * n + j][1],
                     score=scores[k * n + j],
                     finish_reason=samples[k][j].finish_reason,
+                    token_ids=tuple(samples[k][j].token_ids),
                 )
                 for j in range(n)
             )

@@ -2,7 +2,8 @@
 
 Offline, one step: a batch of pairs (KTO: labelled completions); the policy's summed and
 per-token mean log-probs of each completion (one forward over chosen and rejected together);
-the reference model's log-probs, computed **once** for the whole dataset before training and
+the reference model's log-probs, computed **once** for the whole dataset before training
+(under the policy's autocast dtype, so the two agree exactly before the first update) and
 cached (in memory, and in ``out_dir/reference_logps.pt`` when the reference is a directory, so a
 rerun or resume on the same data skips the pass); the chosen loss from
 `assay.agents.preference.losses`; AdamW. SimPO and ORPO need no reference and load none.
@@ -15,7 +16,10 @@ not backpropagate through it).
 Online (iterative DPO, as in Xiong et al. 2024 and the self-rewarding loop of Yuan et al. 2024):
 each round samples ``samples_per_prompt`` completions of ``prompts_per_round`` fresh tasks from
 the current policy, scores them with the env's verifier and rubric (or a reward model), builds
-pairs, and runs one offline DPO pass on them, starting a fresh optimizer. The reference is the
+pairs, and runs one offline DPO pass on them, starting a fresh optimizer. Each completion is
+trained on as the sampler's token ids (an EOS only where one was sampled; none on a completion
+cut at ``max_new_tokens``), not re-tokenised from its text; two samples of one prompt with the
+same text share one set of ids. The reference is the
 policy at the start of the round (``ref_refresh="round"``: its log-probs are taken before the
 round's first update, so no copy of the model is kept) or the starting policy throughout
 (``"fixed"``). Before the first round and after each one, the pass rate on held-out tasks is
@@ -31,7 +35,8 @@ import dataclasses
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -91,15 +96,29 @@ def load_preference_file(path: str | Path, loss: str) -> list[PreferencePair] | 
 
 
 def reference_logps(
-    model: Any, sequences: Sequence[Encoded], pad_id: int, *, batch_size: int = 32, device: str = "cpu"
+    model: Any,
+    sequences: Sequence[Encoded],
+    pad_id: int,
+    *,
+    batch_size: int = 32,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
 ) -> tuple[Tensor, Tensor]:
     """``(sum, count)`` of each sequence's completion log-probs under ``model`` (no grad, eval
-    mode), computed in batches of ``batch_size``; CPU tensors of shape ``(len(sequences),)``."""
+    mode), computed in batches of ``batch_size``; CPU tensors of shape ``(len(sequences),)``.
+
+    ``dtype`` other than float32 runs the forward passes under autocast to it: pass the policy's
+    (`Trainer.dtype`), so that before any update the reference and the policy agree exactly."""
     sums, counts = [], []
     was_training = model.training
     model.eval()
+    amp = (
+        torch.autocast(device_type=torch.device(device).type, dtype=dtype)
+        if dtype != torch.float32
+        else nullcontext()
+    )
     try:
-        with torch.no_grad():
+        with torch.no_grad(), amp:
             for start in range(0, len(sequences), batch_size):
                 batch = collate(sequences[start : start + batch_size], pad_id).to(device)
                 s, c = completion_logps(model, batch)
@@ -140,6 +159,9 @@ class DPO(OfflineTrainer):
         reference: The reference model, instead of loading ``config.reference``. With neither,
             the reference is the policy as it is now (its log-probs are cached before training,
             so no copy is made).
+        completion_ids: Token ids of sampled completions, by ``(prompt, completion text)``: a
+            completion found here is trained on as sampled (`encode`'s ``completion_ids``), not
+            re-tokenised from its text (online DPO).
     """
 
     name = "dpo"
@@ -153,6 +175,7 @@ class DPO(OfflineTrainer):
         model: Any = None,
         tokenizer: Any = None,
         reference: Any = None,
+        completion_ids: Mapping[tuple[str, str], Sequence[int]] | None = None,
     ) -> None:
         self.name = config.loss
         if records is None:
@@ -171,17 +194,23 @@ class DPO(OfflineTrainer):
         tokenizer = self.tokenizer
         self.records = rows
         ml = config.max_length
+        sampled = completion_ids or {}
+
+        def enc(prompt: str, completion: str, source_prompt: str) -> Encoded:
+            ids = sampled.get((source_prompt, completion))
+            return encode(tokenizer, prompt, completion, max_length=ml, completion_ids=ids)
+
         if config.loss == "kto":
-            self.completions = [encode(tokenizer, r.prompt, r.completion, max_length=ml) for r in rows]
+            self.completions = [enc(r.prompt, r.completion, r.prompt) for r in rows]
             partner = _mismatch(len(rows), config.seed)
             self.mismatched = [
-                encode(tokenizer, r.prompt, rows[partner[i]].completion, max_length=ml)
+                enc(r.prompt, rows[partner[i]].completion, rows[partner[i]].prompt)
                 for i, r in enumerate(rows)
             ]
             self.desirable = torch.tensor([bool(r.label) for r in rows])
         else:
-            self.chosen = [encode(tokenizer, r.prompt, r.chosen, max_length=ml) for r in rows]
-            self.rejected = [encode(tokenizer, r.prompt, r.rejected, max_length=ml) for r in rows]
+            self.chosen = [enc(r.prompt, r.chosen, r.prompt) for r in rows]
+            self.rejected = [enc(r.prompt, r.rejected, r.prompt) for r in rows]
         self.setup([r.prompt for r in rows])
         self.ref: dict[str, Tensor] = {}
         if config.needs_reference:
@@ -196,7 +225,8 @@ class DPO(OfflineTrainer):
 
     def _fingerprint(self, label: str) -> str:
         h = hashlib.sha256()
-        h.update(json.dumps([self.config.loss, self.config.max_length, self.config.seed, label]).encode())
+        c = self.config
+        h.update(json.dumps([c.loss, c.max_length, c.seed, str(self.dtype), label]).encode())
         for name, seqs in self._sequences().items():
             h.update(name.encode())
             for e in seqs:
@@ -223,7 +253,7 @@ class DPO(OfflineTrainer):
             ref_model = self.model  # the policy before any update
         out: dict[str, Tensor] = {}
         for name, seqs in self._sequences().items():
-            out[name], _ = reference_logps(ref_model, seqs, self.pad_id, device=c.device)
+            out[name], _ = reference_logps(ref_model, seqs, self.pad_id, device=c.device, dtype=self.dtype)
         if fingerprint:
             cache.parent.mkdir(parents=True, exist_ok=True)
             torch.save({"fingerprint": fingerprint, **out}, cache)  # type: ignore[dict-item]
@@ -437,8 +467,16 @@ class OnlineDPO(Trainer):
             shared.update(out_dir=str(self.out_dir / f"round_{self.round + 1:03d}"), progress=False, data="")
             stage = DPOConfig(**shared)
             records: list[Any] = pairs_to_binary(pairs) if c.loss == "kto" else pairs
+            sampled = {
+                (g.task.prompt, x.text): x.token_ids for g in groups for x in g.candidates if x.token_ids
+            }
             trainer = DPO(
-                stage, records, model=self.model, tokenizer=self.tokenizer, reference=self.reference
+                stage,
+                records,
+                model=self.model,
+                tokenizer=self.tokenizer,
+                reference=self.reference,
+                completion_ids=sampled,
             )
             rows = trainer.train(persist=False)
             last = [r for r in rows if "loss" in r]

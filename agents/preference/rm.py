@@ -1,8 +1,11 @@
 """Bradley-Terry reward models: a scalar head on a causal LM, trained on preference pairs.
 
 The model is transformers' ``AutoModelForSequenceClassification`` with one label, built from a
-causal LM directory: the LM's trunk and a new linear ``score`` head read at the last token of
-``prompt + completion + <eos>`` (the rightmost non-padding token). Training minimises
+causal LM directory: the LM's trunk and a new linear ``score`` head, read at the last attended
+token of ``prompt + completion + <eos>``: the EOS token that `encode` appends (the last kept
+completion token when ``max_length`` cut the completion). The position comes from the
+attention mask, not from the pad token, so a tokenizer whose pad token is its EOS token is read
+at the EOS too. Training minimises
 ``-log sigmoid(r(chosen) - r(rejected))`` (`assay.agents.preference.losses.bradley_terry_loss`,
 optionally with a margin from the pair's scores and reward centring) and reports the pairwise
 accuracy on held-out prompts (``eval_fraction``). The trained model is saved in
@@ -59,9 +62,16 @@ def load_reward_model(path: str | Path, *, device: str = "cpu") -> tuple[Any, An
 
 
 def _rewards(model: Any, batch: SeqBatch) -> Tensor:
-    out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
-    rewards: Tensor = out.logits.squeeze(-1).float()
-    return rewards
+    """``(N,)``: the ``score`` head on the trunk's last hidden state at each sequence's last
+    attended token (right padding: ``attention_mask.sum() - 1``). Not transformers' own pooling,
+    which looks for the last token that is not ``pad_token_id`` and so, when the pad token is the
+    EOS token, reads the token before the EOS."""
+    hidden = model.base_model(
+        input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False
+    ).last_hidden_state
+    last = batch.attention_mask.sum(dim=1) - 1
+    rewards: Tensor = model.score(hidden[torch.arange(hidden.shape[0], device=hidden.device), last])
+    return rewards.squeeze(-1).float()
 
 
 class RewardModelTrainer(OfflineTrainer):

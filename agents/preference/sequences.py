@@ -36,16 +36,28 @@ class Encoded:
 
 
 def encode(
-    tokenizer: Any, prompt: str, completion: str, *, add_eos: bool = True, max_length: int | None = None
+    tokenizer: Any,
+    prompt: str,
+    completion: str,
+    *,
+    add_eos: bool = True,
+    max_length: int | None = None,
+    completion_ids: Sequence[int] | None = None,
 ) -> Encoded:
     """Token ids of ``prompt + completion`` (+ end of sequence), cut to ``max_length`` tokens.
 
-    A record longer than ``max_length`` keeps its whole prompt and loses the end of its
-    completion; a prompt that leaves no room for one completion token is an error.
+    With ``completion_ids`` (a sampled completion's own ids) those are the completion, as they
+    are: not re-tokenised, and no end of sequence added (a sampled one is already there; one
+    cut at the token budget has none). A record longer than ``max_length`` keeps its whole
+    prompt and loses the end of its completion; a prompt that leaves no room for one completion
+    token is an error.
     """
     p = encode_prompts(tokenizer, [prompt])[0]
-    c = list(tokenizer(completion, add_special_tokens=False)["input_ids"])
-    if add_eos:
+    if completion_ids is not None:
+        c = [int(t) for t in completion_ids]
+    else:
+        c = list(tokenizer(completion, add_special_tokens=False)["input_ids"])
+    if add_eos and completion_ids is None:
         if tokenizer.eos_token_id is None:
             raise ValueError("the tokenizer has no eos_token_id: pass add_eos=False")
         c.append(int(tokenizer.eos_token_id))
