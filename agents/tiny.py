@@ -3,17 +3,39 @@
 `init_tiny(path)` writes a randomly initialised ``Qwen2ForCausalLM`` (about 80k parameters by
 default) and a tokenizer over printable ASCII, one token per character, to ``path`` in the
 standard ``save_pretrained`` layout, so ``AutoModelForCausalLM.from_pretrained(path)``,
-``AutoTokenizer.from_pretrained(path)`` and vLLM all load it. Characters outside the alphabet
-encode to ``<unk>``.
+``AutoTokenizer.from_pretrained(path)`` and vLLM all load it.
+
+The tokenizer is byte-level, as Qwen2's is: each character's vocabulary entry is its byte-level
+symbol (``" "`` is ``"Ġ"``, ``"\\n"`` is ``"Ċ"``; printable non-space characters are themselves).
+That is what makes it survive ``AutoTokenizer``: transformers 5 loads every ``qwen2`` checkpoint
+as ``Qwen2Tokenizer``, which keeps only the vocabulary from ``tokenizer.json`` and rebuilds the
+byte-level pipeline around it. Text over the alphabet therefore encodes to the same ids, and
+decodes back exactly (spaces and newlines included), both built here and loaded from disk.
+
+Not guaranteed: what happens to a character outside the alphabet depends on the loader.
+`build_char_tokenizer` (and a loader that honours ``tokenizer.json``) encodes it to one
+``<unk>`` per UTF-8 byte; transformers 5's ``Qwen2Tokenizer`` has no unknown token and drops it.
+
+The tokenizer carries `CHAT_TEMPLATE` (system, user, assistant and tool turns, tool schemas
+through ``apply_chat_template(..., tools=...)``) when the alphabet spells its markers; the
+default alphabet does.
 """
 
 from __future__ import annotations
 
+import re
 import string
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ALPHABET", "ARITHMETIC_ALPHABET", "SPECIAL_TOKENS", "build_char_tokenizer", "init_tiny"]
+__all__ = [
+    "ALPHABET",
+    "ARITHMETIC_ALPHABET",
+    "CHAT_TEMPLATE",
+    "SPECIAL_TOKENS",
+    "build_char_tokenizer",
+    "init_tiny",
+]
 
 SPECIAL_TOKENS = ("<pad>", "<eos>", "<unk>")
 """Padding, end of sequence (generation stops on it) and unknown character."""
@@ -24,25 +46,74 @@ ALPHABET = "".join(dict.fromkeys(string.printable))
 ARITHMETIC_ALPHABET = "0123456789 +-*/=."
 """A small alphabet for arithmetic demos: a 20-token vocabulary explores far faster from scratch."""
 
+CHAT_TEMPLATE = (
+    "{%- if tools %}<|system|>\n"
+    "{% if messages and messages[0]['role'] == 'system' %}{{ messages[0]['content'] }}\n{% endif %}"
+    "Tools:\n"
+    "{% for tool in tools %}{{ tool | tojson }}\n{% endfor %}"
+    "<|end|>\n"
+    "{% endif %}"
+    "{% for message in messages %}"
+    "{% if message['role'] not in ('system', 'user', 'assistant', 'tool') %}"
+    "{{ raise_exception('unknown role: ' ~ message['role']) }}"
+    "{% endif %}"
+    "{% if not (tools and loop.first and message['role'] == 'system') %}"
+    "<|{{ message['role'] }}|>\n"
+    "{% if message['content'] %}{{ message['content'] }}\n{% endif %}"
+    "{% for call in message['tool_calls'] or [] %}"
+    "<tool_call>{{ call['function'] | tojson }}</tool_call>\n"
+    "{% endfor %}"
+    "<|end|>\n"
+    "{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+"""A small chat template: each turn is ``<|role|>\\n{content}\\n<|end|>\\n``.
+
+Roles are ``system``, ``user``, ``assistant`` and ``tool`` (any other raises). Tool schemas
+(``tools=``) go into a leading system turn, one JSON object a line after ``Tools:``, with the
+conversation's own system message (if any) above them. An assistant turn's OpenAI-style
+``tool_calls`` are rendered as ``<tool_call>{"name": ..., "arguments": ...}</tool_call>`` lines.
+``add_generation_prompt`` opens an assistant turn. The markers are plain characters, not special
+tokens, so the vocabulary (and the model) is the same with or without the template.
+"""
+
+_CHAT_CHARACTERS = frozenset(
+    re.sub(r"{%.*?%}|{{.*?}}", "", CHAT_TEMPLATE) + "system" + "user" + "assistant" + "tool"
+)
+"""The characters the template writes itself (markers and role names): the alphabet must hold them."""
+
 
 def build_char_tokenizer(alphabet: str = ALPHABET) -> Any:
     """A ``PreTrainedTokenizerFast`` with one token per character of ``alphabet``.
 
-    Built with the ``tokenizers`` library as a BPE model with no merges, so encoding is exact
-    and ``decode(encode(s)) == s`` for any string over ``alphabet``.
+    Token ids are ``<pad>`` 0, ``<eos>`` 1, ``<unk>`` 2, then the alphabet's characters in
+    order. Built with the ``tokenizers`` library as a byte-level BPE with no merges (the pipeline
+    transformers' ``Qwen2Tokenizer`` rebuilds on load: NFC, byte-level symbols, byte-level
+    decoding), so encoding is exact and ``decode(encode(s)) == s`` for any string over
+    ``alphabet``; a character outside it encodes to one ``<unk>`` per UTF-8 byte. Carries
+    `CHAT_TEMPLATE` when every character the template writes is in ``alphabet``, else no chat
+    template. Raises ``ValueError`` unless ``alphabet`` is non-empty, distinct ASCII characters.
     """
-    from tokenizers import Tokenizer, decoders, models
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    if len(set(alphabet)) != len(alphabet) or not alphabet:
-        raise ValueError("alphabet must be a non-empty string of distinct characters")
-    vocab = {t: i for i, t in enumerate([*SPECIAL_TOKENS, *alphabet])}
+    if not alphabet or len(set(alphabet)) != len(alphabet) or not alphabet.isascii():
+        raise ValueError("alphabet must be a non-empty string of distinct ASCII characters")
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    symbols = [byte_level.pre_tokenize_str(c)[0][0] for c in alphabet]
+    vocab = {t: i for i, t in enumerate([*SPECIAL_TOKENS, *symbols])}
     tok = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
-    tok.decoder = decoders.Fuse()
+    tok.normalizer = normalizers.NFC()  # type: ignore[assignment]
+    tok.pre_tokenizer = byte_level  # type: ignore[assignment]
+    tok.decoder = decoders.ByteLevel()  # type: ignore[assignment]
     tok.add_special_tokens(list(SPECIAL_TOKENS))
-    return PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
+    tokenizer = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>"
     )
+    if _CHAT_CHARACTERS.issubset(alphabet):
+        tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
 
 
 def init_tiny(
@@ -59,7 +130,9 @@ def init_tiny(
 ) -> Path:
     """Write a randomly initialised tiny Qwen2 causal LM and its char tokenizer to ``path``.
 
-    The same ``seed`` gives bit-identical weights. Returns ``path``.
+    The tokenizer is `build_char_tokenizer`'s (with `CHAT_TEMPLATE` when ``alphabet`` spells
+    it); the vocabulary size is ``len(alphabet) + 3``. The same ``seed`` gives bit-identical
+    weights. Returns ``path``.
     """
     import torch
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
