@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from assay.agents.async_rollout import AsyncRollouts
+from assay.agents.chat import chat_format
 from assay.agents.config import RunConfig
 from assay.agents.metrics import plot_metrics
 from assay.agents.rollout import Episode, collect_episodes
@@ -59,6 +60,8 @@ class RLTrainer(Trainer):
             vectorization_mode=config.vectorization,
             **dict(config.env_kwargs),
         )
+        self.chat = chat_format(self.tokenizer, config.prompt_format, config.system_prompt)
+        """The chat renderer of rollouts (None: plain-text prompts)."""
         self._async: AsyncRollouts | None = None
         if config.async_rollouts and sampler is not None:
             raise ValueError("async_rollouts builds its own sampler in the worker: do not pass one")
@@ -79,7 +82,7 @@ class RLTrainer(Trainer):
         c = self.config
         limits: dict[str, Any] = dict(
             max_new_tokens=c.max_new_tokens, temperature=c.temperature, max_turns=c.max_turns,
-            max_context_tokens=c.max_context_tokens,
+            max_context_tokens=c.max_context_tokens, chat=self.chat,
         )  # fmt: skip
         if c.async_rollouts:
             if self._async is None:

@@ -31,6 +31,7 @@ from assay.agents.checkpoint import latest_checkpoint, load_checkpoint, restore_
 from assay.agents.config import TrainerConfig
 from assay.agents.metrics import MetricsLog, progress_bar
 from assay.agents.policy import load_policy, pick_dtype
+from assay.agents.tiny import keep_unknown_bytes
 
 __all__ = ["Trainer"]
 
@@ -250,6 +251,7 @@ class Trainer:
             model = copy.deepcopy(model).merge_and_unload()
         model.save_pretrained(out)
         self.tokenizer.save_pretrained(out)
+        keep_unknown_bytes(out)  # a no-op unless it is the tiny model's char tokenizer
         return out
 
 
