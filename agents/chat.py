@@ -40,8 +40,10 @@ from typing import Any, Literal
 
 __all__ = [
     "ChatFormat",
+    "ChatSampler",
     "PromptFormat",
     "chat_format",
+    "chat_prompts",
     "render_ids",
     "resolve_prompt_format",
 ]
@@ -238,3 +240,77 @@ def chat_format(tokenizer: Any, prompt_format: str, system_prompt: str | None = 
     if resolve_prompt_format(tokenizer, prompt_format) == "text":
         return None
     return ChatFormat(tokenizer, system_prompt)
+
+
+def chat_prompts(
+    chat: ChatFormat,
+    prompts: Sequence[Any],
+    *,
+    system_prompt: str | None = None,
+    tools: Sequence[Any] | None = None,
+) -> list[list[int]]:
+    """Token ids of each prompt (text or messages) rendered with ``chat`` and a generation prompt.
+
+    ``system_prompt`` is the env's own (``chat.system_prompt``, the config's, wins over it);
+    ``tools`` go to every prompt. What an evaluation or data pipeline calls to turn task prompts
+    into what a chat model sees.
+    """
+    return [chat.prompt_ids(chat.messages(p, system_prompt=system_prompt), tools=tools) for p in prompts]
+
+
+class ChatSampler:
+    """A sampler whose text prompts are rendered through a chat template first.
+
+    Wraps a sampler that takes token-id prompts (`assay.agents.sampler.HFSampler`,
+    `assay.agents.sampler.VLLMSampler`): each prompt (a task's text, or messages) becomes
+    `chat_prompts` ids, and the samples come back unchanged (their text is the reply alone).
+
+    Args:
+        sampler: The inner sampler (``accepts_token_ids``).
+        chat: The renderer (its ``system_prompt``, if set, replaces ``system_prompt``).
+        system_prompt: The env's system prompt.
+        tools: Tool schemas for every prompt (tool envs).
+    """
+
+    accepts_token_ids = True
+    """Token-id prompts pass through unrendered (already a conversation's ids)."""
+
+    def __init__(
+        self,
+        sampler: Any,
+        chat: ChatFormat,
+        *,
+        system_prompt: str | None = None,
+        tools: Sequence[Any] | None = None,
+    ) -> None:
+        if not getattr(sampler, "accepts_token_ids", False):
+            raise TypeError(
+                f"{type(sampler).__name__} does not take token-id prompts: it cannot sample chat ids"
+            )
+        self.sampler = sampler
+        self.chat = chat
+        self.system_prompt = system_prompt
+        self.tools = list(tools) if tools else None
+
+    def __repr__(self) -> str:
+        return f"ChatSampler({self.sampler!r})"
+
+    def sample(
+        self,
+        prompts: Sequence[Any],
+        *,
+        n: int = 1,
+        max_new_tokens: int = 64,
+        temperature: float = 1.0,
+        seed: int = 0,
+    ) -> Any:
+        """``sampler.sample`` on the rendered prompts (same arguments, same samples)."""
+        ids = [
+            [int(t) for t in p]
+            if not isinstance(p, str | Mapping) and p and isinstance(p[0], int)
+            else chat_prompts(self.chat, [p], system_prompt=self.system_prompt, tools=self.tools)[0]
+            for p in prompts
+        ]
+        return self.sampler.sample(
+            ids, n=n, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed
+        )

@@ -37,11 +37,19 @@ def load_sampler(
     batch_size: int | None = None,
     max_model_len: int | None = None,
     top_p: float | None = None,
+    prompt_format: str = "auto",
+    system_prompt: str | None = None,
+    system_override: str | None = None,
 ) -> Any:
     """A sampler for ``model`` (see the module docstring for the accepted forms).
 
     ``top_p`` is sent to URL models; the local engines sample with plain temperature (their
     log-probs are then the policy's own), so they refuse it.
+
+    Chat: a local model's prompts go through its chat template (`assay.agents.chat.ChatSampler`)
+    when ``prompt_format`` resolves to chat (``auto``: the tokenizer has a template); a URL
+    model in ``chat`` mode sends the system message itself. The system message is
+    ``system_override`` (``--system-prompt``) if given, else ``system_prompt`` (the env's).
     """
     if top_p is not None and not model.startswith(("http://", "https://")):
         raise ValueError(
@@ -50,11 +58,16 @@ def load_sampler(
     if model.startswith(("http://", "https://")):
         from assay.verifiers.sampler import OpenAISampler
 
+        if system_override is not None and not chat:
+            raise ValueError("a system prompt needs chat mode for a URL model: add --chat")
         name = model_name or served_model(model, api_key, timeout_s=min(timeout_s, 30.0))
         return OpenAISampler(
             model,
             name,
             chat=chat,
+            system_prompt=(system_override if system_override is not None else system_prompt)
+            if chat
+            else None,
             api_key=api_key,
             timeout_s=timeout_s,
             concurrency=concurrency,
@@ -76,9 +89,12 @@ def load_sampler(
             from assay.agents.sampler import VLLMSampler
         except ImportError as e:  # pragma: no cover - depends on the agents issue
             raise AssayError(f"the vLLM sampler is unavailable: {e}") from e
-        if max_model_len is None:
-            return VLLMSampler(str(path))
-        return VLLMSampler(str(path), max_model_len=max_model_len)
+        engine_sampler = (
+            VLLMSampler(str(path))
+            if max_model_len is None
+            else VLLMSampler(str(path), max_model_len=max_model_len)
+        )
+        return _chat(engine_sampler, engine_sampler.tokenizer, prompt_format, system_prompt, system_override)
     if engine == "hf":
         try:
             from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -92,8 +108,26 @@ def load_sampler(
             ) from e
         tokenizer = AutoTokenizer.from_pretrained(path)
         policy = AutoModelForCausalLM.from_pretrained(path)
-        return HFSampler(policy, tokenizer, batch_size=batch_size)
+        return _chat(
+            HFSampler(policy, tokenizer, batch_size=batch_size),
+            tokenizer,
+            prompt_format,
+            system_prompt,
+            system_override,
+        )
     raise ValueError(f"engine must be 'hf' or 'vllm', got {engine!r}")
+
+
+def _chat(
+    sampler: Any, tokenizer: Any, prompt_format: str, system_prompt: str | None, system_override: str | None
+) -> Any:
+    """``sampler`` behind the chat template when ``prompt_format`` resolves to chat, else as is."""
+    from assay.agents.chat import ChatSampler, chat_format
+
+    chat = chat_format(tokenizer, prompt_format, system_override)
+    if chat is None and system_override is not None:
+        raise ValueError("a system prompt needs the chat format: this tokenizer has no chat template")
+    return sampler if chat is None else ChatSampler(sampler, chat, system_prompt=system_prompt)
 
 
 JUDGE_CRITERIA = "The response solves the problem correctly, with sound reasoning and one clear final answer."

@@ -81,6 +81,11 @@ class EvalConfig:
     env_kwargs: Mapping[str, Any] = field(default_factory=dict)
     select: str | None = None
     """Label of the best-of-N selector (``"logprob"`` or an import path), if any."""
+    prompt_format: str = "auto"
+    """How the sampler was told to build prompts (``chat``, ``text``, ``auto``: see
+    `assay.agents.chat`); recorded so a resume cannot mix formats."""
+    system_prompt: str | None = None
+    """The ``--system-prompt`` override (None: the env's own), recorded for the same reason."""
 
     def __post_init__(self) -> None:
         if self.n < 1:

@@ -97,6 +97,14 @@ def eval_cmd(
     model_name: str = typer.Option(None, help="Served model name (URL models; default: the server's first)."),
     api_key: str = typer.Option(None, envvar="OPENAI_API_KEY", help="Bearer token for a URL model."),
     chat: bool = typer.Option(False, help="URL models: use /v1/chat/completions."),
+    prompt_format: str = typer.Option(
+        "auto",
+        help="Local models: chat (the tokenizer's chat template), text (plain prompts, base models) "
+        "or auto (chat when the tokenizer has a template).",
+    ),
+    system_prompt: str = typer.Option(
+        None, help="The system message (chat template or --chat), in place of the env's own."
+    ),
     split: str = typer.Option(None, help="Dataset split, passed to the env as split=."),
     args: list[str] | None = ENV_ARGS,
     env_arg: list[str] | None = ENV_ARG_DEPRECATED,
@@ -132,8 +140,11 @@ def eval_cmd(
     if engine not in ("hf", "vllm"):
         raise UsageError(f"--engine is hf or vllm, got {engine!r}")
     ks = _parse_ks(k)
+    if prompt_format not in ("auto", "chat", "text"):
+        raise UsageError(f"--prompt-format is auto, chat or text, got {prompt_format!r}")
     env_kwargs = env_args(args, env_arg=env_arg) or {}
     check_env(env, {**env_kwargs, **({} if split is None else {"split": split})})
+    env_system = _env_system_prompt(env, {**env_kwargs, **({} if split is None else {"split": split})})
     _check_model(model)
     from gymnasium.error import DependencyNotInstalled
 
@@ -170,6 +181,8 @@ def eval_cmd(
             split=split,
             env_kwargs=env_kwargs,
             select=select,
+            prompt_format=prompt_format,
+            system_prompt=system_prompt,
         )
     except ValueError as e:
         raise UsageError(str(e)) from None
@@ -185,6 +198,9 @@ def eval_cmd(
             api_key=api_key,
             chat=chat,
             top_p=top_p,
+            prompt_format=prompt_format,
+            system_prompt=env_system,
+            system_override=system_prompt,
         )
         if progress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -221,6 +237,18 @@ def eval_cmd(
         except DependencyNotInstalled as e:
             _err.print(f"[yellow]no plots:[/yellow] {escape(str(e))}")
     _err.print("wrote " + ", ".join(str(p) for p in [out, *written]))
+
+
+def _env_system_prompt(env_id: str, kwargs: dict[str, Any]) -> str | None:
+    """The env's own system prompt (what a chat prompt starts with unless --system-prompt)."""
+    from assay.registry import make
+
+    env = make(env_id, **kwargs)
+    try:
+        system = getattr(env.unwrapped, "system_prompt", None)
+    finally:
+        env.close()
+    return system if isinstance(system, str) else None
 
 
 def _default_ks(n: int) -> list[int]:

@@ -312,3 +312,83 @@ def test_grpo_trains_on_exactly_the_sampled_ids_of_chat_tool_episodes(tiny_dir, 
             multi_turn += ep.turns > 1
     assert multi_turn > 0  # tool results came back through the template, masked, and were trained past
     assert (tmp_path / "out" / "tokenizer.json").is_file()
+
+
+# -- evaluation ------------------------------------------------------------------------------
+
+
+class IdsRecorder:
+    accepts_token_ids = True
+
+    def __init__(self):
+        self.prompts = []
+
+    def sample(self, prompts, *, n, max_new_tokens, temperature, seed):
+        self.prompts += [list(p) for p in prompts]
+        return [[Sample("1", [5], [-1.0], "length")] * n for _ in prompts]
+
+
+def test_chat_sampler_renders_task_prompts_with_the_envs_system_prompt():
+    from assay.agents.chat import ChatSampler
+
+    tok = build_char_tokenizer()
+    inner = IdsRecorder()
+    ChatSampler(inner, ChatFormat(tok), system_prompt="Be exact.").sample(["2+2="], n=2)
+    assert (
+        tok.decode(inner.prompts[0])
+        == "<|system|>\nBe exact.\n<|end|>\n<|user|>\n2+2=\n<|end|>\n<|assistant|>\n"
+    )
+    ChatSampler(inner, ChatFormat(tok, system_prompt="Mine."), system_prompt="Be exact.").sample(["q"])
+    assert tok.decode(inner.prompts[1]).startswith("<|system|>\nMine.\n<|end|>\n<|user|>\nq\n")
+    ChatSampler(inner, ChatFormat(tok)).sample([[7, 8]])  # ids pass through
+    assert inner.prompts[2] == [7, 8]
+    with pytest.raises(TypeError, match="token-id"):
+        ChatSampler(object(), ChatFormat(tok))
+
+
+def test_load_sampler_uses_the_template_unless_text_is_asked_for(tiny_dir):
+    from assay.agents.chat import ChatSampler
+    from assay.agents.evaluation.backends import load_sampler
+    from assay.agents.sampler import HFSampler
+
+    chat = load_sampler(str(tiny_dir), system_prompt="env", system_override="cli")
+    assert isinstance(chat, ChatSampler) and chat.chat.system_prompt == "cli" and chat.system_prompt == "env"
+    assert isinstance(load_sampler(str(tiny_dir), prompt_format="text"), HFSampler)
+    with pytest.raises(ValueError, match="chat format"):
+        load_sampler(str(tiny_dir), prompt_format="text", system_override="cli")
+
+
+def test_openai_chat_eval_sends_the_envs_system_prompt():
+    from assay.agents.evaluation.backends import load_sampler
+    from assay.testing import OpenAIStub
+
+    with OpenAIStub("4") as stub:
+        sampler = load_sampler(stub.url, model_name="m", chat=True, system_prompt="Be exact.")
+        sampler.sample(["2+2="], n=1, max_new_tokens=4, temperature=0.0, seed=0)
+        override = load_sampler(
+            stub.url, model_name="m", chat=True, system_prompt="env", system_override="cli"
+        )
+        override.sample(["2+2="], n=1, max_new_tokens=4, temperature=0.0, seed=0)
+        got = [r["messages"] for r in stub.requests]
+    assert got[0] == [{"role": "system", "content": "Be exact."}, {"role": "user", "content": "2+2="}]
+    assert got[1][0] == {"role": "system", "content": "cli"}
+    with pytest.raises(ValueError, match="--chat"):
+        load_sampler("http://127.0.0.1:9", model_name="m", system_override="cli")
+
+
+def test_assay_eval_records_the_system_prompt_and_refuses_it_without_chat(tiny_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from assay.agents.evaluation.records import read_log
+    from assay.cli import app
+
+    out = tmp_path / "log.jsonl"
+    args = ["eval", "--env", "assay/Arithmetic-v0", "--model", str(tiny_dir), "--limit", "2", "-n", "2",
+            "--max-new-tokens", "3", "--out", str(out), "--no-plots", "--no-progress"]  # fmt: skip
+    result = CliRunner().invoke(app, [*args, "--system-prompt", "Answer with a number."])
+    assert result.exit_code == 0, result.stderr
+    config = read_log(out).config
+    assert config["system_prompt"] == "Answer with a number." and config["prompt_format"] == "auto"
+    text = CliRunner().invoke(app, [*args[:-4], "--out", str(tmp_path / "t.jsonl"), "--prompt-format", "text",
+                                    "--system-prompt", "x", "--no-plots", "--no-progress"])  # fmt: skip
+    assert text.exit_code != 0 and "chat format" in text.stderr
