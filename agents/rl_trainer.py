@@ -15,7 +15,6 @@ from typing import Any
 import torch
 
 from assay.agents.async_rollout import AsyncRollouts
-from assay.agents.chat import chat_format
 from assay.agents.config import RunConfig
 from assay.agents.metrics import plot_metrics
 from assay.agents.rollout import Episode, collect_episodes
@@ -60,8 +59,6 @@ class RLTrainer(Trainer):
             vectorization_mode=config.vectorization,
             **dict(config.env_kwargs),
         )
-        self.chat = chat_format(self.tokenizer, config.prompt_format, config.system_prompt)
-        """The chat renderer of rollouts (None: plain-text prompts)."""
         self._async: AsyncRollouts | None = None
         if config.async_rollouts and sampler is not None:
             raise ValueError("async_rollouts builds its own sampler in the worker: do not pass one")

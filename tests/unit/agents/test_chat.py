@@ -392,3 +392,28 @@ def test_assay_eval_records_the_system_prompt_and_refuses_it_without_chat(tiny_d
     text = CliRunner().invoke(app, [*args[:-4], "--out", str(tmp_path / "t.jsonl"), "--prompt-format", "text",
                                     "--system-prompt", "x", "--no-plots", "--no-progress"])  # fmt: skip
     assert text.exit_code != 0 and "chat format" in text.stderr
+
+
+# -- preference data -------------------------------------------------------------------------
+
+
+def test_sft_records_are_chat_prompts_with_the_loss_on_the_reply_only(tiny_dir, tmp_path):
+    from assay.agents.preference.config import SFTConfig
+    from assay.agents.preference.data import SFTRecord
+    from assay.agents.preference.sequences import collate
+    from assay.agents.preference.sft import SFT
+
+    records = [SFTRecord("2+2=", "4"), SFTRecord("3+3=", "6")]
+    base = dict(model=str(tiny_dir), out_dir=str(tmp_path / "sft"), progress=False, system_prompt="Be exact.")
+    trainer = SFT(SFTConfig(**base), records)
+    tok = trainer.tokenizer
+    e = trainer.encoded[0]
+    assert tok.decode(e.ids[: e.prompt_len]) == (
+        "<|system|>\nBe exact.\n<|end|>\n<|user|>\n2+2=\n<|end|>\n<|assistant|>\n"
+    )
+    assert list(e.ids[e.prompt_len :]) == [*tok("4", add_special_tokens=False)["input_ids"], tok.eos_token_id]
+    batch = collate([e], trainer.pad_id)
+    targets = batch.input_ids[0, 1:][batch.loss_mask[0] == 1].tolist()
+    assert targets == list(e.ids[e.prompt_len :])  # the reply and its end, nothing of the prompt
+    text = SFT(SFTConfig(**{**base, "system_prompt": None}, prompt_format="text"), records).encoded[0]
+    assert tok.decode(text.ids[: text.prompt_len]) == "2+2="
