@@ -417,3 +417,35 @@ def test_sft_records_are_chat_prompts_with_the_loss_on_the_reply_only(tiny_dir, 
     assert targets == list(e.ids[e.prompt_len :])  # the reply and its end, nothing of the prompt
     text = SFT(SFTConfig(**{**base, "system_prompt": None}, prompt_format="text"), records).encoded[0]
     assert tok.decode(text.ids[: text.prompt_len]) == "2+2="
+
+
+def test_async_rollouts_render_chat_prompts_in_the_worker_as_the_trainer_does(tiny_dir, tmp_path):
+    """The worker gets the trainer's ChatFormat: handing over at batch 0 (the worker samples
+    every batch) or never (the trainer does) gives the same chat-rendered episodes and run."""
+    from assay.agents.config import GRPOConfig
+    from assay.agents.grpo import GRPO
+
+    seen, rows = {}, {}
+    for handover in (0, 100):
+        cfg = GRPOConfig(
+            model=str(tiny_dir), env="assay/Arithmetic-v0", env_kwargs={"level": "easy", "operations": "+"},
+            out_dir=str(tmp_path / str(handover)), num_prompts=2, group_size=4, max_new_tokens=4, steps=2,
+            progress=False, plot=False, num_threads=1, log_kl=False, async_rollouts=True,
+            async_handover=handover, system_prompt="Add.",
+        )  # fmt: skip
+        trainer = GRPO(cfg)
+        rollout = trainer.rollout
+        got = seen.setdefault(handover, [])
+
+        def spy(seed, rollout=rollout, got=got):
+            episodes = rollout(seed)
+            got.append([(e.prompt_ids, e.ids) for e in episodes])
+            return episodes
+
+        trainer.rollout = spy
+        tok = trainer.tokenizer
+        rows[handover] = [{k: v for k, v in r.items() if not k.startswith("time")} for r in trainer.train()]
+        trainer.close()
+    assert rows[0] == rows[100]
+    assert seen[0] == seen[100] and len(seen[0]) == 2
+    assert tok.decode(seen[0][0][0][0]).startswith("<|system|>\nAdd.\n<|end|>\n<|user|>\n")
