@@ -116,10 +116,10 @@ def _fds() -> int:
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("kind", ["local", pytest.param("docker", marks=pytest.mark.docker)])
 def test_1000_episodes_through_make_vec_leave_nothing(kind):
-    """Measured here (2 loaded cores): local ~100 s, docker ~150 s (`-m slow`)."""
+    """Measured here (2 cores shared with other jobs): local and Docker together 617 s."""
     if kind == "docker":
         docker_or_skip()
-    n_envs, rounds = 4, 250
+    n_envs, rounds = 4, int(os.environ.get("ASSAY_WORKSPACE_ROUNDS", "250"))  # 4 x 250 = 1,000 episodes
     before_fds = _fds()
     envs = assay.make_vec("assay/Terminal-v0", num_envs=n_envs, vectorization_mode="sync", sandbox=kind)
     try:
@@ -133,7 +133,10 @@ def test_1000_episodes_through_make_vec_leave_nothing(kind):
     finally:
         envs.close()
     assert _wait_until(lambda: not _procs_with(MARK), 15.0)
-    assert _fds() <= before_fds + 2
+    assert _wait_until(lambda: _fds() <= before_fds + 2, 20.0), (
+        before_fds,
+        _fds(),
+    )  # workers close on threads
     mounts = Path("/proc/self/mountinfo").read_text()
     assert f"assay-root-{os.getpid()}-" not in mounts
     assert not glob.glob(os.path.join(tempfile.gettempdir(), f"assay-root-{os.getpid()}-*"))
