@@ -33,8 +33,8 @@ __all__ = [
     "REPO_IMAGE",
     "BundleMissing",
     "build_bundle",
-    "bundle_dir",
     "build_image",
+    "bundle_dir",
     "read_tree",
     "site_dir",
     "source_dir",
@@ -111,7 +111,16 @@ def _fetch_sdist(pkg: Package, log: Callable[[str], None]) -> Path:
     found = [p for p in sdists.glob("*.tar.gz") if _sha256(p) == pkg.sha256]
     if not found:
         with tempfile.TemporaryDirectory(prefix="assay-sdist-") as tmp:
-            _pip("download", "--no-binary", ":all:", "--no-deps", "-d", tmp, f"{pkg.name}=={pkg.version}", log=log)
+            _pip(
+                "download",
+                "--no-binary",
+                ":all:",
+                "--no-deps",
+                "-d",
+                tmp,
+                f"{pkg.name}=={pkg.version}",
+                log=log,
+            )
             for path in Path(tmp).iterdir():
                 if _sha256(path) != pkg.sha256:
                     raise EnvError(f"{path.name}: SHA-256 {_sha256(path)} is not the pinned {pkg.sha256}")
@@ -157,7 +166,9 @@ def _install_pytest(log: Callable[[str], None]) -> Path:
     return site
 
 
-def build_image(tag: str = REPO_IMAGE, *, force: bool = False, log: Callable[[str], None] = lambda _: None) -> str:
+def build_image(
+    tag: str = REPO_IMAGE, *, force: bool = False, log: Callable[[str], None] = lambda _: None
+) -> str:
     """Build ``tag`` ``FROM`` the local sandbox image with pytest copied in (no pull). Returns how."""
     from assay.sandboxes.daemon import docker_client
 

@@ -201,7 +201,7 @@ def _follow(root: ast.AST, path: list[tuple[str, int | None]]) -> Any:
     return node
 
 
-def _between(lines: list[bytes], a: ast.AST, b: ast.AST) -> tuple[tuple[int, int], str]:
+def _between(lines: list[bytes], a: Any, b: Any) -> tuple[tuple[int, int], str]:
     """The text between the end of ``a`` and the start of ``b`` and where it begins."""
     start = (a.end_lineno or a.lineno, a.end_col_offset or 0)
     text = _text(lines, start, (b.lineno, b.col_offset))
@@ -240,10 +240,17 @@ def _token_site(
     if len(found) != 1:
         return None
     m = found[0]
-    return _Site(op, _advance(lines, start, between[: m.start()]), _advance(lines, start, between[: m.end()]), after, change, node)
+    return _Site(
+        op,
+        _advance(lines, start, between[: m.start()]),
+        _advance(lines, start, between[: m.end()]),
+        after,
+        change,
+        node,
+    )
 
 
-def _node_span(node: ast.AST) -> tuple[tuple[int, int], tuple[int, int]]:
+def _node_span(node: Any) -> tuple[tuple[int, int], tuple[int, int]]:
     return (node.lineno, node.col_offset), (node.end_lineno or node.lineno, node.end_col_offset or 0)
 
 
@@ -257,7 +264,9 @@ def _sites(func: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[bytes]) -> 
     for node in nodes:
         if isinstance(node, ast.BinOp | ast.AugAssign) and type(node.op) in _BINOPS:
             sym, new_op, text = _BINOPS[type(node.op)]
-            left, right = (node.left, node.right) if isinstance(node, ast.BinOp) else (node.target, node.value)
+            left, right = (
+                (node.left, node.right) if isinstance(node, ast.BinOp) else (node.target, node.value)
+            )
             sym = re.escape(sym) + ("=" if isinstance(node, ast.AugAssign) else "")
             pattern = r"(?<![*/<>])" + sym + r"(?![*/<>=])" if not isinstance(node, ast.AugAssign) else sym
             text += "=" if isinstance(node, ast.AugAssign) else ""
@@ -286,13 +295,24 @@ def _sites(func: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[bytes]) -> 
                 if site:
                     yield site
         elif isinstance(node, ast.BoolOp) and len(node.values) == 2:
-            word, other, new_op2 = ("and", "or", ast.Or) if isinstance(node.op, ast.And) else ("or", "and", ast.And)
+            word, other, new_op2 = (
+                ("and", "or", ast.Or) if isinstance(node.op, ast.And) else ("or", "and", ast.And)
+            )
 
             def change_bool(n: Any, new_op2: type[ast.boolop] = new_op2) -> Any:
                 n.op = new_op2()
                 return n
 
-            site = _token_site(lines, "boolean_swap", node.values[0], node.values[1], rf"\b{word}\b", other, change_bool, node)
+            site = _token_site(
+                lines,
+                "boolean_swap",
+                node.values[0],
+                node.values[1],
+                rf"\b{word}\b",
+                other,
+                change_bool,
+                node,
+            )
             if site:
                 yield site
         elif isinstance(node, ast.Constant) and type(node.value) is int and 0 <= node.value < 1000:
@@ -321,20 +341,32 @@ def _sites(func: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[bytes]) -> 
                 continue
             if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
                 inner = _text(lines, *_node_span(test.operand))
-                after = inner if isinstance(test.operand, ast.Name | ast.Call | ast.Attribute | ast.Subscript) else f"({inner})"
+                after = (
+                    inner
+                    if isinstance(test.operand, ast.Name | ast.Call | ast.Attribute | ast.Subscript)
+                    else f"({inner})"
+                )
 
                 def change_test(n: Any) -> Any:
                     n.test = n.test.operand
                     return n
             else:
-                after = f"not {text}" if isinstance(test, ast.Name | ast.Call | ast.Attribute | ast.Subscript) else f"not ({text})"
+                after = (
+                    f"not {text}"
+                    if isinstance(test, ast.Name | ast.Call | ast.Attribute | ast.Subscript | ast.Constant)
+                    else f"not ({text})"
+                )
 
                 def change_test(n: Any) -> Any:
                     n.test = ast.UnaryOp(op=ast.Not(), operand=n.test)
                     return n
 
             yield _Site("negated_condition", a, b, after, change_test, node)
-        elif isinstance(node, ast.Call) and len(node.args) >= 2 and not any(isinstance(x, ast.Starred) for x in node.args[:2]):
+        elif (
+            isinstance(node, ast.Call)
+            and len(node.args) >= 2
+            and not any(isinstance(x, ast.Starred) for x in node.args[:2])
+        ):
             first, second = node.args[0], node.args[1]
             a, _ = _node_span(first)
             _, b = _node_span(second)
@@ -359,7 +391,15 @@ def _sites(func: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[bytes]) -> 
 
             yield _Site("wrong_return", a, b, "None", change_return, node)
     for node in nodes:
-        if isinstance(node, ast.If) and node.orelse and not (len(node.orelse) == 1 and isinstance(node.orelse[0], ast.If) and _is_elif(lines, node.orelse[0])):
+        if (
+            isinstance(node, ast.If)
+            and node.orelse
+            and not (
+                len(node.orelse) == 1
+                and isinstance(node.orelse[0], ast.If)
+                and _is_elif(lines, node.orelse[0])
+            )
+        ):
             else_line = node.orelse[0].lineno - 1
             while else_line > node.lineno and not lines[else_line - 1].strip().startswith(b"else"):
                 else_line -= 1
@@ -378,7 +418,9 @@ def _is_elif(lines: list[bytes], node: ast.If) -> bool:
     return lines[node.lineno - 1][node.col_offset :].startswith(b"elif")
 
 
-def _dropped_guards(func: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[bytes]) -> Iterator[tuple[ast.AST, _Site]]:
+def _dropped_guards(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[bytes]
+) -> Iterator[tuple[ast.AST, _Site]]:
     """``if cond: <one simple statement>`` removed from a block that keeps other statements."""
     for parent in ast.walk(func):
         for field in ("body", "orelse"):
@@ -386,7 +428,12 @@ def _dropped_guards(func: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[by
             if not isinstance(block, list) or len(block) < 2:
                 continue
             for i, stmt in enumerate(block):
-                if not (isinstance(stmt, ast.If) and not stmt.orelse and len(stmt.body) == 1 and isinstance(stmt.body[0], _TERMINAL)):
+                if not (
+                    isinstance(stmt, ast.If)
+                    and not stmt.orelse
+                    and len(stmt.body) == 1
+                    and isinstance(stmt.body[0], _TERMINAL)
+                ):
                     continue
                 first = lines[stmt.lineno - 1]
                 if first[: stmt.col_offset].strip():
@@ -430,16 +477,16 @@ def find_mutations(
             order.append((rank[c[2].op], OPERATORS.index(c[2].op)))
         candidates = [c for _, c in sorted(zip(order, candidates, strict=True), key=lambda t: t[0])]
     out: list[Mutation] = []
-    seen: set[tuple[int, int, int, int]] = set()
-    for func, owner, site in candidates:
+    seen: set[tuple[str, int, int, int, int]] = set()
+    for fn, owner, site in candidates:
         if limit is not None and len(out) >= limit:
             break
-        key = (*site.a, *site.b)
+        key = (site.op, *site.a, *site.b)
         if key in seen:
             continue
         before = _text(lines, site.a, site.b)
-        m = Mutation(path, names[id(func)], site.op, *site.a, *site.b, before, site.after)
-        if m.before == m.after or not _checks(tree, func, source, owner, site, m):
+        m = Mutation(path, names[id(fn)], site.op, *site.a, *site.b, before, site.after)
+        if m.before == m.after or not _checks(tree, fn, source, owner, site, m):
             continue
         seen.add(key)
         out.append(m)

@@ -24,6 +24,8 @@ class Package:
         tests: Test files and folders (paths inside the sdist); restored before grading.
         config: Files pytest reads its settings from; restored before grading.
         pythonpath: Folders put on ``sys.path`` so the tests import the library (``src`` layouts).
+        excluded: Test files left out: they check the installation (package metadata), which a
+            source checkout does not have.
     """
 
     name: str
@@ -33,6 +35,7 @@ class Package:
     tests: tuple[str, ...]
     config: tuple[str, ...] = ()
     pythonpath: tuple[str, ...] = (".",)
+    excluded: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -48,6 +51,7 @@ PACKAGES: tuple[Package, ...] = (
         sources=("toolz/itertoolz.py", "toolz/functoolz.py", "toolz/dicttoolz.py", "toolz/recipes.py"),
         tests=("toolz/tests", "toolz/sandbox/tests"),
         config=("pyproject.toml", "setup.cfg"),
+        excluded=("toolz/tests/test_package.py",),
     ),
     Package(
         name="cachetools",

@@ -19,6 +19,7 @@ the file-based routes, not that one.
 import json
 import os
 import sys
+from typing import Any
 
 
 def _main() -> None:
@@ -44,10 +45,10 @@ def _main() -> None:
     for entry in cfg["pythonpath"]:
         sys.path.append(os.path.join(root, entry))
 
-    outcomes = {}
-    failures = {}
+    outcomes: dict[str, str] = {}
+    failures: dict[str, dict[str, Any]] = {}
 
-    def _frames(tb):
+    def _frames(tb: Any) -> list[list[Any]]:
         out = []
         while tb is not None:
             code = tb.tb_frame.f_code
@@ -59,7 +60,7 @@ def _main() -> None:
 
     class Recorder:
         @pytest.hookimpl(tryfirst=True)
-        def pytest_runtest_logreport(self, report):
+        def pytest_runtest_logreport(self, report: Any) -> None:
             nid = report.nodeid
             if report.failed:
                 state = "error" if report.when != "call" else "failed"
@@ -73,12 +74,14 @@ def _main() -> None:
             elif report.when == "call":
                 outcomes.setdefault(nid, "xpassed" if hasattr(report, "wasxfail") else "passed")
 
-        def pytest_collectreport(self, report):
+        def pytest_collectreport(self, report: Any) -> None:
             if report.failed:
                 outcomes[report.nodeid or "<collection>"] = "error"
-                failures.setdefault(report.nodeid or "<collection>", {"exception": str(report.longrepr)[-1500:], "frames": []})
+                failures.setdefault(
+                    report.nodeid or "<collection>", {"exception": str(report.longrepr)[-1500:], "frames": []}
+                )
 
-        def pytest_exception_interact(self, node, call, report):
+        def pytest_exception_interact(self, node: Any, call: Any, report: Any) -> None:
             if node.nodeid in failures or call.excinfo is None:
                 return
             failures[node.nodeid] = {
