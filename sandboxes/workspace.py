@@ -217,6 +217,7 @@ class Workspace:
         output_limit: int = 64 * 1024,
         env: Mapping[str, str] | None = None,
         stdin: str | bytes = b"",
+        fresh: bool = False,
     ) -> ExecResult:
         """Run ``cmd`` in the workspace's shell (bash) and return what it did.
 
@@ -224,6 +225,8 @@ class Workspace:
         ``exit_code`` is the shell's; ``timed_out`` means the call was killed at ``timeout_s``;
         ``output_truncated`` means stdout + stderr exceeded ``output_limit`` bytes (the rest was
         dropped; the command was not killed for it). ``env`` adds variables for this call only.
+        ``fresh=True`` runs ``cmd`` in a shell that neither restores nor saves the workspace's
+        shell state (no functions or variables the workspace's commands defined: for checks).
 
         Raises:
             WorkspaceLost: The workspace ended (see the module docstring).
@@ -238,6 +241,7 @@ class Workspace:
                 "output_limit": max(0, int(output_limit)),
                 "env": dict(env or {}),
                 "stdin": _b64(stdin),
+                "fresh": fresh,
             },
             timeout_s,
         )
@@ -271,6 +275,15 @@ class Workspace:
             fresh=bool(reply["fresh"]),
             duration_s=float(reply["duration_s"]),
         )
+
+    def quiesce(self) -> int:
+        """Kill every process the workspace's calls started (background ones included) and its
+        interpreter; files stay. For checking a workspace after an episode without the policy's
+        processes changing it meanwhile. Returns how many processes were signalled.
+
+        A process that left the workspace's session (``setsid``) is not found: it dies at
+        `close`."""
+        return int(self._call({"op": "quiesce"}, 10.0)["killed"])
 
     def python_reset(self) -> None:
         """End the interpreter: the next `python` call starts an empty one."""

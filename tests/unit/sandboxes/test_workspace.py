@@ -181,3 +181,13 @@ def test_workspace_lifetime_limit_ends_it(box):
         time.sleep(1.5)
         with pytest.raises(WorkspaceLost):
             ws.exec("true")
+
+
+def test_a_fresh_shell_ignores_the_workspaces_functions_and_quiesce_stops_its_processes(ws):
+    ws.exec("cat() { echo forged; }; export V=1; (while true; do echo x >> tick.log; sleep 0.05; done) &")
+    assert ws.exec("cat /dev/null").stdout == "forged\n"
+    assert ws.exec("printf 'real\\n' > r.txt; cat r.txt", fresh=True).stdout == "real\n"
+    assert ws.quiesce() >= 1
+    size = ws.exec("wc -c < tick.log", fresh=True).stdout
+    time.sleep(0.3)
+    assert ws.exec("wc -c < tick.log", fresh=True).stdout == size
