@@ -4,7 +4,7 @@ One episode::
 
     reset  -> a validated task (`assay.envs.repo.taskset`): the package's sdist, with the bug in,
               is the workspace; the prompt is the issue written from the failing tests
-    step(a) tool calls (``bash``, ``view``, ``str_replace``, ``submit``) act on that workspace
+    step(a) terminal tool calls (``bash``, ``view``, ``str_replace``, ...) act on that workspace
     submit, or a message without calls -> graded (`assay.envs.repo.grade`): the agent's library
               edits on the pristine package in a fresh workspace, the task's failing tests plus a
               sample of passing ones; reward 1 only if all pass (``partial_credit=True``: the
@@ -13,8 +13,10 @@ One episode::
 The gold actions are the inverse patch as ``str_replace`` calls, then a final message. Needs the
 bundle (``assay sandbox build --repo-tasks``): the sdists on the host, pytest in the sandbox.
 
-Simplifications: the terminal tools here are this env's own small set (a shell command, a
-numbered view, an exact-match replace); a submission whose library files are byte-identical to
+The tools are the terminal tools (`assay.envs.tools.terminal`: ``bash``, ``view``, ``create``,
+``str_replace``, ``insert``, ``undo_edit``, ``submit``) on the episode's workspace.
+
+Simplifications: a submission whose library files are byte-identical to
 the task's buggy ones scores 0 without a test run (the task set was validated on exactly that
 code).
 """
@@ -22,7 +24,7 @@ code).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -32,10 +34,11 @@ from assay.envs.repo.bundle import IMAGE_SITE, REPO_IMAGE, read_tree, site_dir
 from assay.envs.repo.grade import grade_repair, library_edits, library_paths
 from assay.envs.repo.packages import Package, package
 from assay.envs.repo.taskset import RepoTask, load_tasks, mutated_files
-from assay.envs.tools.calls import ParsedAction
 from assay.envs.tools.env import Plan, ToolEnv
-from assay.envs.tools.tool import Tool, ToolError
+from assay.envs.tools.terminal import TerminalTools
+from assay.envs.tools.workspace import EpisodeWorkspace
 from assay.rewards.base import Rubric, Term
+from assay.sandboxes.workspace import WorkspaceLost
 from assay.verifiers.base import Status, Task, Verdict
 
 __all__ = ["RepoRepairEnv"]
@@ -55,15 +58,13 @@ def _tests_passed(completion: str, task: Task, verdict: Verdict) -> float:
     return verdict.score if verdict.status in (Status.CORRECT, Status.INCORRECT) else 0.0
 
 
-class _Episode:
-    """The sandbox, the pristine trees and this episode's workspace (tool state)."""
+class _RepoSandbox:
+    """The env's sandbox, made on first use (so an env can be made where no bundle is built)."""
 
     def __init__(self, sandbox: Any) -> None:
         self.kind = sandbox
         self._sandbox: Any = None if isinstance(sandbox, str) else sandbox
         self._owned = False
-        self.ws: Any = None
-        self.files: Mapping[str, bytes] = {}
 
     @property
     def sandbox(self) -> Any:
@@ -87,18 +88,10 @@ class _Episode:
     def python(self) -> str:
         return str(getattr(self.sandbox, "python", "python3"))
 
-    def workspace(self) -> Any:
-        if self.ws is None:
-            self.ws = self.sandbox.workspace(files=dict(self.files))
-        return self.ws
-
-    def reset(self) -> None:
-        if self.ws is not None:
-            self.ws.close()
-            self.ws = None
+    def workspace(self, **kwargs: Any) -> Any:
+        return self.sandbox.workspace(**kwargs)
 
     def close(self) -> None:
-        self.reset()
         if self._owned and self._sandbox is not None:
             self._sandbox.close()
             self._sandbox = None
@@ -146,14 +139,11 @@ class RepoRepairEnv(ToolEnv):
         self.partial_credit = partial_credit
         self.timeout_s = timeout_s
         self.grade_timeout_s = grade_timeout_s
-        self.episode = _Episode(sandbox)
+        self.repo_sandbox = _RepoSandbox(sandbox)
+        self.episode = EpisodeWorkspace(self.repo_sandbox)
+        self.terminal = TerminalTools(self.episode, timeout_s=timeout_s)
         self._trees: dict[str, dict[str, bytes]] = {}
-        tools = [
-            Tool.from_function(self.bash, name="bash", isolation="inline", state=self.episode),
-            Tool.from_function(self.view, name="view", isolation="inline"),
-            Tool.from_function(self.str_replace, name="str_replace", isolation="inline"),
-            Tool.from_function(self.submit, name="submit", isolation="inline"),
-        ]
+        tools = self.terminal.tools()
         rubric = Rubric([Term("tests_passed", _tests_passed)])
         super().__init__(
             tools,
@@ -203,68 +193,16 @@ class RepoRepairEnv(ToolEnv):
         tree = self._tree(rt.package)
         files = dict(tree)
         files.update(mutated_files(rt, tree))
-        self.episode.files = files
+        self.episode.prepare(files=files)
+        self.episode.env = {"ASSAY_PYTEST_SITE": self.repo_sandbox.site}
 
-    # -- tools ------------------------------------------------------------------------------
-
-    def bash(self, command: str) -> str:
-        """Run a bash command in the repository (state such as `cd` and variables persists).
-
-        Args:
-            command: The command line.
-        """
-        ws = self.episode.workspace()
-        env = {"ASSAY_PYTEST_SITE": self.episode.site}
-        r = ws.exec(command, timeout_s=self.timeout_s, env=env)
-        out = r.stdout + (("\n[stderr]\n" + r.stderr) if r.stderr else "")
-        status = "timed out" if r.timed_out else f"exit {r.exit_code}"
-        return f"{out}\n[{status}]"
-
-    def view(self, path: str, start: int = 1, end: int = 0) -> str:
-        """Show a file with line numbers.
-
-        Args:
-            path: File path, relative to the repository root.
-            start: First line to show (1-based).
-            end: Last line to show (0: to the end).
-        """
-        try:
-            text = self.episode.workspace().read(path).decode("utf-8", "replace")
-        except OSError as e:
-            raise ToolError(f"cannot read {path}: {e.strerror or e}") from None
-        lines = text.splitlines()
-        stop = len(lines) if end <= 0 else min(end, len(lines))
-        return "\n".join(f"{i:6d}\t{lines[i - 1]}" for i in range(max(1, start), stop + 1))
-
-    def str_replace(self, path: str, old_str: str, new_str: str) -> str:
-        """Replace the one occurrence of ``old_str`` in a file with ``new_str``.
-
-        Args:
-            path: File path, relative to the repository root.
-            old_str: Exact text to replace; it must occur exactly once.
-            new_str: The replacement.
-        """
-        ws = self.episode.workspace()
-        try:
-            text = ws.read(path).decode("utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise ToolError(f"cannot read {path}: {e}") from None
-        count = text.count(old_str) if old_str else 0
-        if count != 1:
-            raise ToolError(f"old_str occurs {count} times in {path}; it must occur exactly once")
-        ws.write(path, text.replace(old_str, new_str))
-        return f"edited {path}"
-
-    def submit(self) -> str:
-        """Submit the repository as it is now for grading; ends the episode."""
-        return "submitted"
+    # -- turns ----------------------------------------------------------------------------
 
     def respond(self, action: str) -> Reply:
-        parsed: ParsedAction = self.call_format.parse(action, self.turn)
-        if parsed.error is None and any(c.name == "submit" for c in parsed.calls):
-            super().respond(action)  # runs (and records) the calls of this turn, then it ends
-            return Reply(final=True, answer=parsed.content or "submit")
-        return super().respond(action)
+        reply = super().respond(action)
+        if self.terminal.submitted and not reply.final:
+            return Reply(final=True, answer="submit")
+        return reply
 
     # -- grading ----------------------------------------------------------------------------
 
@@ -272,22 +210,25 @@ class RepoRepairEnv(ToolEnv):
         rt = self.repo_task(task)
         pkg: Package = package(rt.package)
         tree = self._tree(rt.package)
-        ws = self.episode.ws
-        if ws is None:  # no tool was called: the library is the buggy one the set was validated on
+        if not self.episode.opened:  # no tool ran: the library is the buggy one the set was validated on
             return Verdict(Status.INCORRECT, 0.0, reason="the library is unchanged")
-        edits = library_edits(ws.snapshot().tar, pkg, tree)
+        try:
+            tar = self.episode.workspace.snapshot().tar
+        except WorkspaceLost:
+            return Verdict(Status.INCORRECT, 0.0, reason="the agent's commands ended its workspace")
+        edits = library_edits(tar, pkg, tree)
         self.episode.reset()  # the agent's processes end before grading
         buggy = {**{n: tree[n] for n in library_paths(pkg, tree)}, **mutated_files(rt, tree)}
         if all(edits.get(n) == buggy.get(n) for n in edits):
             return Verdict(Status.INCORRECT, 0.0, reason="the library is unchanged")
         return grade_repair(
-            self.episode.sandbox,
+            self.repo_sandbox,
             pkg,
             tree,
             rt,
             edits,
-            site=self.episode.site,
-            python=self.episode.python,
+            site=self.repo_sandbox.site,
+            python=self.repo_sandbox.python,
             timeout_s=self.grade_timeout_s,
             partial_credit=self.partial_credit,
         )
@@ -313,8 +254,9 @@ class RepoRepairEnv(ToolEnv):
         return [self.call_format.render_calls(calls, turn=i + 1) for i, calls in enumerate(plan)]
 
     def close(self) -> None:
+        super().close()  # closes the tool state: the episode's workspace
         self.episode.close()
-        super().close()
+        self.repo_sandbox.close()
 
 
 def _inverse_edits(path: str, buggy: str, original: str) -> list[dict[str, str]]:
