@@ -165,6 +165,8 @@ class _SocketTransport:
             with contextlib.suppress(OSError):
                 sock.close()
         with contextlib.suppress(Exception):
+            self.holder.close()  # the attach response: else its socket outlives the sandbox
+        with contextlib.suppress(Exception):
             self.container.remove(force=True)
         shutil.rmtree(self.sockdir, ignore_errors=True)
 
