@@ -34,11 +34,8 @@ def _ms(samples: list[float]) -> tuple[float, float]:
     return statistics.median(samples) * 1e3, max(samples) * 1e3
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tasks", type=int, default=8)
-    args = ap.parse_args()
-
+def measure(n_tasks: int = 8) -> tuple[list[tuple[str, list[float]]], list[tuple[str, float]], str]:
+    """Verification samples (seconds) per method, rates (tasks/s) and a note on the validation run."""
     from assay.envs.repo.bundle import IMAGE_SITE, REPO_IMAGE, read_tree, site_dir
     from assay.envs.repo.grade import grade_repair, library_paths
     from assay.envs.repo.mutation import find_mutations
@@ -48,7 +45,7 @@ def main() -> None:
     from assay.sandboxes.docker import DockerSandbox
     from assay.sandboxes.local import LocalSandbox
 
-    tasks = random.Random(0).sample(list(load_tasks()), args.tasks)
+    tasks = random.Random(0).sample(list(load_tasks()), n_tasks)
     trees = {p.key: read_tree(p) for p in PACKAGES}
     site = str(site_dir())
 
@@ -113,11 +110,9 @@ def main() -> None:
             assert ok, t.id
         return out
 
-    rows: list[tuple[str, str]] = []
-    docker_times = timed(docker_run)
-    rows.append(
-        ("fresh `docker run` per verification (baseline)", "{:.0f} / {:.0f}".format(*_ms(docker_times)))
-    )
+    samples: list[tuple[str, list[float]]] = [
+        ("fresh `docker run` per verification (baseline)", timed(docker_run))
+    ]
     with DockerSandbox(REPO_IMAGE, workers=1, workspaces=2) as dsb:
         dsb.warm(workspaces=2)
 
@@ -125,8 +120,7 @@ def main() -> None:
             pkg = package(t.package)
             return grade_repair(dsb, pkg, trees[t.package], t, gold(t), site=IMAGE_SITE).correct
 
-        dock = timed(on_docker)
-    rows.append(("assay grade_repair, Docker pool", "{:.0f} / {:.0f}".format(*_ms(dock))))
+        samples.append(("assay grade_repair, Docker pool", timed(on_docker)))
     with LocalSandbox(workers=1, workspaces=2, extra_binds=[site]) as lsb:
         lsb.warm(workspaces=2)
 
@@ -134,15 +128,7 @@ def main() -> None:
             pkg = package(t.package)
             return grade_repair(lsb, pkg, trees[t.package], t, gold(t), site=site, python=lsb.python).correct
 
-        local = timed(on_local)
-    rows.append(("assay grade_repair, local sandbox", "{:.0f} / {:.0f}".format(*_ms(local))))
-
-    print(f"\nRepoRepair verification of {len(tasks)} gold repairs (ms, p50 / max)")
-    for name, value in rows:
-        print(f"  {name:<52} {value:>14}")
-    print(
-        f"  speed-up of the Docker pool over `docker run`: {statistics.median(docker_times) / statistics.median(dock):.2f}x"
-    )
+        samples.append(("assay grade_repair, local sandbox", timed(on_local)))
 
     every = load_tasks()
     t0 = time.perf_counter()
@@ -170,11 +156,29 @@ def main() -> None:
             threads=1,
         )
         val = len(built) / (time.perf_counter() - t0)
+    rates = [
+        ("materialise a shipped task (mutated files)", mat),
+        ("checked mutation candidates (toolz, 4 files)", cand),
+        ("validated new tasks, local (toolz, incl. baseline)", val),
+    ]
+    return samples, rates, f"validation run: {stats[0]}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tasks", type=int, default=8)
+    args = ap.parse_args()
+    samples, rates, note = measure(args.tasks)
+    print(f"\nRepoRepair verification of {args.tasks} gold repairs (ms, p50 / max)")
+    for name, values in samples:
+        p50, worst = _ms(values)
+        print(f"  {name:<52} {p50:>7.0f} / {worst:.0f}")
+    speedup = statistics.median(samples[0][1]) / statistics.median(samples[1][1])
+    print(f"  speed-up of the Docker pool over `docker run`: {speedup:.2f}x")
     print("\nTasks per second")
-    print(f"  {'materialise a shipped task (mutated files)':<52} {mat:>14.0f}")
-    print(f"  {'checked mutation candidates (toolz, 4 files)':<52} {cand:>14.1f}")
-    print(f"  {'validated new tasks, local (toolz, incl. baseline)':<52} {val:>14.2f}")
-    print(f"  (validation run: {stats[0]})")
+    for name, rate in rates:
+        print(f"  {name:<52} {rate:>14.2f}")
+    print(f"  ({note})")
 
 
 if __name__ == "__main__":
