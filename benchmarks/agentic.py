@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -155,10 +157,27 @@ def python_tool_rows(box: Any, label: str) -> None:
         row(f"{label}: live interpreter (now), cell {at}", samples)
 
 
+def repo_repair_rows(n_tasks: int) -> None:
+    """RepoRepair (benchmarks/repo_repair.py): verification beside a fresh ``docker run``; tasks/s."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from repo_repair import measure
+
+    samples, rates, note = measure(n_tasks)
+    header(f"RepoRepair: verification of a gold repair ({n_tasks} tasks, the same for each row)")
+    for name, values in samples:
+        row(name, values)
+    print(f"\nRepoRepair: tasks per second ({note})")
+    for name, rate in rates:
+        print(f"| {name:<58} | {rate:9.2f} /s |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--skip-docker", action="store_true")
+    parser.add_argument(
+        "--repo-tasks", type=int, default=8, help="RepoRepair gold repairs to verify (0: skip)"
+    )
     args = parser.parse_args()
     from assay.sandboxes import LocalSandbox
 
@@ -177,6 +196,8 @@ def main() -> None:
         header("python tool: latency of the n-th cell of an episode")
         for label, box in boxes:
             python_tool_rows(box, label)
+        if args.repo_tasks and not args.skip_docker:
+            repo_repair_rows(args.repo_tasks)
     finally:
         for _, box in boxes:
             box.close()

@@ -65,6 +65,7 @@ _BUILTIN = {
     "assay/HumanEval-v0": "assay.envs.code.humaneval:HumanEvalEnv",
     "assay/MBPP-v0": "assay.envs.code.mbpp:MBPPEnv",
     "assay/CompetitiveCode-v0": "assay.envs.code.competitive:CompetitiveCodeEnv",
+    "assay/RepoRepair-v0": "assay.envs.repo.env:RepoRepairEnv",
 }
 
 for _id, _entry in _BUILTIN.items():
