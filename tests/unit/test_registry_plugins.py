@@ -98,5 +98,5 @@ def test_scaffold_writes_the_package_and_refuses_bad_names(tmp_path):
     with pytest.raises(FileExistsError):
         scaffold_env_package("my-envs", tmp_path)
     for bad in ("1abc", "a b", "assay", "class"):
-        with pytest.raises(ValueError, match="name|shadow"):
+        with pytest.raises(ValueError, match=r"name|shadow"):
             names(bad)
