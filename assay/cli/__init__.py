@@ -21,6 +21,7 @@ from typer.core import TyperGroup
 import assay
 from assay.cli import env as env_group
 from assay.cli import eval as eval_group
+from assay.cli import mcp as mcp_group
 from assay.cli import model as model_group
 from assay.cli import sandbox as sandbox_group
 from assay.cli import serve as serve_group
@@ -108,6 +109,7 @@ def list_cmd(
 
 app.add_typer(env_group.app, name="env")
 app.add_typer(eval_group.app, name="eval")
+app.add_typer(mcp_group.app, name="mcp")
 app.add_typer(model_group.app, name="model")
 app.add_typer(sandbox_group.app, name="sandbox")
 app.add_typer(serve_group.app, name="serve")
