@@ -13,7 +13,7 @@ import pytest
 
 mcp = pytest.importorskip("mcp", reason='needs the mcp SDK: pip install "assay[mcp]"')
 
-from assay.envs.tools.mcp_client import MCPServerConfig, mcp_tools
+from assay.envs.tools.mcp_client import MCPServerConfig, mcp_tools  # noqa: E402 - after the importorskip
 
 SERVE = [sys.executable, "-m", "assay.cli", "mcp", "serve"]
 ENV = {"PYTHONPATH": os.environ.get("PYTHONPATH", ""), "PYTHONSAFEPATH": "1"}
