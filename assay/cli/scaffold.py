@@ -91,6 +91,8 @@ class ReverseEnv(SingleTurnEnv):
 _TEST = '''\
 """The env contract (gymnasium's check_env plus assay's gold/garbage/determinism checks)."""
 
+import {module}  # noqa: F401 - registers the envs, installed or not
+
 import assay
 from assay.envs import check_text_env
 
