@@ -62,6 +62,7 @@ _BUILTIN = {
     "assay/MultiHopQA-v0": "assay.envs.tools.multihop:MultiHopQAEnv",
     "assay/PythonMath-v0": "assay.envs.tools.python_math:PythonMathEnv",
     "assay/Terminal-v0": "assay.envs.tools.terminal_env:TerminalEnv",
+    "assay/Retail-v0": "assay.envs.tools.retail:RetailEnv",
     "assay/HumanEval-v0": "assay.envs.code.humaneval:HumanEvalEnv",
     "assay/MBPP-v0": "assay.envs.code.mbpp:MBPPEnv",
     "assay/CompetitiveCode-v0": "assay.envs.code.competitive:CompetitiveCodeEnv",
