@@ -63,8 +63,10 @@ test: lint typecheck layers
 	$(PY) -m pytest -n 2 --dist loadfile
 
 # The Docker sandbox image: debootstrapped offline and `docker import`ed (needs root, a daemon).
+# With --repo-tasks it also builds RepoRepair's bundle (pinned sdists and pytest from PyPI, cached
+# under ~/.cache/assay/repo) and the assay-repo image on top of the sandbox image.
 sandbox-image: setup
-	$(VENV)/bin/assay sandbox build
+	$(VENV)/bin/assay sandbox build --repo-tasks
 
 test-docker: setup
 	ASSAY_REQUIRE_DOCKER=1 $(PY) -m pytest -n 2 --dist loadfile -m docker
