@@ -4,7 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint format typecheck layers tree test-fast clean sandbox-image test-docker vllm
+soak: setup
+	ASSAY_WORKSPACE_ROUNDS=250 ASSAY_REQUIRE_DOCKER=1 $(PY) -m pytest -q -p no:xdist tests/integration/test_workspace_lifecycle.py -k 1000
+
+.PHONY: soak setup demo test lint format typecheck layers tree test-fast clean sandbox-image test-docker vllm
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
