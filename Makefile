@@ -4,9 +4,6 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-soak: setup
-	ASSAY_WORKSPACE_ROUNDS=250 ASSAY_REQUIRE_DOCKER=1 $(PY) -m pytest -q -p no:xdist tests/integration/test_workspace_lifecycle.py -k 1000
-
 .PHONY: soak setup demo test lint format typecheck layers tree test-fast clean sandbox-image test-docker vllm
 
 $(STAMP): pyproject.toml
@@ -73,6 +70,10 @@ sandbox-image: setup
 
 test-docker: setup
 	ASSAY_REQUIRE_DOCKER=1 $(PY) -m pytest -n 2 --dist loadfile -m docker
+
+# 1,000 workspace episodes through make_vec, both sandboxes (~10 min): nothing may be left behind.
+soak: setup
+	ASSAY_WORKSPACE_ROUNDS=250 ASSAY_REQUIRE_DOCKER=1 $(PY) -m pytest -q -p no:xdist tests/integration/test_workspace_lifecycle.py -k 1000
 
 test-fast: setup
 	$(PY) -m pytest -x -q -m "not slow and not docker and not e2e and not vllm"
