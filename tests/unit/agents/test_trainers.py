@@ -120,7 +120,12 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(arith_dir, tmp_path, ad
     resumed.close()
     strip = lambda rs: [{k: v for k, v in r.items() if not k.startswith("time/")} for r in rs]  # noqa: E731
     assert strip(rows_b) == strip(rows) and len(rows) == 4
-    assert strip(read_metrics(tmp_path / "b" / "run" / "metrics.jsonl")) == strip(rows)
+    logged_b = strip(read_metrics(tmp_path / "b" / "run" / "metrics.jsonl"))
+    assert logged_b[:-1] == strip(rows)
+    # one end-of-run row (the partial run's was dropped on resume), with the baseline measured
+    # before the partial run's first step and carried through its checkpoint
+    assert logged_b[-1] == strip(read_metrics(tmp_path / "a" / "run" / "metrics.jsonl"))[-1]
+    assert logged_b[-1]["stop_reason"] == "steps: 4 of 4 done" and logged_b[-1]["eval/baseline"] is not None
     for (k, v), (k2, v2) in zip(full.model.named_parameters(), resumed.model.named_parameters(), strict=True):
         assert k == k2 and torch.equal(v, v2)
 
