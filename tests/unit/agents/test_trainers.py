@@ -329,7 +329,7 @@ def _with_dropout(model, p=0.5):
 
 
 def test_grpo_old_logprobs_are_computed_without_dropout(arith_dir, tmp_path, add_kwargs):
-    cfg = _cfg(GRPOConfig, arith_dir, tmp_path, add_kwargs)
+    cfg = _cfg(GRPOConfig, arith_dir, tmp_path, add_kwargs, disable_dropout=False)  # dropout stays on
     model, tok = load_policy(arith_dir)
     trainer = _FixedRewards(cfg, model=_with_dropout(model), tokenizer=tok)
     m = trainer.step()
@@ -339,7 +339,7 @@ def test_grpo_old_logprobs_are_computed_without_dropout(arith_dir, tmp_path, add
 
 
 def test_ppo_old_logprobs_are_computed_without_dropout(arith_dir, tmp_path, add_kwargs):
-    cfg = _cfg(PPOConfig, arith_dir, tmp_path, add_kwargs)
+    cfg = _cfg(PPOConfig, arith_dir, tmp_path, add_kwargs, disable_dropout=False)
     model, tok = load_policy(arith_dir)
     trainer = PPO(cfg, model=_with_dropout(model), tokenizer=tok)
     m = trainer.step()
