@@ -22,11 +22,28 @@ One step:
    (``eps_low``/``eps_high``), an optional k3 KL to the initial policy, ``loss_agg``
    normalisation, and gradient-norm clipping.
 
-Simplifications, stated: no dynamic re-sampling to refill a filtered batch (DAPO does; here the
-batch just shrinks); the reference model is the initial policy, never refreshed; multi-turn
-episodes get one advantage for all their action tokens; the KL logged as ``kl`` is the k3
-estimate against the initial policy over the first minibatch's action tokens (``log_kl``; it
-costs one forward pass of a frozen copy).
+The knobs on top (`GRPOConfig`, each with its formula in `assay.agents.losses`,
+`assay.agents.schedule` or `assay.agents.truncation`): the learning rate follows
+``lr_scheduler`` after ``warmup_steps``/``warmup_ratio`` (logged as ``lr``); advantages are
+scaled by the group's or the batch's reward std or not at all (``scale_rewards``); the ratio is
+per token or, GSPO, per sequence (``importance_sampling_level``); ``dual_clip`` bounds the loss
+of negative advantages; the KL to the reference uses ``kl_estimator`` (k1/k2/k3) and goes into
+the loss or, ``kl_in="reward"``, is summed per episode and subtracted from its reward before the
+advantages (the groups kept are still those with task-reward variance); the reference becomes a
+copy of the policy every ``ref_update_every`` steps; the entropy of the policy at the action
+tokens, from the training forward pass, is logged as ``entropy`` and ``entropy_coef`` subtracts
+it from each token's loss; ``no_eos_penalty`` lowers the reward of completions cut at
+``max_new_tokens``; with ``dynamic_sampling`` (DAPO), more batches are sampled until
+``num_prompts`` groups with reward variance are in hand or ``max_resample_batches`` extra batches
+were drawn (``rollouts/extra``; ``reward/mean`` and the other sample metrics stay those of the
+first batch, an unbiased sample of the policy, and ``groups/kept`` is among the groups trained on). Top-k/top-p/min-p sampling (``top_k``, ``top_p``, ``min_p``) makes the
+sampler's log-probs the truncated distribution's, so TIS is on for every batch while one is set.
+
+Simplifications, stated: multi-turn episodes get one advantage for all their action tokens; the
+KL logged as ``kl`` is the ``kl_estimator`` estimate against the reference over the first
+micro-batch's action tokens (``log_kl``; it costs one forward pass of a frozen copy); with
+``kl_in="reward"`` the sampling-time policy's log-probs are computed twice (once for the KL
+penalty, once as ``old`` for the kept rows).
 """
 
 from __future__ import annotations
@@ -113,9 +130,9 @@ class GRPO(RLTrainer):
         parts = (cpu.input_ids, cpu.attention_mask, cpu.loss_mask, cpu.sampler_logprobs, cpu.rewards)
         return Batch(*(x.to(self.device) for x in parts))
 
-    def sample_groups(self, seed: int) -> tuple[list[Episode], torch.Tensor, torch.Tensor, int]:
+    def sample_groups(self, seed: int) -> tuple[list[Episode], torch.Tensor, torch.Tensor, list[Episode]]:
         """The step's episodes, their rewards (`rewards`), which groups have reward variance, and
-        how many extra batches DAPO's dynamic sampling drew. Without ``dynamic_sampling`` this is
+        every batch sampled (the first, then DAPO's extra ones, in order). Without ``dynamic_sampling`` this is
         one rollout. With it, further batches (seeded from the step's seed) are sampled while
         fewer than ``num_prompts`` groups with variance are in hand and fewer than
         ``max_resample_batches`` extra batches were drawn; then the first ``num_prompts`` groups
@@ -128,7 +145,7 @@ class GRPO(RLTrainer):
         varied = rewards.view(-1, g).std(dim=1) > 0
         extra = 0
         if not c.dynamic_sampling:
-            return episodes, rewards, varied, 0
+            return episodes, rewards, varied, episodes
         pool_eps, pool_r, pool_v = [episodes], [rewards], [varied]
         while int(sum(int(v.sum()) for v in pool_v)) < c.num_prompts and extra < c.max_resample_batches:
             extra += 1
@@ -146,17 +163,19 @@ class GRPO(RLTrainer):
         out_eps = [e for b, k in picked for e in pool_eps[b][k * g : (k + 1) * g]]
         out_r = torch.cat([pool_r[b][k * g : (k + 1) * g] for b, k in picked])
         out_v = torch.stack([pool_v[b][k] for b, k in picked])
-        return out_eps, out_r, out_v, extra
+        return out_eps, out_r, out_v, [e for batch in pool_eps for e in batch]
 
     def step(self) -> dict[str, float]:
         c = self.config
         lr = self.set_lr(self.optimizer)
         seed = step_seed(c.seed, self.step_count)
         t0 = time.perf_counter()
-        episodes, rewards, varied, extra = self.sample_groups(seed)
+        episodes, rewards, varied, sampled = self.sample_groups(seed)
         t_rollout = time.perf_counter() - t0
-
-        raw = torch.tensor([e.reward for e in episodes], dtype=torch.float32)
+        # the sample metrics describe the policy: the first batch, not the groups picked for
+        # having variance (dynamic sampling would bias them towards 0.5)
+        first = sampled[: c.num_prompts * c.group_size]
+        raw = torch.tensor([e.reward for e in first], dtype=torch.float32)
         kl_reward = float("nan")
         if c.kl_in == "reward" and c.kl_coef > 0:
             seq_kl = self.sequence_kl(episodes)
@@ -174,14 +193,14 @@ class GRPO(RLTrainer):
             "step": self.step_count + 1,
             "reward/mean": raw.mean().item(),
             "reward/std": raw.std().item() if raw.numel() > 1 else 0.0,
-            "correct": sum(e.status == "correct" for e in episodes) / len(episodes),
-            "no_answer": sum(e.status == "no_answer" for e in episodes) / len(episodes),
-            "tokens/mean": sum(e.num_action_tokens for e in episodes) / len(episodes),
-            "overlong": sum(e.overlong for e in episodes) / len(episodes),
+            "correct": sum(e.status == "correct" for e in first) / len(first),
+            "no_answer": sum(e.status == "no_answer" for e in first) / len(first),
+            "tokens/mean": sum(e.num_action_tokens for e in first) / len(first),
+            "overlong": sum(e.overlong for e in first) / len(first),
             "groups/kept": keep_group.float().mean().item(),
             "time/rollout": t_rollout,
             "lr": lr,
-            "rollouts/extra": float(extra),
+            "rollouts/extra": float(len(sampled) // len(first) - 1),
             "kl/reward": kl_reward,
             **self.signal(bool(varied.any())),
         }
