@@ -10,8 +10,10 @@ completions as the uninterrupted run and, on CPU, reproduces its metrics exactly
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from assay.agents.async_rollout import AsyncRollouts
@@ -20,14 +22,22 @@ from assay.agents.metrics import plot_metrics
 from assay.agents.rollout import Episode, collect_episodes
 from assay.agents.sampler import HFSampler, VLLMSampler
 from assay.agents.schedule import lr_factor, warmup_steps
-from assay.agents.spot_check import EvalResult, spot_check
 from assay.agents.trainer import Trainer
 from assay.agents.truncation import Truncation
 from assay.envs.vector import make_vec
 from assay.registry import group_seeds
 from assay.verifiers.sampler import Sampler
 
-__all__ = ["RLTrainer", "disable_dropout"]
+__all__ = ["Evaluation", "RLTrainer", "disable_dropout"]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A greedy evaluation (`RLTrainer.evaluate`): the share of episodes judged correct and
+    the mean episode reward."""
+
+    accuracy: float
+    mean_reward: float
 
 
 def disable_dropout(model: Any) -> int:
@@ -165,20 +175,27 @@ class RLTrainer(Trainer):
         ref.load_state_dict(self.model.state_dict())
         return True
 
-    def evaluate(self) -> EvalResult:
+    def evaluate(self) -> Evaluation:
         """Greedy evaluation of the current policy on ``eval_tasks`` tasks of the training env
-        drawn with ``eval_seed`` (`assay.agents.spot_check`, sampled with `HFSampler` on the
-        policy itself, whatever ``config.sampler``)."""
+        drawn with ``eval_seed`` (played as in training, single- or multi-turn, sampled with
+        `HFSampler` on the policy itself whatever ``config.sampler``). The same tasks each time.
+
+        (Not through `assay.agents.spot_check`: importing that module from here would shadow
+        the package's lazily exported ``spot_check`` function with the module.)"""
         c = self.config
-        return spot_check(
-            c.env,
-            HFSampler(self.model, self.tokenizer),
-            self.tokenizer,
-            env_kwargs=c.env_kwargs,
-            num_tasks=c.eval_tasks,
-            seed=c.eval_seed,
-            max_new_tokens=c.max_new_tokens,
-            max_turns=c.max_turns,
+        seeds = [int(s) for s in np.random.SeedSequence([c.eval_seed, 0xE7A1]).generate_state(c.eval_tasks)]
+        envs = make_vec(c.env, num_envs=c.eval_tasks, vectorization_mode="sync", **dict(c.env_kwargs))
+        try:
+            episodes = collect_episodes(
+                envs, HFSampler(self.model, self.tokenizer), self.tokenizer, seeds=seeds,
+                max_new_tokens=c.max_new_tokens, temperature=0.0, seed=c.eval_seed, max_turns=c.max_turns,
+            )  # fmt: skip
+        finally:
+            envs.close()
+        n = max(len(episodes), 1)
+        return Evaluation(
+            accuracy=sum(e.status == "correct" for e in episodes) / n,
+            mean_reward=sum(e.reward for e in episodes) / n,
         )
 
     def after_update(self) -> None:

@@ -433,3 +433,13 @@ def test_every_run_ends_with_a_greedy_eval_beside_the_untrained_baseline(
     assert last["stop_reason"] == "steps: 2 of 2 done"
     err = capsys.readouterr().err
     assert "untrained greedy eval" in err and f"untrained {base.accuracy:.3f} -> trained" in err
+
+
+def test_the_trainers_leave_the_packages_spot_check_a_function():
+    """Importing a trainer must not import ``assay.agents.spot_check`` (the module would then
+    shadow the lazily exported function of the same name: ``assay train grpo`` crashed so)."""
+    import subprocess
+    import sys
+
+    code = "from assay.agents import GRPO, spot_check; import inspect; assert inspect.isfunction(spot_check)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
