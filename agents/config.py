@@ -87,16 +87,18 @@ class RunConfig(TrainerConfig):
     """Optimisation steps (one rollout batch each)."""
     num_prompts: int = 8
     """Distinct tasks per step."""
-    max_new_tokens: int = 64
-    """Token budget of one action."""
+    max_new_tokens: int = 256
+    """Token budget of one action (TRL's ``max_completion_length``)."""
     temperature: float = 1.0
     """Sampling temperature (the policy's log-probs use the same)."""
     max_turns: int = 16
     """Most actions in one episode (multi-turn envs)."""
     max_context_tokens: int | None = None
     """Cut episodes whose context would grow beyond this (None: no limit)."""
-    lr: float = 3e-4
-    """AdamW learning rate (0 freezes the policy: a control run)."""
+    lr: float = 1e-6
+    """AdamW peak learning rate (0 freezes the policy: a control run). 1e-6 is TRL's GRPO default,
+    sized for a pretrained model of 0.5B+ parameters; a tiny model trained from scratch needs
+    1e-4 to 1e-3 (the demo and the e2e tests set 5e-4)."""
     num_epochs: int = 1
     """Passes over each rollout batch."""
     num_minibatches: int = 1
@@ -134,9 +136,58 @@ class RunConfig(TrainerConfig):
     """Write ``metrics.png`` (reward and KL) at the end."""
     log_kl: bool = True
     """Log the k3 KL to the initial policy (keeps a frozen copy; one extra forward per step)."""
+    lr_scheduler: Literal["constant", "linear", "cosine"] = "constant"
+    """Learning-rate decay after warmup, over ``steps`` (`assay.agents.schedule.lr_factor`)."""
+    warmup_steps: int = 0
+    """Linear warmup over this many steps (wins over ``warmup_ratio`` when > 0)."""
+    warmup_ratio: float = 0.0
+    """Warmup over this fraction of ``steps``."""
+    min_lr_ratio: float = 0.0
+    """``linear``/``cosine`` decay towards ``min_lr_ratio * lr``."""
+    top_k: int = 0
+    """Sample among the k most likely tokens (0: off). Any truncation (top-k, top-p, min-p)
+    switches truncated importance sampling on for every batch: the sampled log-probs are the
+    truncated distribution's, the recomputed ``old`` ones the policy's (`assay.agents.truncation`)."""
+    top_p: float = 1.0
+    """Nucleus sampling: the smallest set of tokens with this much probability (1.0: off)."""
+    min_p: float = 0.0
+    """Drop tokens less likely than ``min_p`` times the most likely one (0.0: off)."""
+    disable_dropout: bool = True
+    """Set every dropout probability of the policy to 0 at the start (as verl and TRL's
+    ``disable_dropout``): with dropout on, the trained log-probs are noisy copies of the
+    sampling-time ones and the importance ratio is not 1 on the first pass."""
+    ref_update_every: int = 0
+    """Copy the policy's weights into the reference model every this many steps (0: the
+    reference stays the initial policy). Needs a reference (``kl_coef > 0`` or ``log_kl``)."""
+    dual_clip: float | None = None
+    """Dual-clip PPO's bound ``c > 1`` (e.g. 3) on the loss of negative-advantage tokens
+    (`assay.agents.losses.clipped_surrogate`); None: off."""
+    eval_tasks: int = 100
+    """At the end of every run, a greedy evaluation of the trained policy beside the untrained
+    one (measured before the first step) on this many tasks drawn with ``eval_seed``; printed and
+    logged as the last metrics row (0: no evaluation)."""
+    eval_seed: int = 1234
+    """Draws the evaluation tasks (the same for both evaluations)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.lr_scheduler not in ("constant", "linear", "cosine"):
+            raise ValueError(f"lr_scheduler must be constant, linear or cosine, got {self.lr_scheduler!r}")
+        if (
+            self.warmup_steps < 0
+            or not 0.0 <= self.warmup_ratio <= 1.0
+            or not 0.0 <= self.min_lr_ratio <= 1.0
+        ):
+            raise ValueError("warmup_steps must be >= 0, warmup_ratio and min_lr_ratio in [0, 1]")
+        if self.top_k < 0 or not 0.0 < self.top_p <= 1.0 or not 0.0 <= self.min_p < 1.0:
+            raise ValueError("top_k must be >= 0, top_p in (0, 1], min_p in [0, 1)")
+        truncating = self.top_k > 0 or self.top_p < 1.0 or self.min_p > 0.0
+        if truncating and self.async_rollouts:
+            raise ValueError("top_k/top_p/min_p with async_rollouts is not supported yet")
+        if self.ref_update_every < 0 or self.eval_tasks < 0:
+            raise ValueError("ref_update_every and eval_tasks must be >= 0")
+        if self.dual_clip is not None and self.dual_clip <= 1.0:
+            raise ValueError(f"dual_clip must be > 1 (or None), got {self.dual_clip}")
         if self.steps < 0 or self.num_prompts < 1 or self.max_new_tokens < 1:
             raise ValueError("steps must be >= 0, num_prompts and max_new_tokens >= 1")
         if self.num_epochs < 1 or self.num_minibatches < 1:
@@ -175,9 +226,46 @@ class GRPOConfig(RunConfig):
     """Overlong actions: keep, mask out of the loss (DAPO filter), or soft-penalise the reward."""
     overlong_buffer: int = 4
     """Soft penalty ramps over the last this many tokens of ``max_new_tokens``."""
+    scale_rewards: Literal["group", "batch", "none"] | None = None
+    """Advantage scale (TRL's ``scale_rewards``): the group's reward std (GRPO), the batch's, or
+    none (Dr. GRPO); see `assay.agents.losses.scaled_advantages`. None follows
+    ``scale_advantages`` (``group`` if True, ``none`` if False)."""
+    importance_sampling_level: Literal["token", "sequence"] = "token"
+    """``token``: PPO/GRPO's per-token ratio; ``sequence``: GSPO's length-normalised sequence
+    ratio (`assay.agents.losses.sequence_clipped_surrogate`; set ``eps_low``/``eps_high`` to the
+    paper's 3e-4/4e-4 and ``loss_agg="seq"``)."""
+    kl_estimator: Literal["k1", "k2", "k3"] = "k3"
+    """KL estimator (`assay.agents.losses.kl_estimate`) for the penalty and the logged ``kl``."""
+    kl_in: Literal["loss", "reward"] = "loss"
+    """Where ``kl_coef`` applies: ``loss`` adds ``kl_coef * KL_t`` to each token's loss (GRPO);
+    ``reward`` subtracts ``kl_coef * sum_t KL_t`` (the sampling-time policy's) from each
+    episode's reward before the advantages, as PPO-style trainers (verl's
+    ``use_kl_in_reward``) do."""
+    entropy_coef: float = 0.0
+    """Entropy bonus: ``- entropy_coef * H_t`` added to each action token's loss (0: none; the
+    entropy is logged either way, as ``entropy``)."""
+    dynamic_sampling: bool = False
+    """DAPO's dynamic sampling: after ``filter_groups`` drops groups without reward variance,
+    sample more batches until ``num_prompts`` groups with variance are kept (extra groups are
+    dropped), or until ``max_resample_batches`` extra batches were sampled."""
+    max_resample_batches: int = 3
+    """Cap on the extra rollout batches of one step under ``dynamic_sampling``."""
+    no_eos_penalty: float = 0.0
+    """Subtracted from the reward of an episode with an action that hit ``max_new_tokens``
+    without an end-of-sequence token (0: none). Unlike ``overlong="penalty"`` it does not ramp."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.scale_rewards not in (None, "group", "batch", "none"):
+            raise ValueError(f"scale_rewards must be group, batch or none, got {self.scale_rewards!r}")
+        if self.importance_sampling_level not in ("token", "sequence"):
+            raise ValueError("importance_sampling_level must be 'token' or 'sequence'")
+        if self.kl_estimator not in ("k1", "k2", "k3") or self.kl_in not in ("loss", "reward"):
+            raise ValueError("kl_estimator must be k1, k2 or k3 and kl_in loss or reward")
+        if self.entropy_coef < 0 or self.no_eos_penalty < 0 or self.max_resample_batches < 0:
+            raise ValueError("entropy_coef, no_eos_penalty and max_resample_batches must be >= 0")
+        if self.dynamic_sampling and (self.async_rollouts or not self.filter_groups):
+            raise ValueError("dynamic_sampling needs filter_groups=True and no async_rollouts")
         if self.group_size < 2:
             raise ValueError(f"group_size must be >= 2 (a group of 1 has no baseline), got {self.group_size}")
         if self.loss_agg not in ("seq", "token", "constant"):
@@ -205,7 +293,10 @@ class PPOConfig(RunConfig):
     vf_coef: float = 0.5
     """Weight of the value loss."""
     kl_coef: float = 0.0
-    """Per-token KL penalty in the reward, ``-kl_coef * (log pi - log pi_ref)`` (0: no reference)."""
+    """Per-token KL penalty in the reward, ``-kl_coef * KL_t`` (0: no reference)."""
+    kl_estimator: Literal["k1", "k2", "k3"] = "k1"
+    """Per-token estimator of the KL in the reward (`assay.agents.losses.kl_estimate`); ``k1``,
+    ``log pi - log pi_ref``, is the classic RLHF penalty."""
     whiten_advantages: bool = True
     """Normalise advantages over the batch."""
     critic: Literal["head", "separate"] = "head"

@@ -13,21 +13,29 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "KLEstimator",
     "LossAgg",
+    "RewardScale",
     "aggregate",
     "approx_kl_k3",
     "clipped_surrogate",
     "clipped_value_loss",
     "gae",
     "group_advantages",
+    "kl_estimate",
     "masked_mean",
     "overlong_penalty",
+    "scaled_advantages",
+    "sequence_clipped_surrogate",
+    "token_entropy",
     "token_weights",
     "truncated_is_weights",
     "whiten",
 ]
 
 LossAgg = Literal["seq", "token", "constant"]
+RewardScale = Literal["group", "batch", "none"]
+KLEstimator = Literal["k1", "k2", "k3"]
 
 
 def group_advantages(rewards: Tensor, group_size: int, *, scale: bool = True, eps: float = 1e-6) -> Tensor:
@@ -51,6 +59,28 @@ def group_advantages(rewards: Tensor, group_size: int, *, scale: bool = True, ep
     return adv.reshape(-1).to(torch.float32)
 
 
+def scaled_advantages(
+    rewards: Tensor, group_size: int, *, scale: RewardScale = "group", eps: float = 1e-6
+) -> Tensor:
+    """Group-centred advantages with a choice of scale (TRL's ``scale_rewards``), ``(N*G,) -> (N*G,)``.
+
+    ``A_i = (r_i - mean(r_group)) / s`` with ``s`` = ``std(r_group) + eps`` (``"group"``, GRPO),
+    ``std(r_batch) + eps`` over every reward of the batch (``"batch"``, as REINFORCE++ and
+    TRL's "batch": one scale for all groups, so a group with a small spread keeps small
+    advantages), or 1 (``"none"``, Dr. GRPO). Standard deviations are unbiased sample ones.
+    A group whose rewards are all equal gets zero advantage whatever the scale. Float32.
+    """
+    if scale == "group":
+        return group_advantages(rewards, group_size, scale=True, eps=eps)
+    if scale not in ("batch", "none"):
+        raise ValueError(f"scale must be 'group', 'batch' or 'none', got {scale!r}")
+    adv = group_advantages(rewards, group_size, scale=False)
+    if scale == "batch":
+        spread = rewards.to(torch.float64).std() if rewards.numel() > 1 else torch.tensor(0.0)
+        adv = adv / (float(spread) + eps)
+    return adv
+
+
 def clipped_surrogate(
     logprobs: Tensor,
     old_logprobs: Tensor,
@@ -58,6 +88,7 @@ def clipped_surrogate(
     *,
     eps_low: float = 0.2,
     eps_high: float = 0.2,
+    dual_clip: float | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Per-token PPO clipped surrogate loss with separate clip bounds (DAPO's clip-higher).
 
@@ -66,6 +97,12 @@ def clipped_surrogate(
     ``advantages`` is ``(N,)`` (broadcast over tokens) or ``(N, T)``. Returns the ``(N, T)`` loss
     and a ``(N, T)`` float mask of tokens where the clipped branch was taken (for the clip
     fraction metric). At ``logprobs == old_logprobs`` the loss is ``-A``.
+
+    ``dual_clip`` (dual-clip PPO, Ye et al. 2020; ``c > 1``, typically 3): for ``A < 0`` the
+    objective is also bounded below by ``c * A``, i.e. ``loss_t = min(loss_t, -c * A)``, so one
+    token whose ratio has grown huge cannot dominate the update with a huge negative advantage
+    term (its gradient is then 0). Positive advantages are unchanged. A token cut by the dual
+    bound counts as clipped.
     """
     if advantages.ndim == 1:
         advantages = advantages[:, None]
@@ -73,8 +110,48 @@ def clipped_surrogate(
     unclipped = ratio * advantages
     clipped = torch.clamp(ratio, 1.0 - eps_low, 1.0 + eps_high) * advantages
     loss = -torch.minimum(unclipped, clipped)
+    was_clipped = clipped < unclipped
+    if dual_clip is not None:
+        if dual_clip <= 1.0:
+            raise ValueError(f"dual_clip must be > 1, got {dual_clip}")
+        bound = (-dual_clip * advantages).expand_as(loss)
+        cut = (advantages < 0) & (loss > bound)
+        loss = torch.where(cut, bound, loss)
+        was_clipped = was_clipped | cut
+    return loss, was_clipped.to(logprobs.dtype)
+
+
+def sequence_clipped_surrogate(
+    logprobs: Tensor,
+    old_logprobs: Tensor,
+    advantages: Tensor,
+    mask: Tensor,
+    *,
+    eps_low: float = 3e-4,
+    eps_high: float = 4e-4,
+) -> tuple[Tensor, Tensor]:
+    """GSPO's clipped surrogate (Zheng et al. 2025): one importance ratio per sequence.
+
+    ``s_i = exp(mean_t (logprobs - old_logprobs))`` over the sequence's counted tokens (the
+    length-normalised sequence likelihood ratio); ``loss_i = -min(s_i * A_i, clip(s_i, 1 -
+    eps_low, 1 + eps_high) * A_i)``. Returned as an ``(N, T)`` tensor holding ``loss_i`` on each of
+    the sequence's counted tokens (0 elsewhere), so ``loss_agg="seq"`` (weights ``1 / (|o_i| *
+    N)``) gives GSPO's objective, the mean of ``loss_i`` over sequences; ``"token"`` weighs
+    sequences by length instead. The clip mask is per sequence, broadcast the same way. The
+    ratios are near 1 (a geometric mean of token ratios), hence clip ranges of a few 1e-4 (the
+    paper's 3e-4 / 4e-4), not 0.2. ``advantages`` must be ``(N,)``.
+    """
+    if advantages.ndim != 1:
+        raise ValueError("GSPO needs one advantage per sequence, shape (N,)")
+    m = mask.to(logprobs.dtype)
+    lengths = m.sum(dim=1).clamp(min=1.0)
+    log_s = ((logprobs - old_logprobs) * m).sum(dim=1) / lengths
+    s = torch.exp(log_s)
+    unclipped = s * advantages
+    clipped = torch.clamp(s, 1.0 - eps_low, 1.0 + eps_high) * advantages
+    loss = -torch.minimum(unclipped, clipped)
     was_clipped = (clipped < unclipped).to(logprobs.dtype)
-    return loss, was_clipped
+    return loss[:, None] * m, was_clipped[:, None] * m
 
 
 def token_weights(mask: Tensor, agg: LossAgg, *, max_tokens: int | None = None) -> Tensor:
@@ -116,6 +193,48 @@ def approx_kl_k3(logprobs: Tensor, ref_logprobs: Tensor) -> Tensor:
     """
     d = ref_logprobs - logprobs
     return torch.exp(d) - d - 1.0
+
+
+def kl_estimate(logprobs: Tensor, ref_logprobs: Tensor, kind: KLEstimator = "k3") -> Tensor:
+    """Per-token estimate of ``KL(pi || pi_ref)`` from tokens sampled from ``pi`` (Schulman,
+    "Approximating KL divergence", 2020), with ``log_r = ref_logprobs - logprobs``:
+
+    - ``"k1"``: ``-log_r`` (unbiased, high variance, can be negative per token; the estimator
+      PPO's KL-in-the-reward uses);
+    - ``"k2"``: ``log_r ** 2 / 2`` (biased, low variance, non-negative; its gradient is the
+      gradient of the true KL's second-order expansion);
+    - ``"k3"``: ``exp(log_r) - log_r - 1`` (unbiased, non-negative; GRPO's in-loss KL).
+
+    All three are exactly 0 where the two log-probs are equal.
+    """
+    log_r = ref_logprobs - logprobs
+    if kind == "k1":
+        return -log_r
+    if kind == "k2":
+        return 0.5 * log_r**2
+    if kind == "k3":
+        return torch.exp(log_r) - log_r - 1.0
+    raise ValueError(f"kind must be 'k1', 'k2' or 'k3', got {kind!r}")
+
+
+def token_entropy(logits: Tensor, *, temperature: float = 1.0, chunk: int = 1024) -> Tensor:
+    """Entropy of the next-token distribution at each position: ``(..., V) -> (...)``, float32.
+
+    ``H = logsumexp(z) - sum_v softmax(z)_v * z_v`` with ``z = logits / temperature`` (the
+    distribution that is sampled). Computed ``chunk`` positions at a time, so at most ``chunk x
+    V`` float32 values exist at once besides ``logits`` itself (no full-vocabulary float32 copy of
+    a bf16 batch). Differentiable (an entropy bonus back-propagates through it).
+    """
+    flat = logits.reshape(-1, logits.shape[-1])
+    parts = []
+    for start in range(0, flat.shape[0], chunk):
+        z = flat[start : start + chunk].float()
+        if temperature > 0 and temperature != 1.0:
+            z = z / temperature
+        lse = torch.logsumexp(z, dim=-1)
+        parts.append(lse - (torch.softmax(z, dim=-1) * z).sum(dim=-1))
+    out = torch.cat(parts) if parts else flat.new_zeros(0, dtype=torch.float32)
+    return out.reshape(logits.shape[:-1])
 
 
 def masked_mean(x: Tensor, mask: Tensor) -> Tensor:

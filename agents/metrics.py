@@ -12,7 +12,8 @@ __all__ = ["MetricsLog", "plot_metrics", "progress_bar", "read_metrics"]
 
 
 class MetricsLog:
-    """Append-only ``metrics.jsonl``; on resume, lines after the checkpoint's step are dropped.
+    """Append-only ``metrics.jsonl``; on resume, lines after the checkpoint's step are dropped,
+    and so are end-of-run rows (those with a ``stop_reason``): the resumed run writes its own.
 
     Args:
         path: The JSONL file.
@@ -26,7 +27,7 @@ class MetricsLog:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         kept = (
-            [r for r in read_metrics(self.path) if r["step"] <= resume_step]
+            [r for r in read_metrics(self.path) if r["step"] <= resume_step and "stop_reason" not in r]
             if resume_step is not None
             else []
         )

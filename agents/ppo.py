@@ -37,6 +37,7 @@ from assay.agents.losses import (
     clipped_surrogate,
     clipped_value_loss,
     gae,
+    kl_estimate,
     masked_mean,
     token_weights,
     truncated_is_weights,
@@ -116,7 +117,7 @@ class PPO(RLTrainer):
         mask = batch.loss_mask
         r = torch.zeros_like(logp)
         if ref is not None and c.kl_coef > 0:
-            r = -c.kl_coef * (logp - ref) * mask
+            r = -c.kl_coef * kl_estimate(logp, ref, c.kl_estimator) * mask
         positions = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)
         last = torch.where(mask > 0, positions, torch.full_like(positions, -1)).max(dim=1).values
         has = last >= 0
@@ -125,6 +126,7 @@ class PPO(RLTrainer):
 
     def step(self) -> dict[str, float]:
         c = self.config
+        lr = self.set_lr(self.optimizer)
         seed = step_seed(c.seed, self.step_count)
         t0 = time.perf_counter()
         episodes = self.rollout(seed)
@@ -148,7 +150,7 @@ class PPO(RLTrainer):
         gap = masked_mean((old - batch.sampler_logprobs).abs(), mask).item()
         tis = (
             truncated_is_weights(old, batch.sampler_logprobs, cap=c.tis_cap)
-            if gap > c.tis_threshold
+            if gap > c.tis_threshold or self.truncation.active
             else None
         )
         rewards = self.token_rewards(batch, old, ref)
@@ -164,7 +166,7 @@ class PPO(RLTrainer):
                 rows = mb[sl]
                 logp, values = self._forward(input_ids[rows], attn[rows])
                 per_tok, clipped = clipped_surrogate(
-                    logp, old[rows], adv[rows], eps_low=c.clip_eps, eps_high=c.clip_eps
+                    logp, old[rows], adv[rows], eps_low=c.clip_eps, eps_high=c.clip_eps, dual_clip=c.dual_clip
                 )
                 if tis is not None:
                     per_tok = per_tok * tis[rows]
@@ -198,6 +200,7 @@ class PPO(RLTrainer):
             "logprob_gap": gap,
             "tis": float(tis is not None),
             "time/rollout": t_rollout,
+            "lr": lr,
             "time/train": time.perf_counter() - t1,
             "time/step": time.perf_counter() - t0,
             **self.signal(bool((raw != raw[0]).any())),

@@ -10,8 +10,10 @@ completions as the uninterrupted run and, on CPU, reproduces its metrics exactly
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from assay.agents.async_rollout import AsyncRollouts
@@ -19,12 +21,41 @@ from assay.agents.config import RunConfig
 from assay.agents.metrics import plot_metrics
 from assay.agents.rollout import Episode, collect_episodes
 from assay.agents.sampler import HFSampler, VLLMSampler
+from assay.agents.schedule import lr_factor, warmup_steps
 from assay.agents.trainer import Trainer
+from assay.agents.truncation import Truncation
 from assay.envs.vector import make_vec
 from assay.registry import group_seeds
 from assay.verifiers.sampler import Sampler
 
-__all__ = ["RLTrainer"]
+__all__ = ["Evaluation", "RLTrainer", "disable_dropout"]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A greedy evaluation (`RLTrainer.evaluate`): the share of episodes judged correct and
+    the mean episode reward."""
+
+    accuracy: float
+    mean_reward: float
+
+
+def disable_dropout(model: Any) -> int:
+    """Set the probability of every dropout module of ``model`` (and the attention dropout its
+    config declares) to 0; returns how many modules had a positive one."""
+    changed = 0
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.dropout._DropoutNd) and m.p > 0:
+            m.p = 0.0
+            changed += 1
+        p = getattr(m, "attention_dropout", None)  # attention modules copy it from the config
+        if isinstance(p, float) and p > 0:
+            m.attention_dropout = 0.0
+            changed += 1
+    for cfg in (getattr(model, "config", None), getattr(getattr(model, "base_model", None), "config", None)):
+        if cfg is not None and float(getattr(cfg, "attention_dropout", 0.0) or 0.0) > 0:
+            cfg.attention_dropout = 0.0
+    return changed
 
 
 class RLTrainer(Trainer):
@@ -52,6 +83,14 @@ class RLTrainer(Trainer):
         super().__init__(
             config, model=model, tokenizer=tokenizer, lora_r=config.lora_r, lora_alpha=config.lora_alpha
         )
+        if config.disable_dropout:
+            disable_dropout(self.model)
+        self.truncation = Truncation(top_k=config.top_k, top_p=config.top_p, min_p=config.min_p)
+        self.evaluation: dict[str, Any] = {}
+        """The end-of-run evaluation row (`final_evaluation`) of the last `train`."""
+        self.baseline: tuple[float, float] | None = None
+        """The untrained policy's greedy ``(accuracy, mean reward)`` (`evaluate`), taken before
+        the first step; kept in checkpoints, so a resumed run reports it too."""
         self.sampler: Sampler = sampler if sampler is not None else self._build_sampler()
         self.envs = make_vec(
             config.env,
@@ -64,12 +103,13 @@ class RLTrainer(Trainer):
             raise ValueError("async_rollouts builds its own sampler in the worker: do not pass one")
 
     def _build_sampler(self) -> Sampler:
+        t = Truncation(top_k=self.config.top_k, top_p=self.config.top_p, min_p=self.config.min_p)
         if self.config.sampler == "hf":
-            return HFSampler(self.model, self.tokenizer)
+            return HFSampler(self.model, self.tokenizer, top_k=t.top_k, top_p=t.top_p, min_p=t.min_p)
         if self.config.lora_r > 0:
             raise ValueError("sampler='vllm' with LoRA is not supported yet: use lora_r=0 or sampler='hf'")
         vllm_dtype = "bfloat16" if self.dtype == torch.bfloat16 else "float32"
-        return VLLMSampler(self.config.model, dtype=vllm_dtype)
+        return VLLMSampler(self.config.model, dtype=vllm_dtype, top_k=t.top_k, top_p=t.top_p, min_p=t.min_p)
 
     # -- one step's pieces --------------------------------------------------------------
 
@@ -113,6 +153,51 @@ class RLTrainer(Trainer):
         size = self.config.micro_batch_size or n
         return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
+    def set_lr(self, optimizer: torch.optim.Optimizer) -> float:
+        """Set ``optimizer``'s learning rate for the coming step from the schedule
+        (`assay.agents.schedule.lr_factor` of ``step_count``, over ``config.steps``); returns it."""
+        c = self.config
+        warm = warmup_steps(c.steps, steps=c.warmup_steps, ratio=c.warmup_ratio)
+        lr = c.lr * lr_factor(
+            self.step_count, c.steps, kind=c.lr_scheduler, warmup=warm, min_ratio=c.min_lr_ratio
+        )
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    def refresh_reference(self) -> bool:
+        """Every ``ref_update_every`` steps (counted after the step), copy the policy's weights
+        into the reference model; True when it did."""
+        every = self.config.ref_update_every
+        ref = getattr(self, "ref_model", None)
+        if ref is None or not every or self.step_count % every:
+            return False
+        ref.load_state_dict(self.model.state_dict())
+        return True
+
+    def evaluate(self) -> Evaluation:
+        """Greedy evaluation of the current policy on ``eval_tasks`` tasks of the training env
+        drawn with ``eval_seed`` (played as in training, single- or multi-turn, sampled with
+        `HFSampler` on the policy itself whatever ``config.sampler``). The same tasks each time.
+
+        (Not through `assay.agents.spot_check`: importing that module from here would shadow
+        the package's lazily exported ``spot_check`` function with the module.)"""
+        c = self.config
+        seeds = [int(s) for s in np.random.SeedSequence([c.eval_seed, 0xE7A1]).generate_state(c.eval_tasks)]
+        envs = make_vec(c.env, num_envs=c.eval_tasks, vectorization_mode="sync", **dict(c.env_kwargs))
+        try:
+            episodes = collect_episodes(
+                envs, HFSampler(self.model, self.tokenizer), self.tokenizer, seeds=seeds,
+                max_new_tokens=c.max_new_tokens, temperature=0.0, seed=c.eval_seed, max_turns=c.max_turns,
+            )  # fmt: skip
+        finally:
+            envs.close()
+        n = max(len(episodes), 1)
+        return Evaluation(
+            accuracy=sum(e.status == "correct" for e in episodes) / n,
+            mean_reward=sum(e.reward for e in episodes) / n,
+        )
+
     def after_update(self) -> None:
         """Push the new weights to a sampler that keeps its own copy (vLLM)."""
         if isinstance(self.sampler, VLLMSampler):
@@ -122,6 +207,7 @@ class RLTrainer(Trainer):
         """Count the step; with async rollouts, publish its weights to the worker (always, even
         after a skipped update: batch ``k + 2`` waits for the weights of step ``k``)."""
         self.step_count += 1
+        self.refresh_reference()
         if self._async is not None:
             self._async.publish(self.model, self.step_count)
 
@@ -137,6 +223,8 @@ class RLTrainer(Trainer):
     def state_dict(self) -> dict[str, Any]:
         """Everything to resume from, besides the RNGs and step (subclasses add to it)."""
         state = super().state_dict()
+        if self.baseline is not None:
+            state["eval_baseline"] = list(self.baseline)
         if self._async is not None and self.step_count > 0:  # the next batch's (stale) weights
             state["async_previous"] = self._async.previous_weights(self.step_count - 1)
         return state
@@ -145,6 +233,9 @@ class RLTrainer(Trainer):
         """Inverse of `state_dict`."""
         super().load_state_dict(state)
         self._previous = state.get("async_previous")
+        if state.get("eval_baseline") is not None:
+            acc, reward = state["eval_baseline"]
+            self.baseline = (float(acc), float(reward))
 
     def progress_text(self, row: dict[str, Any]) -> str:
         return f"reward {row['reward/mean']:.3f}"
@@ -197,16 +288,53 @@ class RLTrainer(Trainer):
         """Run until ``config.steps`` (or the time limit / target reward); log to
         ``out_dir/metrics.jsonl``; checkpoint; plot.
 
-        Returns the metrics rows of the whole run (those before a resume included).
+        Returns the metrics rows of the whole run's steps (those before a resume included).
+        With ``eval_tasks``, the untrained policy is evaluated greedily before the first step
+        and the trained one after the last (`final_evaluation`); that end-of-run row is the last
+        line of ``metrics.jsonl`` and `evaluation`, not one of the returned step rows.
         """
         c = self.config
+        if c.eval_tasks and not resume and self.step_count == 0 and self.baseline is None:
+            first = self.evaluate()
+            self.baseline = (first.accuracy, first.mean_reward)
+            self.say(
+                f"{self.name} untrained greedy eval: accuracy {first.accuracy:.3f} on {c.eval_tasks} tasks"
+            )
         log = self.run_steps(c.steps, resume=resume)
         if not c.save_every or self.step_count % c.save_every:
             self.save()
+        if c.eval_tasks:
+            self.evaluation = self.final_evaluation()
+            log.log(self.evaluation)
         log.close()
-        if c.plot and log.rows:
-            plot_metrics(log.rows, self.out_dir / "metrics.png", title=f"{type(self).__name__} on {c.env}")
-        return list(log.rows)
+        rows = [r for r in log.rows if "stop_reason" not in r]
+        if c.plot and rows:
+            plot_metrics(rows, self.out_dir / "metrics.png", title=f"{type(self).__name__} on {c.env}")
+        return rows
+
+    def final_evaluation(self) -> dict[str, Any]:
+        """Evaluate the trained policy beside the baseline (from the checkpoint when the run was
+        resumed; NaN when no checkpoint had one), say both on stderr and return the metrics
+        row: ``eval/baseline`` and ``eval/final`` (accuracy), ``eval/*_reward``, the task count
+        and ``stop_reason``."""
+        final = self.evaluate()
+        base = self.baseline or (float("nan"), float("nan"))
+        row: dict[str, Any] = {
+            "step": self.step_count,
+            "eval/tasks": self.config.eval_tasks,
+            "eval/final": final.accuracy,
+            "eval/final_reward": final.mean_reward,
+            "eval/baseline": base[0],
+            "eval/baseline_reward": base[1],
+            "stop_reason": self.stop_reason,
+        }
+        before = f"{base[0]:.3f}" if self.baseline is not None else "n/a (not measured)"
+        self.say(
+            f"{self.name} greedy eval on {self.config.eval_tasks} tasks (eval_seed={self.config.eval_seed}): "
+            f"untrained {before} -> trained {final.accuracy:.3f} (mean reward "
+            f"{row['eval/baseline_reward']:.3f} -> {final.mean_reward:.3f})"
+        )
+        return row
 
     def close(self) -> None:
         """Close the vector env (and stop the rollout worker)."""

@@ -3,8 +3,11 @@
 Both follow the `Sampler` protocol of `assay.verifiers.sampler` and return, for each prompt,
 ``n`` `Sample`s with the completion's text, its token ids (including the end-of-sequence token
 when the model stopped) and the per-token log-probs of the behaviour policy, taken from the
-temperature-scaled distribution that was sampled. Sampling is plain temperature sampling (no
-top-k/top-p), so those log-probs are the policy's own and the importance ratio starts at 1.
+temperature-scaled distribution that was sampled. By default sampling is plain temperature
+sampling, so those log-probs are the policy's own and the importance ratio starts at 1. With
+``top_k``/``top_p``/``min_p`` (`assay.agents.truncation.Truncation`) they are the log-probs of
+the truncated, renormalised distribution that was actually sampled, which the trainers correct
+for with truncated importance sampling.
 
 A prompt may also be given as a list of token ids, used verbatim: multi-turn rollouts pass the
 exact ids of the conversation so far, so nothing is re-tokenised between turns.
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.agents.lean import LeanDecoder
+from assay.agents.truncation import Truncation
 from assay.verifiers.sampler import OpenAISampler, Sample, Sampler, ScriptedSampler, check_sample_args
 
 __all__ = [
@@ -70,6 +74,10 @@ class HFSampler:
             error if the model is not supported by `LeanDecoder`. ``"hf-loop"``: the loop with
             transformers' forward always. ``"generate"``: transformers ``generate`` (for models
             whose cache cannot be copied along the batch).
+        top_k, top_p, min_p: Truncate each sampling step's distribution (`Truncation`; off by
+            default); the reported log-probs are the truncated distribution's. Every engine
+            applies them (``generate`` through transformers' own warpers, whose processed scores
+            give the log-probs).
 
     ``temperature=0`` is greedy decoding; its log-probs are those of the unscaled distribution.
     Sampling uses its own ``torch.Generator`` seeded from ``seed``: the global RNG is untouched.
@@ -79,10 +87,19 @@ class HFSampler:
     """Prompts may be token-id lists (used verbatim)."""
 
     def __init__(
-        self, model: Any, tokenizer: Any, *, batch_size: int | None = None, engine: str = "loop"
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        batch_size: int | None = None,
+        engine: str = "loop",
+        top_k: int = 0,
+        top_p: float = 1.0,
+        min_p: float = 0.0,
     ) -> None:
         if engine not in _ENGINES:
             raise ValueError(f"engine must be one of {_ENGINES}, got {engine!r}")
+        self.truncation = Truncation(top_k=top_k, top_p=top_p, min_p=min_p)
         self.model = model
         self.tokenizer = tokenizer
         self.batch_size = batch_size
@@ -201,9 +218,11 @@ class HFSampler:
         logps = torch.zeros((total, max_new_tokens), dtype=torch.float32, device=device)
         lengths = torch.full((total,), max_new_tokens, dtype=torch.long, device=device)
         greedy = temperature == 0
+        truncate = self.truncation.active and not greedy
         for t in range(max_new_tokens):
             logits = logits.float()
-            logp = torch.log_softmax(logits if greedy else logits / temperature, dim=-1)
+            scaled = logits if greedy else logits / temperature
+            logp = torch.log_softmax(self.truncation.apply(scaled) if truncate else scaled, dim=-1)
             if greedy:
                 nxt = logp.argmax(dim=-1)
             else:
@@ -258,23 +277,30 @@ class HFSampler:
         input_ids, attention = self._left_pad(ids, device)
         width = input_ids.shape[1]
         greedy = temperature == 0
+        trunc = self.truncation
+        truncate = trunc.active and not greedy
         out = self.model.generate(
             input_ids=input_ids,
             attention_mask=attention,
             do_sample=not greedy,
             temperature=None if greedy else temperature,
-            top_k=None if greedy else 0,
-            top_p=None if greedy else 1.0,
+            top_k=None if greedy else trunc.top_k,
+            top_p=None if greedy else trunc.top_p,
+            min_p=trunc.min_p if truncate and trunc.min_p > 0 else None,
             max_new_tokens=max_new_tokens,
             min_new_tokens=None,
             pad_token_id=self.pad_id,
             eos_token_id=self.eos_id,
-            output_logits=True,
+            output_logits=not truncate,
+            output_scores=truncate,
             return_dict_in_generate=True,
         )
         new = out.sequences[:, width:].cpu()
-        logits = torch.stack(out.logits, dim=1).float().cpu()  # (B, steps, V): raw, before temperature
-        logp = torch.log_softmax(logits / (1.0 if greedy else temperature), dim=-1)
+        if truncate:  # the warped scores: temperature-scaled, filtered tokens at -inf
+            logp = torch.log_softmax(torch.stack(out.scores, dim=1).float().cpu(), dim=-1)
+        else:
+            logits = torch.stack(out.logits, dim=1).float().cpu()  # (B, steps, V): raw, before temperature
+            logp = torch.log_softmax(logits / (1.0 if greedy else temperature), dim=-1)
         chosen = logp.gather(-1, new[:, : logp.shape[1], None]).squeeze(-1)
         samples = []
         for i in range(len(ids)):
@@ -341,6 +367,9 @@ class VLLMSampler:
         dtype: vLLM's dtype (``"float32"`` on CPU, ``"bfloat16"`` on a GPU with it).
         max_model_len: Longest prompt plus completion.
         kv_cache_memory_bytes: KV-cache size. Without it vLLM on CPU reserves most of the RAM.
+        top_k, top_p, min_p: Truncated sampling (off by default), passed to ``SamplingParams``;
+            the processed log-probs are then the truncated distribution's (vLLM applies top-k
+            and top-p before computing them), as `HFSampler`'s are.
         in_process: Run vLLM's engine in this process (sets ``VLLM_ENABLE_V1_MULTIPROCESSING=0``
             before vLLM is imported), which lets `sync_weights` pass tensors directly. Otherwise
             weights go through a checkpoint directory on disk.
@@ -364,8 +393,12 @@ class VLLMSampler:
         kv_cache_memory_bytes: int = 256 * 2**20,
         in_process: bool = True,
         enforce_eager: bool = True,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        min_p: float = 0.0,
         **llm_kwargs: Any,
     ) -> None:
+        self.truncation = Truncation(top_k=top_k, top_p=top_p, min_p=min_p)
         if in_process:
             os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
         try:
@@ -409,8 +442,9 @@ class VLLMSampler:
             SamplingParams(
                 n=n,
                 temperature=temperature,
-                top_k=0,
-                top_p=1.0,
+                top_k=self.truncation.top_k,
+                top_p=self.truncation.top_p,
+                min_p=self.truncation.min_p,
                 max_tokens=max_new_tokens,
                 seed=seed * 1_000_003 + i,
                 logprobs=0,

@@ -40,6 +40,7 @@ def main() -> None:
     out = Path(args.out)
 
     model_dir = init_tiny(out / "init", alphabet=ARITHMETIC_ALPHABET, seed=args.seed)
+    # the tiny model's settings: the library defaults (lr 1e-6, 256 new tokens) suit pretrained models
     config = GRPOConfig(
         env=ENV,
         env_kwargs=ENV_KWARGS,

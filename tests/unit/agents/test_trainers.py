@@ -120,7 +120,12 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(arith_dir, tmp_path, ad
     resumed.close()
     strip = lambda rs: [{k: v for k, v in r.items() if not k.startswith("time/")} for r in rs]  # noqa: E731
     assert strip(rows_b) == strip(rows) and len(rows) == 4
-    assert strip(read_metrics(tmp_path / "b" / "run" / "metrics.jsonl")) == strip(rows)
+    logged_b = strip(read_metrics(tmp_path / "b" / "run" / "metrics.jsonl"))
+    assert logged_b[:-1] == strip(rows)
+    # one end-of-run row (the partial run's was dropped on resume), with the baseline measured
+    # before the partial run's first step and carried through its checkpoint
+    assert logged_b[-1] == strip(read_metrics(tmp_path / "a" / "run" / "metrics.jsonl"))[-1]
+    assert logged_b[-1]["stop_reason"] == "steps: 4 of 4 done" and logged_b[-1]["eval/baseline"] is not None
     for (k, v), (k2, v2) in zip(full.model.named_parameters(), resumed.model.named_parameters(), strict=True):
         assert k == k2 and torch.equal(v, v2)
 
@@ -324,7 +329,7 @@ def _with_dropout(model, p=0.5):
 
 
 def test_grpo_old_logprobs_are_computed_without_dropout(arith_dir, tmp_path, add_kwargs):
-    cfg = _cfg(GRPOConfig, arith_dir, tmp_path, add_kwargs)
+    cfg = _cfg(GRPOConfig, arith_dir, tmp_path, add_kwargs, disable_dropout=False)  # dropout stays on
     model, tok = load_policy(arith_dir)
     trainer = _FixedRewards(cfg, model=_with_dropout(model), tokenizer=tok)
     m = trainer.step()
@@ -334,7 +339,7 @@ def test_grpo_old_logprobs_are_computed_without_dropout(arith_dir, tmp_path, add
 
 
 def test_ppo_old_logprobs_are_computed_without_dropout(arith_dir, tmp_path, add_kwargs):
-    cfg = _cfg(PPOConfig, arith_dir, tmp_path, add_kwargs)
+    cfg = _cfg(PPOConfig, arith_dir, tmp_path, add_kwargs, disable_dropout=False)
     model, tok = load_policy(arith_dir)
     trainer = PPO(cfg, model=_with_dropout(model), tokenizer=tok)
     m = trainer.step()
