@@ -49,7 +49,12 @@ _STEPS = typer.Option(None, "--steps", help="Optimisation steps.")
 _SEED = typer.Option(None, "--seed", help="Run seed.")
 _SET = typer.Option(None, "--set", "-s", help="Override any setting: key=value (repeatable).")
 _RESUME = typer.Option(False, "--resume", help="Continue from the latest checkpoint in --out.")
-_EVAL = typer.Option(64, "--eval", help="Evaluate the trained policy on this many tasks (0: skip).")
+_EVAL = typer.Option(
+    None,
+    "--eval",
+    help="Greedy evaluation on this many tasks, before training (the baseline) and after "
+    "(sets eval_tasks; default: the config's, 100; 0: skip).",
+)
 _QUIET = typer.Option(False, "--quiet", help="No progress bar.")
 _SYSTEM = typer.Option(
     None,
@@ -118,13 +123,17 @@ def eval_table(title: str, results: dict[str, Any]) -> Table:
 # -- grpo, ppo -----------------------------------------------------------------------------------
 
 
-def _rl(algo: str, config_path: Path | None, values: dict[str, Any], resume: bool, eval_tasks: int) -> None:
+def _rl(
+    algo: str, config_path: Path | None, values: dict[str, Any], resume: bool, eval_tasks: int | None
+) -> None:
     from assay.agents.config import GRPOConfig, PPOConfig
 
+    if eval_tasks is not None:
+        values = {**values, "eval_tasks": eval_tasks}
     config = _config(GRPOConfig if algo == "grpo" else PPOConfig, config_path, values)
     check_env(config.env, config.env_kwargs)
     model_dir(config.model, hint=_INIT_HINT)
-    from assay.agents import GRPO, PPO, HFSampler, spot_check
+    from assay.agents import GRPO, PPO
 
     console = Console()
     trainer = GRPO(config) if isinstance(config, GRPOConfig) else PPO(config)
@@ -142,18 +151,15 @@ def _rl(algo: str, config_path: Path | None, values: dict[str, Any], resume: boo
     console.print(f"model: {exported}\nmetrics: {Path(config.out_dir) / 'metrics.jsonl'}")
     if config.plot:
         console.print(f"plot: {Path(config.out_dir) / 'metrics.png'}")
-    if eval_tasks > 0:
-        result = spot_check(
-            config.env,
-            HFSampler(trainer.model, trainer.tokenizer),
-            trainer.tokenizer,
-            env_kwargs=config.env_kwargs,
-            num_tasks=eval_tasks,
-            seed=config.seed + 1,
-            max_new_tokens=config.max_new_tokens,
-            max_turns=config.max_turns,
-        )
-        console.print(eval_table(f"{config.env}: greedy evaluation", {"trained": result}))
+    ev = trainer.evaluation
+    if ev:
+        table = Table(title=f"{config.env}: greedy evaluation on {ev['eval/tasks']} tasks")
+        for col in ("policy", "accuracy", "mean reward"):
+            table.add_column(col, justify="left" if col == "policy" else "right")
+        table.add_row("untrained", f"{ev['eval/baseline']:.3f}", f"{ev['eval/baseline_reward']:.3f}")
+        table.add_row("trained", f"{ev['eval/final']:.3f}", f"{ev['eval/final_reward']:.3f}")
+        console.print(table)
+        console.print(f"stopped: {ev['stop_reason']}")
 
 
 def _rl_values(
@@ -195,7 +201,7 @@ def grpo_cmd(
     seed: int | None = _SEED,
     set_: list[str] | None = _SET,
     resume: bool = _RESUME,
-    eval_tasks: int = _EVAL,
+    eval_tasks: int | None = _EVAL,
     quiet: bool = _QUIET,
     system_prompt: str | None = _SYSTEM,
     prompt_format: str | None = _FORMAT,
@@ -219,7 +225,7 @@ def ppo_cmd(
     seed: int | None = _SEED,
     set_: list[str] | None = _SET,
     resume: bool = _RESUME,
-    eval_tasks: int = _EVAL,
+    eval_tasks: int | None = _EVAL,
     quiet: bool = _QUIET,
     system_prompt: str | None = _SYSTEM,
     prompt_format: str | None = _FORMAT,
