@@ -16,6 +16,7 @@ from assay.envs.checker import check_text_env
 from assay.envs.dataset import DatasetEnv
 from assay.envs.reasoning_gym import from_reasoning_gym
 from assay.envs.spaces import Utf8Text
+from assay.envs.trl_environment import to_trl_environment
 from assay.envs.wrappers import ChatObservation, Messages
 from assay.registry import register
 from assay.verifiers.base import Status, Task, Verdict, Verifier
@@ -37,6 +38,7 @@ __all__ = [
     "Verifier",
     "check_text_env",
     "from_reasoning_gym",
+    "to_trl_environment",
 ]
 
 _BUILTIN = {
