@@ -18,7 +18,9 @@ from assay.envs import to_trl_environment
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="Qwen/Qwen3-0.6B")
     parser.add_argument("--env", default="assay/Almanac-v0")
     parser.add_argument("--tasks", type=int, default=512)
