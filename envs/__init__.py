@@ -70,3 +70,7 @@ _BUILTIN = {
 
 for _id, _entry in _BUILTIN.items():
     register(_id, entry_point=_entry, disable_env_checker=False)
+
+# An env served by `assay serve` (needs url= and env=); outside the assay/ namespace, so listings of
+# local envs (and the service's default allow-list) leave it out.
+register("assay-remote/Remote-v0", entry_point="assay.envs.remote:RemoteEnv", disable_env_checker=False)
