@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: soak setup demo test lint format typecheck layers tree test-fast clean sandbox-image test-docker vllm
+.PHONY: soak setup demo test lint format typecheck layers tree test-fast clean sandbox-image test-docker vllm interop
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,17 @@ $(VLLM_STAMP): pyproject.toml
 	touch $(VLLM_STAMP)
 
 vllm: $(VLLM_STAMP)
+
+# Peers whose dependencies clash with ours (openenv-core pulls gradio and fastmcp) get venvs of
+# their own; the interop tests drive them from there (ASSAY_OPENENV_VENV) and skip without them.
+OPENENV_VENV := .venv-openenv
+$(OPENENV_VENV)/.installed:
+	test -x $(OPENENV_VENV)/bin/python || $(PYTHON) -m venv $(OPENENV_VENV)
+	$(OPENENV_VENV)/bin/python -m pip install -q openenv-core==0.3.0
+	touch $@
+
+interop: setup $(OPENENV_VENV)/.installed
+	ASSAY_OPENENV_VENV=$(OPENENV_VENV) $(PY) -m pytest -q tests/integration/test_remote_env.py tests/integration/test_trl_environment.py tests/unit/envs/test_trl_environment.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

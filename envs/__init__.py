@@ -16,6 +16,7 @@ from assay.envs.checker import check_text_env
 from assay.envs.dataset import DatasetEnv
 from assay.envs.reasoning_gym import from_reasoning_gym
 from assay.envs.spaces import Utf8Text
+from assay.envs.trl_environment import to_trl_environment
 from assay.envs.wrappers import ChatObservation, Messages
 from assay.registry import register
 from assay.verifiers.base import Status, Task, Verdict, Verifier
@@ -37,6 +38,7 @@ __all__ = [
     "Verifier",
     "check_text_env",
     "from_reasoning_gym",
+    "to_trl_environment",
 ]
 
 _BUILTIN = {
@@ -71,3 +73,7 @@ _BUILTIN = {
 
 for _id, _entry in _BUILTIN.items():
     register(_id, entry_point=_entry, disable_env_checker=False)
+
+# An env served by `assay serve` (needs url= and env=); outside the assay/ namespace, so listings of
+# local envs (and the service's default allow-list) leave it out.
+register("assay-remote/Remote-v0", entry_point="assay.envs.remote:RemoteEnv", disable_env_checker=False)

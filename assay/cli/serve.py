@@ -43,6 +43,9 @@ def serve_cmd(
     ),
     body_timeout: float = typer.Option(10.0, help="Seconds to receive a request body; later gets 408."),
     graceful_timeout: float = typer.Option(30.0, help="Seconds to finish in-flight requests on SIGTERM."),
+    max_sessions: int = typer.Option(1024, help="Env sessions (WS/HTTP reset-step) open at once."),
+    max_sessions_per_client: int = typer.Option(256, help="Env sessions one client address may hold."),
+    session_idle: float = typer.Option(300.0, help="Seconds before an idle env session is closed."),
     log_level: str = typer.Option("warning", help="uvicorn log level."),
 ) -> None:
     """Serve POST /v1/verify, /v1/reward (and /batch), GET /v1/envs, /healthz, /metrics.
@@ -67,6 +70,9 @@ def serve_cmd(
         client_kwargs=ServeConfig.client_kwargs_from(client_kwarg or ()),
         allow_client_tests=allow_client_tests,
         body_timeout_s=body_timeout,
+        max_sessions=max_sessions,
+        max_sessions_per_client=max_sessions_per_client,
+        session_idle_s=session_idle,
     )
     typer.echo(
         f"assay serve on http://{host}:{port} (auth {'on' if token else 'off'}, "

@@ -10,6 +10,8 @@ Routes (all JSON; the OpenAPI spec is at ``/openapi.json``, docs at ``/docs``):
   in, ``{"rewards", "scores", "extra_logs"}`` out) for one env (``?env=``).
 - ``GET /v1/envs``: the envs this server verifies. ``GET /healthz``. ``GET /metrics``
   (Prometheus text format).
+- Env sessions: ``WS /v1/envs/{env}/ws`` (OpenEnv's reset/step/state protocol) and
+  ``/v1/sessions`` over HTTP, for `assay.envs.remote.RemoteEnv` (see `assay.serve.sessions`).
 
 A task is given inline (``{"answer": ..., "prompt": ..., "meta": ...}``) or by ``task_id``
 (looked up in the env). Only envs on the server's allow-list are ever built: an env id from a
@@ -56,6 +58,7 @@ from assay.errors import UnknownTask
 from assay.rewards.base import Reward
 from assay.sandboxes import SandboxError, get_sandbox
 from assay.serve.limits import Gate, GateStats
+from assay.serve.sessions import EnvSessions, mount
 from assay.serve.workers import ScoringWorkers, WorkerDied
 from assay.verifiers.base import Status, Task, Verdict
 from assay.verifiers.code import AssertTests, CodeVerifier, parse_tests
@@ -124,6 +127,12 @@ class ServeConfig:
     """Accept inline tasks whose tests are code (assert-style); it runs in the candidate's sandbox."""
     body_timeout_s: float = 10.0
     """A request body not complete within this time gets 408; until then it holds no slot."""
+    max_sessions: int = 1024
+    """Env sessions (`assay.serve.sessions`) open at once; more are refused."""
+    max_sessions_per_client: int = 256
+    """Env sessions one client address may hold at once."""
+    session_idle_s: float = 300.0
+    """An env session untouched this long is closed."""
 
     def __post_init__(self) -> None:
         for env_id, names in self.client_kwargs.items():
@@ -407,9 +416,19 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
 
     stats.observe = observe
 
+    sessions = EnvSessions(
+        allowed,
+        config.env_kwargs,
+        max_sessions=config.max_sessions,
+        max_sessions_per_client=config.max_sessions_per_client,
+        idle_s=config.session_idle_s,
+        threads=config.threads,
+    )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await sessions.close_all()
         workers.close()  # after uvicorn has drained the requests
 
     app = FastAPI(
@@ -540,8 +559,10 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         """Prometheus metrics (text exposition format)."""
         return Response(generate_latest(registry), media_type="text/plain; version=0.0.4; charset=utf-8")
 
+    mount(app, sessions)
     app.state.stats = stats
     app.state.config = config
+    app.state.sessions = sessions
     app.add_middleware(
         Gate,
         max_concurrency=config.max_concurrency,

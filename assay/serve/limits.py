@@ -1,7 +1,8 @@
 """The service's front gate, a pure ASGI middleware: auth, body size, concurrency.
 
 - **Auth.** With a token configured, every route but ``/healthz`` and the API docs needs
-  ``Authorization: Bearer <token>`` (compared in constant time); otherwise 401.
+  ``Authorization: Bearer <token>`` (compared in constant time); otherwise 401. A WebSocket
+  handshake without it is refused before it is accepted (HTTP 403).
 - **Body size.** A body over ``max_body_bytes`` gets 413, whether or not the client sent a
   ``Content-Length`` (the body is read up to the limit, never further).
 - **Body deadline.** The whole body must arrive within ``body_timeout_s``, else 408. A request
@@ -71,6 +72,10 @@ class Gate:
         self.retry_after_s = retry_after_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and self._token is not None and not _authorised(scope, self._token):
+            self.stats.rejected["unauthorized"] += 1
+            await send({"type": "websocket.close", "code": 1008})  # before accept: HTTP 403
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
