@@ -20,7 +20,7 @@ from typing import Any, Literal
 from assay.errors import AssayError
 from assay.verifiers.sampler import served_model
 
-__all__ = ["Engine", "judge_selector", "load_sampler"]
+__all__ = ["Engine", "judge_selector", "load_policy", "load_sampler"]
 
 Engine = Literal["hf", "vllm"]
 
@@ -37,20 +37,31 @@ def load_sampler(
     batch_size: int | None = None,
     max_model_len: int | None = None,
     top_p: float | None = None,
+    stop: tuple[str, ...] = (),
+    system_prompt: str | None = None,
 ) -> Any:
     """A sampler for ``model`` (see the module docstring for the accepted forms).
 
-    ``top_p`` is sent to URL models; the local engines sample with plain temperature (their
-    log-probs are then the policy's own), so they refuse it.
+    ``top_p`` and ``stop`` are sent to URL models, ``system_prompt`` to URL models in chat mode;
+    the local engines sample with plain temperature (their log-probs are then the policy's own)
+    and take raw prompts, so they refuse all three.
     """
-    if top_p is not None and not model.startswith(("http://", "https://")):
+    url = model.startswith(("http://", "https://"))
+    if top_p is not None and not url:
         raise ValueError(
             "top_p is supported for URL models only (local engines use plain temperature sampling)"
         )
+    if stop and not url:
+        raise ValueError("stop strings for single-turn envs are supported for URL models only")
+    if system_prompt is not None and not (url and chat):
+        raise ValueError("a system prompt for single-turn envs needs a URL model in chat mode (--chat)")
     if model.startswith(("http://", "https://")):
         from assay.verifiers.sampler import OpenAISampler
 
         name = model_name or served_model(model, api_key, timeout_s=min(timeout_s, 30.0))
+        extra: dict[str, Any] = {} if top_p is None else {"top_p": top_p}
+        if stop:
+            extra["stop"] = list(stop)
         return OpenAISampler(
             model,
             name,
@@ -58,7 +69,8 @@ def load_sampler(
             api_key=api_key,
             timeout_s=timeout_s,
             concurrency=concurrency,
-            extra_body=None if top_p is None else {"top_p": top_p},
+            extra_body=extra or None,
+            system_prompt=system_prompt,
         )
     if model.startswith("import:"):
         module, _, attr = model.removeprefix("import:").partition(":")
@@ -94,6 +106,61 @@ def load_sampler(
         policy = AutoModelForCausalLM.from_pretrained(path)
         return HFSampler(policy, tokenizer, batch_size=batch_size)
     raise ValueError(f"engine must be 'hf' or 'vllm', got {engine!r}")
+
+
+def load_policy(
+    model: str,
+    *,
+    engine: Engine = "hf",
+    model_name: str | None = None,
+    api_key: str | None = None,
+    timeout_s: float = 120.0,
+    max_retries: int = 2,
+    temperature: float = 1.0,
+    top_p: float | None = None,
+    max_new_tokens: int = 512,
+    stop: tuple[str, ...] = (),
+    max_model_len: int | None = None,
+) -> Any:
+    """A `ChatPolicy` for ``model``, for multi-turn and tool envs.
+
+    - a URL: `EndpointPolicy` (the ``openai`` SDK's async client, native tool calls);
+    - ``import:module:name``: an object with ``act`` is the policy; one with ``sample`` (a
+      sampler) is wrapped in `SamplerPolicy` (its ``tokenizer`` attribute, when present, renders
+      the chat);
+    - a local directory: the ``hf`` or ``vllm`` sampler with the model's tokenizer and chat
+      template, in `SamplerPolicy` (``top_p`` refused, as for single-turn).
+    """
+    from assay.agents.evaluation.policies import EndpointPolicy, SamplerPolicy
+    from assay.verifiers.chat_client import ChatClient, ChatSampling
+
+    if model.startswith(("http://", "https://")):
+        name = model_name or served_model(model, api_key, timeout_s=min(timeout_s, 30.0))
+        client = ChatClient(model, name, api_key=api_key, timeout_s=timeout_s, max_retries=max_retries)
+        return EndpointPolicy(client, ChatSampling(temperature, top_p, max_new_tokens, tuple(stop)))
+    if model.startswith("import:"):
+        module, _, attr = model.removeprefix("import:").partition(":")
+        if not module or not attr:
+            raise ValueError(f"expected import:package.module:name, got {model!r}")
+        obj = getattr(importlib.import_module(module), attr)
+        if isinstance(obj, type) or not (hasattr(obj, "act") or hasattr(obj, "sample")):
+            obj = obj()
+        if hasattr(obj, "act"):
+            return obj
+        return SamplerPolicy(
+            obj,
+            getattr(obj, "tokenizer", None),
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            stop=stop,
+        )
+    sampler = load_sampler(model, engine=engine, top_p=top_p, max_model_len=max_model_len)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    return SamplerPolicy(
+        sampler, tokenizer, max_new_tokens=max_new_tokens, temperature=temperature, stop=stop
+    )
 
 
 JUDGE_CRITERIA = "The response solves the problem correctly, with sound reasoning and one clear final answer."
