@@ -6,7 +6,8 @@ data came from), the pass@k curve (k = 1..n with its CI band), the per-task outc
 per task, coloured by its share of correct samples), and every sample as a conversation: the
 messages in order, each assistant tool call and each tool result folded in a ``<details>``, the
 verdict, the reward and its terms beside it. A status filter (correct, incorrect, no answer,
-timeout, error) and a run filter show a subset of the trajectories.
+timeout, error) and a run filter show a subset of the trajectories; ``report.html#status=incorrect``
+(statuses joined by commas) opens the report filtered.
 
 All text from the logs (model output, tool results, prompts) is HTML-escaped: a trajectory cannot
 inject markup or script into the report. Large runs make large files (every trajectory is in
@@ -139,7 +140,11 @@ function applyFilters(){
   var c=document.getElementById('shown');if(c)c.textContent=shown;
 }
 document.addEventListener('change',function(e){if(e.target.closest('.filters'))applyFilters()});
-document.addEventListener('DOMContentLoaded',applyFilters);
+document.addEventListener('DOMContentLoaded',function(){
+  var m=/status=([a-z_,]+)/.exec(location.hash);
+  if(m){var want=m[1].split(',');document.querySelectorAll('input[data-filter=status]').forEach(function(c){c.checked=want.indexOf(c.value)>=0})}
+  applyFilters();
+});
 """
 
 
@@ -292,6 +297,9 @@ def _trajectory(run: int, v: RunView, r: Mapping[str, Any], *, open_: bool = Fal
         + "</dl>"
     )
     conv = "".join(_message(m) for m in messages)
+    if open_:  # show the first call and its result unfolded too
+        conv = conv.replace('<details class="call">', '<details class="call" open>', 1)
+        conv = conv.replace('<details class="result">', '<details class="result" open>', 1)
     calls = sum(len(m.get("tool_calls") or []) for m in messages)
     return (
         f'<details class="traj" data-status="{_e(status)}" data-run="{run}"{" open" if open_ else ""}>'
