@@ -202,7 +202,7 @@ def load_records(
         if files is not None:
             hit = _read_local(files, split, use_datasets)
         else:
-            hit = _read_hub(os.fspath(data), names, split, revision)  # type: ignore[arg-type]
+            hit = _read_hub(os.fspath(data), names, split, revision=revision)  # type: ignore[arg-type]
         with _cache_lock:
             _cache[key] = hit
     return list(hit)
