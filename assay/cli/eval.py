@@ -403,8 +403,15 @@ def _default_ks(n: int) -> list[int]:
 def compare_cmd(
     logs: Annotated[list[Path], typer.Argument(help="Eval JSONL logs to put side by side.")],
     k: str = typer.Option(None, "--k", help="Comma-separated k (default: 1, powers of 2, n)."),
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the HTML report of all runs here (default: compare.html beside the first log)."
+        ),
+    ] = None,
 ) -> None:
-    """Compare eval runs side by side (metrics with 95% CIs, and paired differences on common tasks)."""
+    """Compare eval runs side by side (metrics with 95% CIs, and paired differences on common
+    tasks); writes one HTML report of all of them."""
     from assay.agents.evaluation import mean_ci, pass_at_k, summarize, task_results
 
     runs = []
@@ -442,3 +449,58 @@ def compare_cmd(
                 cells.append(f"{_fmt(e)} ({e.size} common)" if e.size else "no common tasks")
             table.add_row(label, *cells)
     Console().print(table)
+    from assay.agents.evaluation.report import RunView, write_report
+
+    views = [
+        RunView.from_log(log, label=f"{path.stem}", summary=s, source=str(path)) for path, log, s in runs
+    ]
+    html = write_report(views, report or logs[0].parent / "compare.html", title="assay eval compare")
+    _err.print(f"wrote {html}")
+
+
+@app.command("pairwise")
+def pairwise_cmd(
+    log_a: Annotated[Path, typer.Argument(help="Run A's eval log.")],
+    log_b: Annotated[Path, typer.Argument(help="Run B's eval log.")],
+    judge_model: str = typer.Option(
+        ..., "--judge-model", help="The judge: an OpenAI-compatible server URL, optionally #model-name."
+    ),
+    api_key: str = typer.Option(None, envvar="OPENAI_API_KEY", help="Bearer token for the judge."),
+    criteria: str = typer.Option(None, help="What 'better' means (default: correctness, then clarity)."),
+    out: Annotated[Path | None, typer.Option(help="Write every comparison here (JSON).")] = None,
+) -> None:
+    """Win rate of run A over run B on their common tasks, judged pairwise in both orders."""
+    from assay.agents.evaluation.pairwise import pairwise_win_rate
+    from assay.errors import AssayError
+    from assay.rewards.judge import PairwiseJudge
+    from assay.verifiers.sampler import OpenAISampler, served_model
+
+    runs = []
+    for path in (log_a, log_b):
+        if not path.is_file():
+            raise BadInput(f"{path}: no such eval log")
+        runs.append(_read_log(path))
+    url, _, name = judge_model.partition("#")
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"--judge-model is an http(s) URL (optionally #model), got {judge_model!r}")
+    try:
+        sampler = OpenAISampler(
+            url, name or served_model(url, api_key, timeout_s=30.0), api_key=api_key, logprobs=False
+        )
+        judge = PairwiseJudge(sampler) if criteria is None else PairwiseJudge(sampler, criteria=criteria)
+        result = pairwise_win_rate(runs[0].samples, runs[1].samples, judge)
+    except AssayError as e:
+        raise CliError(str(e)) from e
+    if result.tasks == 0:
+        raise BadInput(f"{log_a} and {log_b} share no task")
+    table = Table(title=f"pairwise · {log_a.name} vs {log_b.name} · judge {judge_model}")
+    table.add_column("", style="bold")
+    table.add_column("value", justify="right")
+    table.add_row("win rate of A (ties 1/2)", _fmt(result.win_rate_a))
+    for key in ("a", "b", "tie", "inconsistent", "undecided"):
+        table.add_row({"a": "A wins", "b": "B wins"}.get(key, key), str(result.counts[key]))
+    table.add_row("tasks", str(result.tasks))
+    Console().print(table)
+    if out is not None:
+        payload = {"win_rate_a": result.win_rate_a._asdict(), "counts": result.counts, "pairs": result.pairs}
+        out.write_text(json.dumps(payload, indent=2) + "\n")
