@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from assay.cli.errors import BadInput, CliError, UsageError
-from assay.cli.options import ENV_ARG_DEPRECATED, ENV_ARGS, check_env, env_args, input_file
+from assay.cli.options import ENV_ARG_DEPRECATED, ENV_ARGS, check_env, check_env_id, env_args, input_file
 
 __all__ = ["app", "summary_table"]
 
@@ -202,6 +202,8 @@ def eval_cmd(
     ks = _parse_ks(k)
     env_kwargs = env_args(args, env_arg=env_arg) or {}
     plan = _suite(env, suite, env_kwargs)
+    for entry in plan.entries:
+        check_env_id(entry.id)
     _check_model(model)
     from gymnasium.error import DependencyNotInstalled
 
