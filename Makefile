@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint format typecheck layers tree test-fast clean sandbox-image test-docker vllm
+.PHONY: soak setup demo test lint format typecheck layers tree test-fast clean sandbox-image test-docker vllm
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,11 +63,17 @@ test: lint typecheck layers
 	$(PY) -m pytest -n 2 --dist loadfile
 
 # The Docker sandbox image: debootstrapped offline and `docker import`ed (needs root, a daemon).
+# With --repo-tasks it also builds RepoRepair's bundle (pinned sdists and pytest from PyPI, cached
+# under ~/.cache/assay/repo) and the assay-repo image on top of the sandbox image.
 sandbox-image: setup
-	$(VENV)/bin/assay sandbox build
+	$(VENV)/bin/assay sandbox build --repo-tasks
 
 test-docker: setup
 	ASSAY_REQUIRE_DOCKER=1 $(PY) -m pytest -n 2 --dist loadfile -m docker
+
+# 1,000 workspace episodes through make_vec, both sandboxes (~10 min): nothing may be left behind.
+soak: setup
+	ASSAY_WORKSPACE_ROUNDS=250 ASSAY_REQUIRE_DOCKER=1 $(PY) -m pytest -q -p no:xdist tests/integration/test_workspace_lifecycle.py -k 1000
 
 test-fast: setup
 	$(PY) -m pytest -x -q -m "not slow and not docker and not e2e and not vllm"

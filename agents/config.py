@@ -57,12 +57,20 @@ class TrainerConfig:
     """Show a rich progress bar."""
     report_to: tuple[str, ...] = ()
     """Extra metric sinks: ``"tensorboard"`` and/or ``"wandb"``."""
+    prompt_format: Literal["chat", "text", "auto"] = "auto"
+    """``chat``: prompts and env replies go through the tokenizer's chat template
+    (`assay.agents.chat`); ``text``: plain text (base models); ``auto``: chat when the
+    tokenizer has a template."""
+    system_prompt: str | None = None
+    """Chat format: the system message, in place of the env's (or the data's) own; None keeps it."""
 
     def __post_init__(self) -> None:
         if self.micro_batch_size is not None and self.micro_batch_size < 1:
             raise ValueError("micro_batch_size must be >= 1 or None")
         if set(self.report_to) - {"tensorboard", "wandb"}:
             raise ValueError(f"report_to takes 'tensorboard' and 'wandb', got {self.report_to}")
+        if self.prompt_format not in ("chat", "text", "auto"):
+            raise ValueError(f"prompt_format must be chat, text or auto, got {self.prompt_format!r}")
 
 
 @dataclass(frozen=True)

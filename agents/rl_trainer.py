@@ -79,7 +79,7 @@ class RLTrainer(Trainer):
         c = self.config
         limits: dict[str, Any] = dict(
             max_new_tokens=c.max_new_tokens, temperature=c.temperature, max_turns=c.max_turns,
-            max_context_tokens=c.max_context_tokens,
+            max_context_tokens=c.max_context_tokens, chat=self.chat,
         )  # fmt: skip
         if c.async_rollouts:
             if self._async is None:

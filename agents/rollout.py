@@ -16,10 +16,18 @@ Truncation: an episode the env truncates (``max_turns``) ends with the env's rew
 context would outgrow ``max_context_tokens`` is ended by the rollout with ``truncated=True``
 and the reward collected so far; an action that hit ``max_new_tokens`` without stopping is
 flagged ``overlong`` (GRPO can mask or penalise it).
+
+Chat format (``chat=`` a `assay.agents.chat.ChatFormat`): the first prompt is the env's
+transcript (system prompt, user turn; tool schemas through ``tools=`` for tool envs) rendered
+with the tokenizer's chat template; each later observation is the env's new transcript messages
+(tool results, feedback) rendered as the template places them after an assistant turn
+(`ChatFormat.turn_ids`) and appended to the sampled ids. The episode's ``messages`` hold the
+conversation. Without ``chat`` prompts and observations are plain text (base models).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +35,7 @@ from typing import Any
 import numpy as np
 from gymnasium.vector import VectorEnv
 
+from assay.agents.chat import ChatFormat
 from assay.verifiers.sampler import Sample, Sampler
 
 __all__ = ["Batch", "Episode", "collect_episodes", "step_seed", "to_batch"]
@@ -57,6 +66,9 @@ class Episode:
         status: The final verdict's status value (``"correct"``, ...), ``""`` if none.
         actions: The text of each action.
         action_tokens: The number of tokens of each action.
+        messages: Chat format only: the conversation as messages (system, user, then each
+            assistant turn and the env's replies); empty in text format.
+        tools: Chat format only: the tool schemas rendered into the prompt (None: no tools).
     """
 
     task_id: str
@@ -73,6 +85,8 @@ class Episode:
     status: str = ""
     actions: list[str] = field(default_factory=list)
     action_tokens: list[int] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    tools: list[dict[str, Any]] | None = None
 
     @property
     def num_action_tokens(self) -> int:
@@ -115,6 +129,7 @@ def collect_episodes(
     max_turns: int = 64,
     max_context_tokens: int | None = None,
     format_observation: Callable[[str], str] = lambda obs: obs,
+    chat: ChatFormat | None = None,
 ) -> list[Episode]:
     """Play one episode in each sub-env of ``envs`` and return them in sub-env order.
 
@@ -132,25 +147,40 @@ def collect_episodes(
         max_turns: The rollout stops any episode still running after this many actions.
         max_context_tokens: Episodes whose prompt, actions and observations would exceed this
             many tokens are cut (``truncated=True``) before the next action.
-        format_observation: Text placed in the context for an observation (e.g. a role header).
+        format_observation: Text placed in the context for an observation (text format only).
+        chat: Render prompts and observations with this chat template (see the module
+            docstring); None: plain text.
     """
     n = envs.num_envs
     if group_size < 1 or n % group_size:
         raise ValueError(f"num_envs={n} is not a multiple of group_size={group_size}")
     reset_seeds: Any = list(seeds) if seeds is not None else None  # vector envs take a list
     obs, info = envs.reset(seed=reset_seeds, options=options)
-    prompts = [str(o) for o in obs]
+    if chat is not None:
+        transcripts = _transcripts(envs)
+        tools = _tools(info, n)
+        conversations = [chat.messages(t) for t in transcripts]
+        # a group key only (the model sees the rendered template)
+        prompts = [
+            json.dumps([c, tools[i]], sort_keys=True, default=str) for i, c in enumerate(conversations)
+        ]
+    else:
+        prompts = [_text(o) for o in obs]
     for g in range(0, n, group_size):
         if len(set(prompts[g : g + group_size])) != 1:
             raise ValueError(f"sub-envs {g}..{g + group_size - 1} do not share a prompt: use group_seeds")
     encoded: dict[str, list[int]] = {}  # each distinct prompt is tokenised once
-    for p in prompts:
+    for i, p in enumerate(prompts):
         if p not in encoded:
-            encoded[p] = _encode(tokenizer, p)
+            encoded[p] = chat.prompt_ids(conversations[i], tools=tools[i]) if chat else _encode(tokenizer, p)
     eps = [
         Episode(task_id=str(info["task_id"][i]), group=i // group_size, prompt_ids=list(encoded[prompts[i]]))
         for i in range(n)
     ]
+    if chat is not None:
+        for i, ep in enumerate(eps):
+            ep.messages, ep.tools = [dict(m) for m in conversations[i]], tools[i]
+        seen = [len(t) for t in transcripts]  # transcript messages already in each episode
     active = np.ones(n, dtype=bool)
     stale = np.zeros(n, dtype=bool)  # ended sub-envs: reset (masked) before the next vector step
     token_prompts = bool(getattr(sampler, "accepts_token_ids", False))
@@ -160,7 +190,8 @@ def collect_episodes(
             break
         if turn == 0:
             unique: list[str | list[int]] = [
-                list(encoded[p]) if token_prompts else p for p in prompts[::group_size]
+                list(encoded[p]) if token_prompts else (tokenizer.decode(encoded[p]) if chat else p)
+                for p in prompts[::group_size]
             ]
             grouped = _sample(
                 sampler,
@@ -202,6 +233,8 @@ def collect_episodes(
             envs.reset(options={"reset_mask": stale.copy()})
             stale[:] = False
         obs, reward, terminated, truncated, info = envs.step(tuple(actions))
+        if chat is not None and not all(bool(terminated[k] or truncated[k]) for k in idx):
+            transcripts = _transcripts(envs)
         for k in idx:
             i = int(k)
             ep = eps[i]
@@ -210,9 +243,15 @@ def collect_episodes(
                 ep.terminated, ep.truncated = bool(terminated[i]), bool(truncated[i])
                 verdict = info["verdict"][i] if "verdict" in info else None
                 ep.status = verdict.status.value if verdict is not None else ""
+                if chat is not None:
+                    ep.messages.append({"role": "assistant", "content": samples[i].text})
                 active[i], stale[i] = False, True
                 continue
-            obs_ids = _encode(tokenizer, format_observation(str(obs[i])))
+            if chat is None:
+                obs_ids = _encode(tokenizer, format_observation(_text(obs[i])))
+            else:
+                obs_ids = _chat_turn(chat, ep, transcripts[i], seen[i], samples[i])
+                seen[i] = len(transcripts[i])
             ep.ids += obs_ids
             ep.mask += [0] * len(obs_ids)
             ep.logprobs += [0.0] * len(obs_ids)
@@ -224,6 +263,46 @@ def collect_episodes(
     for k in np.flatnonzero(active):  # still running after max_turns
         eps[int(k)].truncated = True
     return eps
+
+
+def _text(observation: Any) -> str:
+    """A text-format observation: a ``str``, never the repr of messages (those need ``chat``)."""
+    if not isinstance(observation, str):
+        raise TypeError(
+            f"observation is a {type(observation).__name__}, not text: roll out chat observations "
+            "with chat=ChatFormat(tokenizer) (prompt_format='chat')"
+        )
+    return observation
+
+
+def _transcripts(envs: Any) -> list[Any]:
+    """Each sub-env's ``transcript`` (the conversation as messages, `assay.envs.TextEnv`)."""
+    get = getattr(envs, "get_attr", None)
+    if get is None:
+        raise TypeError(f"chat rollouts read sub-env transcripts: {type(envs).__name__} has no get_attr")
+    return list(get("transcript"))
+
+
+def _tools(info: dict[str, Any], n: int) -> list[list[dict[str, Any]] | None]:
+    """Each sub-env's tool schemas from its reset ``info["tools"]`` (tool envs), else None."""
+    if "tools" not in info:
+        return [None] * n
+    present = info.get("_tools", np.ones(n, dtype=bool))
+    return [list(info["tools"][i]) if present[i] and info["tools"][i] else None for i in range(n)]
+
+
+def _chat_turn(
+    chat: ChatFormat, ep: Episode, transcript: Sequence[Any], seen: int, sample: Sample
+) -> list[int]:
+    """The ids of the env's reply to ``ep``'s last action: the transcript's messages after the
+    ``seen`` already in the episode (the env's copy of the action skipped), rendered after it."""
+    new = [dict(m) for m in transcript[seen:]]
+    if new and new[0].get("role") == "assistant":
+        new = new[1:]
+    ep.messages.append({"role": "assistant", "content": sample.text})
+    ids = chat.turn_ids(ep.messages, new, sample.token_ids, tools=ep.tools)
+    ep.messages.extend(new)
+    return ids
 
 
 @dataclass

@@ -12,9 +12,13 @@ as ``Qwen2Tokenizer``, which keeps only the vocabulary from ``tokenizer.json`` a
 byte-level pipeline around it. Text over the alphabet therefore encodes to the same ids, and
 decodes back exactly (spaces and newlines included), both built here and loaded from disk.
 
-Not guaranteed: what happens to a character outside the alphabet depends on the loader.
-`build_char_tokenizer` (and a loader that honours ``tokenizer.json``) encodes it to one
-``<unk>`` per UTF-8 byte; transformers 5's ``Qwen2Tokenizer`` has no unknown token and drops it.
+A character outside the alphabet encodes to one ``<unk>`` per UTF-8 byte, built here and
+through ``AutoTokenizer`` alike. ``Qwen2Tokenizer`` builds its BPE without an unknown token (a
+byte with no vocabulary entry would be dropped), so the vocabulary also maps every byte-level
+symbol outside the alphabet to ``<unk>``'s id: several strings share id 2, and ``len(tokenizer)``
+(which counts vocabulary strings) exceeds the model's ``vocab_size`` (the distinct ids,
+``len(alphabet) + 3``). Decoding ``<unk>`` gives ``"<unk>"`` (or nothing with
+``skip_special_tokens``): unknown characters do not round-trip.
 
 The tokenizer carries `CHAT_TEMPLATE` (system, user, assistant and tool turns, tool schemas
 through ``apply_chat_template(..., tools=...)``) when the alphabet spells its markers; the
@@ -35,6 +39,7 @@ __all__ = [
     "SPECIAL_TOKENS",
     "build_char_tokenizer",
     "init_tiny",
+    "keep_unknown_bytes",
 ]
 
 SPECIAL_TOKENS = ("<pad>", "<eos>", "<unk>")
@@ -91,7 +96,8 @@ def build_char_tokenizer(alphabet: str = ALPHABET) -> Any:
     order. Built with the ``tokenizers`` library as a byte-level BPE with no merges (the pipeline
     transformers' ``Qwen2Tokenizer`` rebuilds on load: NFC, byte-level symbols, byte-level
     decoding), so encoding is exact and ``decode(encode(s)) == s`` for any string over
-    ``alphabet``; a character outside it encodes to one ``<unk>`` per UTF-8 byte. Carries
+    ``alphabet``; a character outside it encodes to one ``<unk>`` per UTF-8 byte (every other
+    byte-level symbol is in the vocabulary with ``<unk>``'s id, see the module docstring). Carries
     `CHAT_TEMPLATE` when every character the template writes is in ``alphabet``, else no chat
     template. Raises ``ValueError`` unless ``alphabet`` is non-empty, distinct ASCII characters.
     """
@@ -140,7 +146,7 @@ def init_tiny(
     out = Path(path)
     tokenizer = build_char_tokenizer(alphabet)
     config = Qwen2Config(
-        vocab_size=len(tokenizer),
+        vocab_size=len(SPECIAL_TOKENS) + len(alphabet),  # distinct ids (see the module docstring)
         hidden_size=hidden_size,
         num_hidden_layers=num_layers,
         num_attention_heads=num_heads,
@@ -168,4 +174,46 @@ def init_tiny(
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
+    keep_unknown_bytes(out)
     return out
+
+
+def keep_unknown_bytes(directory: str | Path) -> bool:
+    """Give every byte-level symbol missing from a saved char tokenizer's vocabulary ``<unk>``'s id.
+
+    ``Qwen2Tokenizer`` (what ``AutoTokenizer`` loads for a ``qwen2`` checkpoint) rebuilds the
+    BPE from the vocabulary alone, without an unknown token: a byte with no entry would vanish.
+    With these entries it becomes ``<unk>``, as in the tokenizer built here. Saving a loaded
+    tokenizer again drops them (``tokenizers`` writes one string per id), so whatever saves a
+    tokenizer (`init_tiny`, the trainers' export) calls this after ``save_pretrained``.
+
+    Touches only ``directory/tokenizer.json`` files of this module's kind (a merge-free BPE
+    whose vocabulary starts with `SPECIAL_TOKENS`); returns whether it changed the file.
+    """
+    import json
+
+    from tokenizers import pre_tokenizers
+
+    path = Path(directory) / "tokenizer.json"
+    if not path.is_file():
+        return False
+    data = json.loads(path.read_text(encoding="utf-8"))
+    model = data.get("model") or {}
+    vocab = model.get("vocab")
+    added = {a.get("content"): a.get("id") for a in data.get("added_tokens") or []}
+    if (
+        model.get("type") != "BPE"
+        or model.get("merges")
+        or not isinstance(vocab, dict)
+        or [added.get(t) for t in SPECIAL_TOKENS] != list(range(len(SPECIAL_TOKENS)))
+    ):
+        return False
+    unk = SPECIAL_TOKENS.index("<unk>")
+    before = dict(vocab)
+    vocab["<unk>"] = unk  # a re-save may have written another symbol of that id instead
+    for symbol in pre_tokenizers.ByteLevel.alphabet():
+        vocab.setdefault(symbol, unk)
+    if vocab == before:
+        return False
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    return True

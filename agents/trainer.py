@@ -27,10 +27,12 @@ from typing import Any
 
 import torch
 
+from assay.agents.chat import chat_format
 from assay.agents.checkpoint import latest_checkpoint, load_checkpoint, restore_rng, save_checkpoint
 from assay.agents.config import TrainerConfig
 from assay.agents.metrics import MetricsLog, progress_bar
 from assay.agents.policy import load_policy, pick_dtype
+from assay.agents.tiny import keep_unknown_bytes
 
 __all__ = ["Trainer"]
 
@@ -71,6 +73,8 @@ class Trainer:
         elif tokenizer is None:
             raise ValueError("pass the tokenizer with the model")
         self.tokenizer = tokenizer
+        self.chat = chat_format(tokenizer, config.prompt_format, config.system_prompt)
+        """How prompts are rendered: through the chat template (`ChatFormat`), or None (text)."""
         self.pad_id = int(
             tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         )
@@ -250,6 +254,7 @@ class Trainer:
             model = copy.deepcopy(model).merge_and_unload()
         model.save_pretrained(out)
         self.tokenizer.save_pretrained(out)
+        keep_unknown_bytes(out)  # a no-op unless it is the tiny model's char tokenizer
         return out
 
 

@@ -61,10 +61,13 @@ _BUILTIN = {
     "assay/Almanac-v0": "assay.envs.tools.almanac:AlmanacEnv",
     "assay/MultiHopQA-v0": "assay.envs.tools.multihop:MultiHopQAEnv",
     "assay/PythonMath-v0": "assay.envs.tools.python_math:PythonMathEnv",
+    "assay/Terminal-v0": "assay.envs.tools.terminal_env:TerminalEnv",
+    "assay/Retail-v0": "assay.envs.tools.retail:RetailEnv",
     "assay/HumanEval-v0": "assay.envs.code.humaneval:HumanEvalEnv",
     "assay/MBPP-v0": "assay.envs.code.mbpp:MBPPEnv",
     "assay/CompetitiveCode-v0": "assay.envs.code.competitive:CompetitiveCodeEnv",
     "assay/QA-v0": "assay.envs.qa:QAEnv",
+    "assay/RepoRepair-v0": "assay.envs.repo.env:RepoRepairEnv",
 }
 
 for _id, _entry in _BUILTIN.items():

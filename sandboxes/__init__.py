@@ -7,7 +7,8 @@
   always. A guardrail, not a container: its docstring says what it does not protect against.
 
 Both run one program per `Sandbox.run` and return an `ExecResult`; `Sandbox.session` starts a
-program with a message channel. Both are a `PooledSandbox` (``pooled.py``): warm workers in the
+program with a message channel; ``sandbox.workspace()`` opens a `Workspace` (files, a shell and a
+Python interpreter that persist for one episode; ``workspace.py``). Both are a `PooledSandbox` (``pooled.py``): warm workers in the
 `WorkerPool` (``pool.py``) that the math verifier's worker processes use too. `get_sandbox` builds (and caches, per process) the default ones.
 `runtime_problem` says whether a sandbox can run a language at all under given limits
 (``runtime.py`` lists what each sandbox supports).
@@ -25,12 +26,14 @@ from assay.sandboxes.base import LANGUAGES, ExecResult, Language, Limits, Sandbo
 from assay.sandboxes.errors import SandboxError, SandboxUnavailable
 from assay.sandboxes.local import LocalSandbox
 from assay.sandboxes.runtime import runtime_problem
+from assay.sandboxes.workspace import CellResult, Snapshot, Workspace, WorkspaceLost
 
 if TYPE_CHECKING:
     from assay.sandboxes.docker import DockerSandbox
 
 __all__ = [
     "LANGUAGES",
+    "CellResult",
     "DockerSandbox",
     "ExecResult",
     "Language",
@@ -40,6 +43,9 @@ __all__ = [
     "SandboxError",
     "SandboxUnavailable",
     "Session",
+    "Snapshot",
+    "Workspace",
+    "WorkspaceLost",
     "get_sandbox",
     "runtime_problem",
 ]

@@ -165,6 +165,8 @@ class _SocketTransport:
             with contextlib.suppress(OSError):
                 sock.close()
         with contextlib.suppress(Exception):
+            self.holder.close()  # the attach response: else its socket outlives the sandbox
+        with contextlib.suppress(Exception):
             self.container.remove(force=True)
         shutil.rmtree(self.sockdir, ignore_errors=True)
 
@@ -196,6 +198,8 @@ class DockerSandbox(PooledSandbox):
         cpus: CPU cap per container.
         tmpfs_size: Size of the container's ``/work`` and ``/tmp`` (each).
         warm: Start every container now rather than on first use.
+        workspaces: Workspaces open at once (`PooledSandbox.workspace`): each holds a
+            container of its own.
 
     Raises:
         SandboxUnavailable: No docker SDK, no daemon, or no image. Never falls back.
@@ -212,8 +216,9 @@ class DockerSandbox(PooledSandbox):
         cpus: float = 1.0,
         tmpfs_size: str = "64m",
         warm: bool = False,
+        workspaces: int = 8,
     ) -> None:
-        super().__init__(workers=workers or default_workers(), limits=limits)
+        super().__init__(workers=workers or default_workers(), limits=limits, workspaces=workspaces)
         self.image = image
         self.pool_id = uuid.uuid4().hex[:12]
         """Label value (``assay.sandbox.pool``) of this pool's containers."""

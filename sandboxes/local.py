@@ -181,6 +181,8 @@ class LocalSandbox(PooledSandbox):
             only: no site-packages.
         tmpfs_size: Size cap of the program's ``/work`` and of ``/tmp`` (namespaces levels).
         extra_binds: More host paths to expose read-only (namespaces levels).
+        workspaces: Workspaces open at once (`PooledSandbox.workspace`; default 8, fewer where
+            the uid block has no room): each holds a worker of its own.
     """
 
     name = "local"
@@ -194,6 +196,7 @@ class LocalSandbox(PooledSandbox):
         python: str | None = None,
         tmpfs_size: str = "64m",
         extra_binds: Sequence[str] = (),
+        workspaces: int | None = None,
     ) -> None:
         if isolation != "auto" and isolation not in ISOLATION_LEVELS:
             raise ValueError(f"isolation must be 'auto' or one of {ISOLATION_LEVELS}, got {isolation!r}")
@@ -216,10 +219,13 @@ class LocalSandbox(PooledSandbox):
         size = workers or default_workers()
         if not 1 <= size <= MAX_WORKERS:
             raise ValueError(f"workers must be in 1..{MAX_WORKERS}, got {size}")
+        spaces = workspaces if workspaces is not None else max(1, min(8, MAX_WORKERS - size))
+        if not 1 <= spaces <= MAX_WORKERS - size:
+            raise ValueError(f"workers + workspaces must be at most {MAX_WORKERS}, got {size} + {spaces}")
         self._uid_block = _UidBlock() if os.geteuid() == 0 else None
         self.uids = self._uid_block.uids if self._uid_block else range(0)
         """The uids this sandbox's jobs run as (namespaces level: root only)."""
-        super().__init__(workers=size, limits=limits)
+        super().__init__(workers=size, limits=limits, workspaces=spaces)
 
     # -- workers ---------------------------------------------------------------------------
 

@@ -26,11 +26,14 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from assay.sandboxes.base import DEFAULT_ENV, ExecResult, Limits, Session
 from assay.sandboxes.pool import WorkerPool
 from assay.sandboxes.worker import Worker, WorkerSession, build_spec
+
+if TYPE_CHECKING:
+    from assay.sandboxes.workspace import Snapshot, Workspace
 
 __all__ = ["PooledSandbox", "default_workers", "pid_alive", "remove_stale_dirs"]
 
@@ -72,10 +75,15 @@ class PooledSandbox(abc.ABC):
     name: str
     """``"docker"`` or ``"local"``."""
 
-    def __init__(self, *, workers: int, limits: Limits | None) -> None:
+    def __init__(self, *, workers: int, limits: Limits | None, workspaces: int = 8) -> None:
         self.limits = limits or Limits()
         """Default limits of each execution."""
         self._pool: WorkerPool[Worker] = WorkerPool(self._create, workers)
+        if workspaces < 1:
+            raise ValueError(f"workspaces must be >= 1, got {workspaces}")
+        self._ws_pool: WorkerPool[Worker] = WorkerPool(lambda slot: self._create(workers + slot), workspaces)
+        """Warm workers for workspaces: a workspace holds one for its whole life, so they are
+        kept apart from the job workers (slots ``workers ..``), and jobs never queue behind them."""
 
     # -- what a subclass provides ----------------------------------------------------------
 
@@ -146,13 +154,44 @@ class PooledSandbox(abc.ABC):
         spec = self._spec(source, language, b"", argv, env, files, limits, True)
         return WorkerSession(self._pool.acquire(), spec, self._pool.release)
 
-    def warm(self, n: int | None = None) -> None:
-        """Start ``n`` workers now (default: all), so later executions skip the start-up cost."""
+    def workspace(
+        self,
+        *,
+        files: Mapping[str, str | bytes] | None = None,
+        limits: Limits | None = None,
+        env: Mapping[str, str] | None = None,
+        snapshot: Snapshot | None = None,
+    ) -> Workspace:
+        """A new `Workspace` (``assay.sandboxes.workspace``): a work dir, shell and Python
+        interpreter that persist across calls until it is closed.
+
+        Args:
+            files: Written into the workspace root (after ``snapshot``, so they win).
+            limits: Limits of the whole workspace (default `WORKSPACE_LIMITS`: ``wall_s`` is its
+                lifetime); per-call limits are arguments of its calls.
+            env: Variables every command sees (on top of the sandbox's base environment).
+            snapshot: Start from a copy of another workspace (`Workspace.snapshot`).
+
+        Waits while all of this sandbox's workspace workers are held by open workspaces.
+        """
+        from assay.sandboxes.workspace import AGENT_SOURCE, WORKSPACE_LIMITS, open_workspace
+
+        lim = limits or WORKSPACE_LIMITS
+        spec = self._spec(AGENT_SOURCE, "python", b"", (), env, None, lim, True)
+        session = WorkerSession(self._ws_pool.acquire(), spec, self._ws_pool.release)
+        return open_workspace(self, session, limits=lim, files=files, snapshot=snapshot)
+
+    def warm(self, n: int | None = None, *, workspaces: int = 0) -> None:
+        """Start ``n`` job workers now (default: all) and ``workspaces`` workspace workers, so
+        later executions and workspaces skip the start-up cost."""
         self._pool.warm(n or None)
+        if workspaces:
+            self._ws_pool.warm(workspaces)
 
     def close(self) -> None:
         """Stop idle workers now and busy ones when their job ends; later use raises `SandboxError`."""
         self._pool.close()
+        self._ws_pool.close()
 
     def __enter__(self) -> Self:
         return self

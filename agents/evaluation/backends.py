@@ -38,13 +38,20 @@ def load_sampler(
     max_model_len: int | None = None,
     top_p: float | None = None,
     stop: tuple[str, ...] = (),
+    prompt_format: str = "auto",
     system_prompt: str | None = None,
+    system_override: str | None = None,
 ) -> Any:
     """A sampler for ``model`` (see the module docstring for the accepted forms).
 
-    ``top_p`` and ``stop`` are sent to URL models, ``system_prompt`` to URL models in chat mode;
-    the local engines sample with plain temperature (their log-probs are then the policy's own)
-    and take raw prompts, so they refuse all three.
+    ``top_p`` and ``stop`` are sent to URL models; the local engines sample with plain
+    temperature (their log-probs are then the policy's own) and stop only at end-of-sequence or
+    ``max_new_tokens``, so they refuse both.
+
+    Chat: a local model's prompts go through its chat template (`assay.agents.chat.ChatSampler`)
+    when ``prompt_format`` resolves to chat (``auto``: the tokenizer has a template); a URL
+    model in ``chat`` mode sends the system message itself. The system message is
+    ``system_override`` (``--system-prompt``) if given, else ``system_prompt`` (the env's).
     """
     url = model.startswith(("http://", "https://"))
     if top_p is not None and not url:
@@ -53,11 +60,11 @@ def load_sampler(
         )
     if stop and not url:
         raise ValueError("stop strings for single-turn envs are supported for URL models only")
-    if system_prompt is not None and not (url and chat):
-        raise ValueError("a system prompt for single-turn envs needs a URL model in chat mode (--chat)")
-    if model.startswith(("http://", "https://")):
+    if url:
         from assay.verifiers.sampler import OpenAISampler
 
+        if system_override is not None and not chat:
+            raise ValueError("a system prompt needs chat mode for a URL model: add --chat")
         name = model_name or served_model(model, api_key, timeout_s=min(timeout_s, 30.0))
         extra: dict[str, Any] = {} if top_p is None else {"top_p": top_p}
         if stop:
@@ -66,11 +73,13 @@ def load_sampler(
             model,
             name,
             chat=chat,
+            system_prompt=(system_override if system_override is not None else system_prompt)
+            if chat
+            else None,
             api_key=api_key,
             timeout_s=timeout_s,
             concurrency=concurrency,
             extra_body=extra or None,
-            system_prompt=system_prompt,
         )
     if model.startswith("import:"):
         module, _, attr = model.removeprefix("import:").partition(":")
@@ -88,9 +97,12 @@ def load_sampler(
             from assay.agents.sampler import VLLMSampler
         except ImportError as e:  # pragma: no cover - depends on the agents issue
             raise AssayError(f"the vLLM sampler is unavailable: {e}") from e
-        if max_model_len is None:
-            return VLLMSampler(str(path))
-        return VLLMSampler(str(path), max_model_len=max_model_len)
+        engine_sampler = (
+            VLLMSampler(str(path))
+            if max_model_len is None
+            else VLLMSampler(str(path), max_model_len=max_model_len)
+        )
+        return _chat(engine_sampler, engine_sampler.tokenizer, prompt_format, system_prompt, system_override)
     if engine == "hf":
         try:
             from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -104,7 +116,13 @@ def load_sampler(
             ) from e
         tokenizer = AutoTokenizer.from_pretrained(path)
         policy = AutoModelForCausalLM.from_pretrained(path)
-        return HFSampler(policy, tokenizer, batch_size=batch_size)
+        return _chat(
+            HFSampler(policy, tokenizer, batch_size=batch_size),
+            tokenizer,
+            prompt_format,
+            system_prompt,
+            system_override,
+        )
     raise ValueError(f"engine must be 'hf' or 'vllm', got {engine!r}")
 
 
@@ -121,8 +139,13 @@ def load_policy(
     max_new_tokens: int = 512,
     stop: tuple[str, ...] = (),
     max_model_len: int | None = None,
+    prompt_format: str = "auto",
 ) -> Any:
     """A `ChatPolicy` for ``model``, for multi-turn and tool envs.
+
+    The system prompt is not set here: the env carries it (``assay eval --system-prompt``
+    passes it to the env), so every policy sees the same conversation. ``prompt_format`` is
+    for local models and samplers (`SamplerPolicy` renders through `assay.agents.chat`).
 
     - a URL: `EndpointPolicy` (the ``openai`` SDK's async client, native tool calls);
     - ``import:module:name``: an object with ``act`` is the policy; one with ``sample`` (a
@@ -153,14 +176,37 @@ def load_policy(
             max_new_tokens=max_new_tokens,
             temperature=temperature,
             stop=stop,
+            prompt_format=prompt_format,
         )
-    sampler = load_sampler(model, engine=engine, top_p=top_p, max_model_len=max_model_len)
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model)
-    return SamplerPolicy(
-        sampler, tokenizer, max_new_tokens=max_new_tokens, temperature=temperature, stop=stop
+    # the raw engine: SamplerPolicy renders the whole conversation itself
+    sampler = load_sampler(
+        model, engine=engine, top_p=top_p, max_model_len=max_model_len, prompt_format="text"
     )
+    tokenizer = getattr(sampler, "tokenizer", None)
+    if tokenizer is None:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(model)
+    return SamplerPolicy(
+        sampler,
+        tokenizer,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        stop=stop,
+        prompt_format=prompt_format,
+    )
+
+
+def _chat(
+    sampler: Any, tokenizer: Any, prompt_format: str, system_prompt: str | None, system_override: str | None
+) -> Any:
+    """``sampler`` behind the chat template when ``prompt_format`` resolves to chat, else as is."""
+    from assay.agents.chat import ChatSampler, chat_format
+
+    chat = chat_format(tokenizer, prompt_format, system_override)
+    if chat is None and system_override is not None:
+        raise ValueError("a system prompt needs the chat format: this tokenizer has no chat template")
+    return sampler if chat is None else ChatSampler(sampler, chat, system_prompt=system_prompt)
 
 
 JUDGE_CRITERIA = "The response solves the problem correctly, with sound reasoning and one clear final answer."

@@ -161,7 +161,7 @@ async def _run(
     progress: Callable[[int, int], None] | None,
     meta: Mapping[str, Any] | None,
 ) -> tuple[list[int], tuple[float, float] | None]:
-    first = make(config.env, **config.make_env_kwargs())
+    first = make(config.env, **config.episode_env_kwargs())
     envs = [first]
     try:
         base = first.unwrapped
@@ -179,7 +179,8 @@ async def _run(
                 progress(done_tasks, len(indices))
             queue: list[tuple[int, int]] = [(t, j) for t in indices for j in missing.get(t, [])]
             envs += [
-                make(config.env, **config.make_env_kwargs()) for _ in range(min(concurrency, len(queue)) - 1)
+                make(config.env, **config.episode_env_kwargs())
+                for _ in range(min(concurrency, len(queue)) - 1)
             ]
             finished: dict[int, dict[int, dict[str, Any]]] = {t: {} for t in missing}
             cursor = iter(queue)

@@ -7,8 +7,11 @@ returns an `Action`: the assistant's text and native tool calls, the env action 
 - `EndpointPolicy`: an OpenAI-compatible chat endpoint through `assay.verifiers.chat_client`
   (the ``openai`` SDK's async client; tools go as ``tools=[...]``, calls come back typed).
 - `SamplerPolicy`: any `Sampler` (`HFSampler`, `VLLMSampler`, a custom one from ``import:``).
-  The conversation is rendered with the tokenizer's chat template (``tools=`` passed to it) when
-  there is one, else with a plain fallback that lists the tools in the Hermes style; tool calls
+  The conversation is rendered by `assay.agents.chat.ChatFormat` (the tokenizer's chat template,
+  ``tools=`` passed to it; the same renderer the trainers and single-turn eval use) when
+  ``prompt_format`` resolves to chat, else with a plain fallback that lists the tools in the
+  Hermes style; a sampler that takes token ids gets the template's ids, so no text is
+  re-tokenised. Tool calls
   are read back from ``<tool_call>{...}</tool_call>`` blocks in the output (as vLLM's ``hermes``
   tool parser does), so JSON-format tool envs work with text models too. One sampler call per
   turn, batch of one, seeded per turn: an episode's outcome does not depend on what else runs.
@@ -24,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from assay.agents.chat import ChatFormat, chat_format
 from assay.envs.tools.calls import TagCalls
 from assay.verifiers.chat_client import ChatClient, ChatSampling
 
@@ -156,10 +160,17 @@ class SamplerPolicy:
 
     Args:
         sampler: ``sample(prompts, n=, max_new_tokens=, temperature=, seed=)``.
-        tokenizer: Its ``apply_chat_template`` renders the conversation (None: `render_plain`).
+        tokenizer: The model's tokenizer (None: `render_plain`, and no prompt token count).
         max_new_tokens: Tokens per turn.
         temperature: Sampling temperature.
         stop: Cut the text at the first of these strings (after sampling).
+        prompt_format: ``chat``, ``text`` or ``auto`` (`assay.agents.chat.resolve_prompt_format`):
+            whether the chat template renders the conversation. ``chat`` without a template is a
+            ``ValueError``.
+        system_prompt: Replaces the conversation's system message (None: the env's own).
+
+    Not guaranteed: that the template's own tool-call syntax is what the model writes; calls are
+    read from ``<tool_call>`` blocks only.
     """
 
     def __init__(
@@ -170,12 +181,20 @@ class SamplerPolicy:
         max_new_tokens: int = 512,
         temperature: float = 1.0,
         stop: Sequence[str] = (),
+        prompt_format: str = "auto",
+        system_prompt: str | None = None,
     ) -> None:
         self.sampler = sampler
         self.tokenizer = tokenizer
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
         self.stop = tuple(stop)
+        self.chat: ChatFormat | None = (
+            None if tokenizer is None else chat_format(tokenizer, prompt_format, system_prompt)
+        )
+        if self.chat is None and system_prompt is not None:
+            raise ValueError("a system prompt needs the chat format: this tokenizer has no chat template")
+        self._ids = self.chat is not None and bool(getattr(sampler, "accepts_token_ids", False))
         self._lock = threading.Lock()  # local engines are not reentrant
 
     def __repr__(self) -> str:
@@ -183,18 +202,21 @@ class SamplerPolicy:
 
     def render(self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]]) -> str:
         """The prompt text of one turn."""
-        tok = self.tokenizer
-        if tok is not None and getattr(tok, "chat_template", None):
-            text: str = tok.apply_chat_template(
-                _template_messages(messages),
-                tools=[dict(t) for t in tools] or None,
-                add_generation_prompt=True,
-                tokenize=False,
-            )
-            return text
+        if self.chat is not None:
+            chat_messages = self.chat.messages(_template_messages(messages))
+            return self.chat.prompt_text(chat_messages, tools=[dict(t) for t in tools] or None)
         return render_plain(messages, tools)
 
-    def _turn(self, prompt: str, seed: int) -> Any:
+    def prompt(
+        self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]]
+    ) -> str | list[int]:
+        """What the sampler gets for one turn: the template's ids when it takes ids, else `render`."""
+        if self._ids and self.chat is not None:
+            chat_messages = self.chat.messages(_template_messages(messages))
+            return self.chat.prompt_ids(chat_messages, tools=[dict(t) for t in tools] or None)
+        return self.render(messages, tools)
+
+    def _turn(self, prompt: str | list[int], seed: int) -> Any:
         with self._lock:
             return self.sampler.sample(
                 [prompt], n=1, max_new_tokens=self.max_new_tokens, temperature=self.temperature, seed=seed
@@ -203,7 +225,7 @@ class SamplerPolicy:
     async def act(
         self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]], *, seed: int
     ) -> Action:
-        prompt = self.render(messages, tools)
+        prompt = self.prompt(messages, tools)
         sample = await asyncio.to_thread(self._turn, prompt, seed)
         text = str(sample.text)
         for s in self.stop:
@@ -223,7 +245,9 @@ class SamplerPolicy:
                 ]
                 text = parsed.content
         prompt_tokens = 0
-        if self.tokenizer is not None:
+        if isinstance(prompt, list):
+            prompt_tokens = len(prompt)
+        elif self.tokenizer is not None:
             prompt_tokens = len(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
         return Action(
             text,

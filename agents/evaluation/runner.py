@@ -83,9 +83,14 @@ class EvalConfig:
     select: str | None = None
     """Label of the best-of-N selector (``"logprob"`` or an import path), if any."""
     stop: tuple[str, ...] = ()
-    """Stop strings (each turn ends at the first)."""
+    """Stop strings (each completion or turn ends at the first; URL models and multi-turn envs)."""
+    prompt_format: str = "auto"
+    """How the sampler was told to build prompts (``chat``, ``text``, ``auto``: see
+    `assay.agents.chat`); recorded so a resume cannot mix formats."""
     system_prompt: str | None = None
-    """The system message (multi-turn envs: passed to the env as ``system_prompt=``)."""
+    """The ``--system-prompt`` override (None: the env's own), recorded for the same reason.
+    Single-turn envs: the sampler puts it in the chat prompt. Multi-turn envs: the env gets it
+    as ``system_prompt=`` (`make_env_kwargs`), so every policy sees it in the conversation."""
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -108,9 +113,8 @@ class EvalConfig:
         d.pop("ks")
         d.pop("limit")
         d["env_kwargs"] = dict(self.env_kwargs)
-        for key in ("stop", "system_prompt"):  # newer fields: absent at their defaults, so older logs resume
-            if not d[key]:
-                d.pop(key)
+        if not d["stop"]:  # the newest field: absent at its default, so earlier logs resume
+            d.pop("stop")
         return d
 
     def make_env_kwargs(self) -> dict[str, Any]:
@@ -118,6 +122,11 @@ class EvalConfig:
         kw = dict(self.env_kwargs)
         if self.split is not None:
             kw["split"] = self.split
+        return kw
+
+    def episode_env_kwargs(self) -> dict[str, Any]:
+        """`make_env_kwargs` plus ``system_prompt=`` when set: the multi-turn env carries it."""
+        kw = self.make_env_kwargs()
         if self.system_prompt is not None:
             kw["system_prompt"] = self.system_prompt
         return kw

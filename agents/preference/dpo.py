@@ -44,6 +44,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from assay.agents.chat import ChatSampler
 from assay.agents.metrics import MetricsLog
 from assay.agents.policy import load_policy
 from assay.agents.preference.config import DPOConfig, OnlineDPOConfig
@@ -198,7 +199,7 @@ class DPO(OfflineTrainer):
 
         def enc(prompt: str, completion: str, source_prompt: str) -> Encoded:
             ids = sampled.get((source_prompt, completion))
-            return encode(tokenizer, prompt, completion, max_length=ml, completion_ids=ids)
+            return encode(tokenizer, prompt, completion, max_length=ml, completion_ids=ids, chat=self.chat)
 
         if config.loss == "kto":
             self.completions = [enc(r.prompt, r.completion, r.prompt) for r in rows]
@@ -357,7 +358,10 @@ class OnlineDPO(Trainer):
         scorer: RewardFn | None = None,
     ) -> None:
         super().__init__(config, model=model, tokenizer=tokenizer)
-        self.sampler: Sampler = sampler if sampler is not None else HFSampler(self.model, self.tokenizer)
+        if sampler is None:  # in chat format, prompts are rendered as the pairs' prompts will be
+            policy = HFSampler(self.model, self.tokenizer)
+            sampler = policy if self.chat is None else ChatSampler(policy, self.chat)
+        self.sampler: Sampler = sampler
         if scorer is None and config.reward_model:
             from assay.agents.preference.rm import RewardModel
 

@@ -104,8 +104,10 @@ class RewardModelTrainer(OfflineTrainer):
         super().__init__(config, model=model, tokenizer=tokenizer)
         self.records = list(records)
         ml, tok = config.max_length, self.tokenizer
-        self.chosen = [encode(tok, r.prompt, r.chosen, max_length=ml) for r in self.records]
-        self.rejected = [encode(tok, r.prompt, r.rejected, max_length=ml) for r in self.records]
+        self.chosen = [encode(tok, r.prompt, r.chosen, max_length=ml, chat=self.chat) for r in self.records]
+        self.rejected = [
+            encode(tok, r.prompt, r.rejected, max_length=ml, chat=self.chat) for r in self.records
+        ]
         margins = []
         for r in self.records:
             c, w = r.chosen_score, r.rejected_score

@@ -2,8 +2,9 @@
 
 Every trainer here (SFT, DPO, reward models) sees a record as a prompt and a completion. The
 prompt is tokenised as the samplers tokenise it (`assay.agents.sampler.encode_prompts`: no
-special tokens), the completion is tokenised on its own and followed by the end-of-sequence
-token, as a sampled completion that stopped is. Only completion tokens (the end-of-sequence
+special tokens), or, in chat format, rendered with the tokenizer's chat template; the completion
+is tokenised on its own and followed by the end-of-sequence token, as a sampled completion that
+stopped is. Only completion tokens (the end-of-sequence
 token included) are targets: ``loss_mask`` is 1 on them and 0 on prompt and padding tokens.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from assay.agents.chat import ChatFormat, chat_prompts
 from assay.agents.policy import token_logprobs
 from assay.agents.sampler import encode_prompts
 
@@ -43,6 +45,7 @@ def encode(
     add_eos: bool = True,
     max_length: int | None = None,
     completion_ids: Sequence[int] | None = None,
+    chat: ChatFormat | None = None,
 ) -> Encoded:
     """Token ids of ``prompt + completion`` (+ end of sequence), cut to ``max_length`` tokens.
 
@@ -51,8 +54,13 @@ def encode(
     cut at the token budget has none). A record longer than ``max_length`` keeps its whole
     prompt and loses the end of its completion; a prompt that leaves no room for one completion
     token is an error.
+
+    With ``chat`` the prompt is a user turn (after ``chat.system_prompt``, if set) rendered with
+    the chat template and its generation prompt (`assay.agents.chat.chat_prompts`), as a chat
+    sampler sees it; the completion is the assistant's reply and its end-of-sequence token, the
+    tokens a chat rollout samples. Only those are targets.
     """
-    p = encode_prompts(tokenizer, [prompt])[0]
+    p = chat_prompts(chat, [prompt])[0] if chat is not None else encode_prompts(tokenizer, [prompt])[0]
     if completion_ids is not None:
         c = [int(t) for t in completion_ids]
     else:

@@ -51,7 +51,8 @@ class SFT(OfflineTrainer):
         super().__init__(config, model=model, tokenizer=tokenizer)
         self.records = list(records)
         self.encoded = [
-            encode(self.tokenizer, r.prompt, r.completion, max_length=config.max_length) for r in self.records
+            encode(self.tokenizer, r.prompt, r.completion, max_length=config.max_length, chat=self.chat)
+            for r in self.records
         ]
         self.setup([r.prompt for r in self.records])
 

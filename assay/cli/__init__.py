@@ -19,7 +19,9 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 import assay
+from assay.cli import env as env_group
 from assay.cli import eval as eval_group
+from assay.cli import mcp as mcp_group
 from assay.cli import model as model_group
 from assay.cli import sandbox as sandbox_group
 from assay.cli import serve as serve_group
@@ -92,10 +94,12 @@ def _root(
 
 @app.command("list")
 def list_cmd(
-    namespace: str = typer.Option("assay", help="Gymnasium namespace to list."),
+    namespace: str | None = typer.Option(
+        None, help="Only this Gymnasium namespace (default: assay's envs and installed env packages')."
+    ),
 ) -> None:
-    """List the registered environments with a one-line description each."""
-    table = Table(title=f"{namespace}/* environments")
+    """List the registered environments (installed env packages included), one line each."""
+    table = Table(title=f"{namespace}/* environments" if namespace else "environments")
     table.add_column("id", style="bold")
     table.add_column("description")
     for env_id in assay.list_envs(namespace):
@@ -103,7 +107,9 @@ def list_cmd(
     Console().print(table)
 
 
+app.add_typer(env_group.app, name="env")
 app.add_typer(eval_group.app, name="eval")
+app.add_typer(mcp_group.app, name="mcp")
 app.add_typer(model_group.app, name="model")
 app.add_typer(sandbox_group.app, name="sandbox")
 app.add_typer(serve_group.app, name="serve")

@@ -105,6 +105,7 @@ EXTRA_MODULES: dict[str, str] = {
     "peft": "train",
     "vllm": "vllm",
     "ray": "ray",
+    "mcp": "mcp",
     "fastapi": "serve",
     "uvicorn": "serve",
     "httpx": "serve",

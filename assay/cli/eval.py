@@ -112,8 +112,9 @@ def _suite(env: list[str] | None, suite: Path | None, env_kwargs: dict[str, Any]
     return suite_from_envs(env, env_kwargs)
 
 
-def _is_multi_turn(env_id: str, kwargs: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-    """Whether the env is multi-turn, and where its data comes from (one build of the env)."""
+def _probe(env_id: str, kwargs: dict[str, Any]) -> tuple[bool, dict[str, Any], str | None]:
+    """Whether the env is multi-turn, where its data comes from, and its own system prompt (what
+    a single-turn chat prompt starts with unless --system-prompt), from one build of the env."""
     from assay.envs.base import MultiTurnEnv
     from assay.envs.provenance import data_provenance
     from assay.registry import make
@@ -123,7 +124,12 @@ def _is_multi_turn(env_id: str, kwargs: dict[str, Any]) -> tuple[bool, dict[str,
     except (TypeError, ValueError) as e:
         raise UsageError(f"bad env arguments for {env_id} {kwargs}: {e}") from e
     try:
-        return isinstance(env.unwrapped, MultiTurnEnv), data_provenance(env)
+        system = getattr(env.unwrapped, "system_prompt", None)
+        return (
+            isinstance(env.unwrapped, MultiTurnEnv),
+            data_provenance(env),
+            system if isinstance(system, str) else None,
+        )
     finally:
         env.close()
 
@@ -151,6 +157,11 @@ def eval_cmd(
     chat: bool = typer.Option(
         False, help="URL models, single-turn envs: use /v1/chat/completions (multi-turn envs always do)."
     ),
+    prompt_format: str = typer.Option(
+        "auto",
+        help="Local models: chat (the tokenizer's chat template), text (plain prompts, base models) "
+        "or auto (chat when the tokenizer has a template).",
+    ),
     split: str = typer.Option(None, help="Dataset split, passed to the env as split=."),
     args: list[str] | None = ENV_ARGS,
     env_arg: list[str] | None = ENV_ARG_DEPRECATED,
@@ -162,7 +173,11 @@ def eval_cmd(
     top_p: float = typer.Option(None, help="Nucleus sampling (URL models only)."),
     max_new_tokens: int = typer.Option(512, help="Tokens per completion (per turn in multi-turn envs)."),
     stop: list[str] | None = _STOP,
-    system_prompt: str = typer.Option(None, help="The system message (multi-turn envs; --chat URL models)."),
+    system_prompt: str = typer.Option(
+        None,
+        help="The system message, in place of each env's own (single-turn: the chat template, "
+        "or --chat for URL models; multi-turn: given to the env).",
+    ),
     concurrency: int = typer.Option(8, help="Episodes (multi-turn) or requests (URL models) in flight."),
     timeout: float = typer.Option(120.0, help="Seconds per model request attempt."),
     max_retries: int = typer.Option(2, help="Retries of a failed model request."),
@@ -200,6 +215,8 @@ def eval_cmd(
     if concurrency < 1:
         raise UsageError(f"--concurrency must be >= 1, got {concurrency}")
     ks = _parse_ks(k)
+    if prompt_format not in ("auto", "chat", "text"):
+        raise UsageError(f"--prompt-format is auto, chat or text, got {prompt_format!r}")
     env_kwargs = env_args(args, env_arg=env_arg) or {}
     plan = _suite(env, suite, env_kwargs)
     for entry in plan.entries:
@@ -208,7 +225,7 @@ def eval_cmd(
     from gymnasium.error import DependencyNotInstalled
 
     from assay.agents.evaluation import EvalConfig, evaluate
-    from assay.agents.evaluation.backends import load_policy, load_sampler
+    from assay.agents.evaluation.backends import load_policy
     from assay.agents.evaluation.episodes import evaluate_episodes
     from assay.agents.evaluation.plots import plot_pass_at_k, plot_rewards
     from assay.agents.evaluation.report import RunView, write_report
@@ -236,7 +253,7 @@ def eval_cmd(
             **({} if (entry.split or split) is None else {"split": entry.split or split}),
         }
         check_env(entry.id, kwargs)
-        multi, provenance = _is_multi_turn(entry.id, kwargs)
+        multi, provenance, env_system = _probe(entry.id, kwargs)
         try:
             config = EvalConfig(
                 env=entry.id,
@@ -253,12 +270,13 @@ def eval_cmd(
                 env_kwargs=dict(entry.args),
                 select=select if not multi else None,
                 stop=stops,
-                system_prompt=system_prompt if multi else None,
+                prompt_format=prompt_format,
+                system_prompt=system_prompt,
             )
         except ValueError as e:
             raise UsageError(f"{label}: {e}") from None
-        jobs.append((entry, label, path, multi, provenance, config))
-    sampler: Any = None
+        jobs.append((entry, label, path, multi, provenance, env_system, config))
+    samplers: dict[str | None, Any] = {}  # by the env's system prompt: one model load, rewrapped
     policy_args = {
         "engine": "vllm" if engine == "vllm" else "hf",
         "model_name": model_name,
@@ -269,9 +287,10 @@ def eval_cmd(
         "top_p": top_p,
         "max_new_tokens": max_new_tokens,
         "stop": stops,
+        "prompt_format": prompt_format,
     }
     results = []
-    for entry, label, path, multi, provenance, config in jobs:
+    for entry, label, path, multi, provenance, env_system, config in jobs:
         if path.exists():
             _err.print(f"resuming {path}: {len(_read_log(path).samples)} records already logged")
         _err.print(f"{label}: data: {escape(provenance['label'])}")
@@ -287,8 +306,11 @@ def eval_cmd(
                     meta={"data": provenance},
                 )
             else:
+                sampler = samplers.get(env_system)
                 if sampler is None:
-                    sampler = load_sampler(
+                    sampler = samplers[env_system] = _single_turn_sampler(
+                        samplers,
+                        env_system,
                         model,
                         engine="vllm" if engine == "vllm" else "hf",
                         model_name=model_name,
@@ -296,7 +318,9 @@ def eval_cmd(
                         chat=chat,
                         top_p=top_p,
                         stop=stops,
-                        system_prompt=system_prompt,
+                        prompt_format=prompt_format,
+                        system_prompt=env_system,
+                        system_override=system_prompt,
                         timeout_s=timeout,
                         concurrency=concurrency,
                     )
@@ -390,6 +414,21 @@ def _combined_table(combined: Any, results: Any, model: str) -> Table:
     table.add_row("weight", *[f"{e.weight:g}" for e, _, _, _, _ in results], "")
     table.add_row("tasks × n", *[f"{s.num_tasks} × {s.n}" for _, _, _, s, _ in results], "")
     return table
+
+
+def _single_turn_sampler(
+    samplers: dict[str | None, Any], env_system: str | None, model: str, **kw: Any
+) -> Any:
+    """The single-turn sampler for an env whose own system prompt is ``env_system``: a local
+    model already loaded for another env is rewrapped (`ChatSampler` takes the system prompt),
+    never loaded twice; anything else is built by `load_sampler`."""
+    from assay.agents.chat import ChatSampler
+    from assay.agents.evaluation.backends import load_sampler
+
+    loaded = next((s for s in samplers.values() if isinstance(s, ChatSampler)), None)
+    if loaded is not None:
+        return ChatSampler(loaded.sampler, loaded.chat, system_prompt=env_system, tools=loaded.tools)
+    return load_sampler(model, **kw)
 
 
 def _default_ks(n: int) -> list[int]:

@@ -142,6 +142,11 @@ def check_env_id(env_id: str) -> None:
             raise UsageError(f"cannot import {module!r} for env {env_id!r}: {e}") from None
     if name in gym.registry:
         return
+    from assay.registry import load_plugins
+
+    load_plugins()  # installed env packages (the assay.envs entry points)
+    if name in gym.registry:
+        return
     ids = sorted(gym.registry)
     by_lower = {i.lower(): i for i in ids}
     close = [by_lower[i] for i in difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.5)]

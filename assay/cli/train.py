@@ -51,6 +51,17 @@ _SET = typer.Option(None, "--set", "-s", help="Override any setting: key=value (
 _RESUME = typer.Option(False, "--resume", help="Continue from the latest checkpoint in --out.")
 _EVAL = typer.Option(64, "--eval", help="Evaluate the trained policy on this many tasks (0: skip).")
 _QUIET = typer.Option(False, "--quiet", help="No progress bar.")
+_SYSTEM = typer.Option(
+    None,
+    "--system-prompt",
+    help="The system message of every prompt (chat format), in place of the env's or data's.",
+)
+_FORMAT = typer.Option(
+    None,
+    "--prompt-format",
+    help="chat (the tokenizer's template), text (base models) or auto (default: chat "
+    "when the tokenizer has a template).",
+)
 _INIT_HINT = " (try: assay model init-tiny PATH)"
 
 
@@ -155,10 +166,14 @@ def _rl_values(
     seed: int | None,
     sets: list[str] | None,
     quiet: bool,
+    system_prompt: str | None = None,
+    prompt_format: str | None = None,
 ) -> dict[str, Any]:
     return settings(
         sets,
         quiet,
+        system_prompt=system_prompt,
+        prompt_format=prompt_format,
         env=env,
         model=model,
         env_kwargs=env_args(args, env_kwargs=env_kwargs),
@@ -182,9 +197,13 @@ def grpo_cmd(
     resume: bool = _RESUME,
     eval_tasks: int = _EVAL,
     quiet: bool = _QUIET,
+    system_prompt: str | None = _SYSTEM,
+    prompt_format: str | None = _FORMAT,
 ) -> None:
     """Train with GRPO (group-relative advantages; DAPO / Dr. GRPO options via --set)."""
-    values = _rl_values(env, model, args, env_kwargs, out, steps, seed, set_, quiet)
+    values = _rl_values(
+        env, model, args, env_kwargs, out, steps, seed, set_, quiet, system_prompt, prompt_format
+    )
     _rl("grpo", config, values, resume, eval_tasks)
 
 
@@ -202,9 +221,13 @@ def ppo_cmd(
     resume: bool = _RESUME,
     eval_tasks: int = _EVAL,
     quiet: bool = _QUIET,
+    system_prompt: str | None = _SYSTEM,
+    prompt_format: str | None = _FORMAT,
 ) -> None:
     """Train with PPO (value head, GAE, clipped losses; options via --set)."""
-    values = _rl_values(env, model, args, env_kwargs, out, steps, seed, set_, quiet)
+    values = _rl_values(
+        env, model, args, env_kwargs, out, steps, seed, set_, quiet, system_prompt, prompt_format
+    )
     _rl("ppo", config, values, resume, eval_tasks)
 
 
@@ -270,11 +293,19 @@ def sft_cmd(
     set_: list[str] | None = _SET,
     resume: bool = _RESUME,
     quiet: bool = _QUIET,
+    system_prompt: str | None = _SYSTEM,
+    prompt_format: str | None = _FORMAT,
 ) -> None:
     """Supervised fine-tuning on prompt/completion records (completion-only loss)."""
     from assay.agents.preference.config import SFTConfig
 
-    cfg = _config(SFTConfig, config, _values(model, data, out, seed, set_, quiet))
+    cfg = _config(
+        SFTConfig,
+        config,
+        _values(
+            model, data, out, seed, set_, quiet, system_prompt=system_prompt, prompt_format=prompt_format
+        ),
+    )
     _need(cfg)
     from assay.agents.preference.sft import SFT
 
@@ -299,6 +330,8 @@ def dpo_cmd(
     set_: list[str] | None = _SET,
     resume: bool = _RESUME,
     quiet: bool = _QUIET,
+    system_prompt: str | None = _SYSTEM,
+    prompt_format: str | None = _FORMAT,
 ) -> None:
     """DPO, IPO, SimPO, KTO or ORPO: offline on --data, or iterative DPO with --online --env ID.
 
@@ -310,7 +343,14 @@ def dpo_cmd(
     if not online:
         if env is not None or rounds is not None or args or env_kwargs is not None:
             raise UsageError("--env, --env-args and --rounds go with --online")
-        cfg = _config(DPOConfig, config, _values(model, data, out, seed, set_, quiet, loss=loss))
+        cfg = _config(
+            DPOConfig,
+            config,
+            _values(
+                model, data, out, seed, set_, quiet, loss=loss, system_prompt=system_prompt,
+                prompt_format=prompt_format,
+            ),
+        )  # fmt: skip
         _need(cfg)
         from assay.agents.preference.dpo import DPO
 
@@ -323,7 +363,10 @@ def dpo_cmd(
         return
     if resume:
         raise UsageError("--resume is for offline runs; an online run restarts from --model")
-    values = _values(model, None, out, seed, set_, quiet, loss=loss, env=env, rounds=rounds)
+    values = _values(
+        model, None, out, seed, set_, quiet, loss=loss, env=env, rounds=rounds,
+        system_prompt=system_prompt, prompt_format=prompt_format,
+    )  # fmt: skip
     kwargs = env_args(args, env_kwargs=env_kwargs)
     if kwargs is not None:
         values["env_kwargs"] = kwargs
@@ -368,6 +411,8 @@ def rm_cmd(
     set_: list[str] | None = _SET,
     resume: bool = _RESUME,
     quiet: bool = _QUIET,
+    system_prompt: str | None = _SYSTEM,
+    prompt_format: str | None = _FORMAT,
 ) -> None:
     """A Bradley-Terry reward model on preference pairs; reports held-out pairwise accuracy.
 
@@ -375,7 +420,13 @@ def rm_cmd(
     """
     from assay.agents.preference.config import RMConfig
 
-    cfg = _config(RMConfig, config, _values(model, data, out, seed, set_, quiet))
+    cfg = _config(
+        RMConfig,
+        config,
+        _values(
+            model, data, out, seed, set_, quiet, system_prompt=system_prompt, prompt_format=prompt_format
+        ),
+    )
     _need(cfg)
     from assay.agents.preference.rm import RewardModelTrainer
 

@@ -394,7 +394,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     in_flight.set_function(lambda: stats.in_flight)
     registry.register(_RejectedCollector(stats))
 
-    allowed = frozenset(config.envs or assay.list_envs())
+    allowed = frozenset(config.envs or assay.list_envs(None))
     envs = _Envs(config)  # filled in each worker, after the fork
     workers = ScoringWorkers(lambda reqs: _score(envs, config, reqs), config.threads)
     routes = {"/v1/verify", "/v1/verify/batch", "/v1/reward", "/v1/reward/batch", "/v1/openrlhf", "/v1/envs"}

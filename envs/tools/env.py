@@ -72,6 +72,8 @@ class ToolEnv(MultiTurnEnv):
         tool_error_penalty: Per-turn reward term ``tool_errors`` of ``-penalty`` per failed
             call (default 0: off; when on, rewards may go below the rubric's minimum).
         memory_mb: Memory cap of the process-tool worker.
+        mcp_servers: MCP servers whose tools join ``tools`` (`MCPServerConfig`s, mappings of its
+            fields, or URLs; ``pip install "assay[mcp]"``); see `assay.envs.tools.mcp_client`.
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class ToolEnv(MultiTurnEnv):
         final_answer_tool: bool = True,
         tool_error_penalty: float = 0.0,
         memory_mb: int = 2_048,
+        mcp_servers: Sequence[Any] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(verifier, rubric=rubric, max_turns=max_turns, **kwargs)
@@ -95,6 +98,10 @@ class ToolEnv(MultiTurnEnv):
         if tool_error_penalty < 0:
             raise ValueError(f"tool_error_penalty must be >= 0, got {tool_error_penalty}")
         made = [t if isinstance(t, Tool) else Tool.from_function(t) for t in tools]
+        if mcp_servers:
+            from assay.envs.tools.mcp_client import mcp_tools
+
+            made += [t for server in mcp_servers for t in mcp_tools(server)]
         if final_answer_tool:
             made.append(Tool.from_function(_final_answer, name=FINAL_ANSWER, isolation="inline"))
         self.tool_list: tuple[Tool, ...] = tuple(made)

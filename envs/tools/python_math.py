@@ -81,7 +81,7 @@ class PythonMathEnv(ToolEnv):
         kinds: Which problem kinds to draw (default: all, in turn by index).
         sandbox: Where the python tool runs: ``"local"`` (default), ``"docker"``, ``"auto"`` or a
             `Sandbox` instance.
-        python_timeout_s: Budget of one python call (replay of earlier cells included).
+        python_timeout_s: Budget of one python call (the interpreter lives for the episode).
         call_format: ``"json"`` or ``"tag"`` (see `ToolEnv`).
         max_turns: Actions per episode.
         **kwargs: Passed on to `ToolEnv`.

@@ -22,8 +22,9 @@ __all__ = ["RayVectorEnv", "TextSyncVectorEnv", "make_vec"]
 def _env_fn(id: str, kwargs: dict[str, Any]) -> Callable[[], gym.Env[Any, Any]]:
     def fn() -> gym.Env[Any, Any]:
         import assay.envs  # noqa: F401 - registers assay/* in a spawned worker
+        from assay.registry import make
 
-        return gym.make(id, **kwargs)
+        return make(id, **kwargs)  # env packages (entry points) load here too
 
     return fn
 

@@ -67,7 +67,8 @@ def test_state_persists_within_an_episode_and_is_gone_in_the_next(env):
     assert not gone.ok and "NameError: name 'x' is not defined" in gone.content
 
 
-def test_a_failing_cell_is_reported_and_not_kept(env):
+def test_a_failing_cell_is_reported_and_what_ran_before_the_error_is_kept(env):
+    """A live interpreter (not replay): like a notebook, the statements before the error ran."""
     env.reset(options={"task": TASK})
     run(env, "counter = 1")
     failed = run(env, "counter += 1\n1 / 0", turn=2)
@@ -76,7 +77,7 @@ def test_a_failing_cell_is_reported_and_not_kept(env):
         and "ZeroDivisionError" in failed.content
         and 'File "<cell 1>", line 2' in failed.content
     )
-    assert run(env, "counter", turn=3).content.strip() == "1"
+    assert run(env, "counter", turn=3).content.strip() == "2"
 
 
 def test_a_cell_that_loops_forever_times_out_and_the_episode_goes_on(env):
