@@ -14,6 +14,15 @@ choice index) and returns the text, or a `StubReply` to set the HTTP status, a d
 or the finish reason. Token ids are the UTF-8 bytes of the text and each log-prob is -0.5,
 reported when the request asks for log-probs; vLLM's ``return_tokens_as_token_ids`` spelling
 (``"token_id:N"``) is honoured.
+
+Chat replies may carry native tool calls (``StubReply(tool_calls=[("search", {"query": "x"})])``):
+the assistant message then has OpenAI's typed ``tool_calls`` (ids ``call_<k>``, arguments as a
+JSON string) and ``finish_reason`` ``"tool_calls"``. Every response reports ``usage`` (prompt
+tokens: the UTF-8 bytes of the prompt text; completion tokens: those of the reply and its calls).
+
+`GoldAgent` is a reply function that plays an env's gold episodes through the stub (tool calls
+turn by turn, then the gold answer), optionally answering some tasks wrongly: a scripted policy
+with a known score, for end-to-end tests of agentic evaluation.
 """
 
 from __future__ import annotations
@@ -21,12 +30,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["OpenAIStub", "StubReply", "StubRequest"]
+__all__ = ["GoldAgent", "OpenAIStub", "StubReply", "StubRequest", "route"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +61,8 @@ class StubReply:
     finish_reason: str = "stop"
     body: str | None = None
     """Send this raw body instead of a well-formed response (for malformed-JSON tests)."""
+    tool_calls: Sequence[tuple[str, dict[str, Any]]] = ()
+    """Chat only: native tool calls ``(name, arguments)`` in the assistant message."""
 
 
 ReplyFn = Callable[[StubRequest], "str | StubReply"]
@@ -196,11 +207,19 @@ class _Handler(BaseHTTPRequestHandler):
                 )
                 return
             choices.append(_choice(i, reply, body, chat))
+        completion_tokens = sum(int(c.pop("_tokens")) for c in choices)
+        prompt_tokens = len(prompt.encode())
         payload = {
             "id": "stub",
             "object": "chat.completion" if chat else "text_completion",
+            "created": 0,
             "model": body.get("model", "stub"),
             "choices": choices,
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
         }
         self._send(200, json.dumps(payload))
 
@@ -211,10 +230,104 @@ def _choice(index: int, reply: StubReply, body: dict[str, Any], chat: bool) -> d
     tokens = [f"token_id:{t}" if as_ids else chr(t) for t in ids]
     choice: dict[str, Any] = {"index": index, "finish_reason": reply.finish_reason}
     want = body.get("logprobs")
+    calls = [
+        {
+            "id": f"call_{k}",
+            "type": "function",
+            "function": {"name": name, "arguments": json.dumps(arguments)},
+        }
+        for k, (name, arguments) in enumerate(reply.tool_calls)
+    ]
+    choice["_tokens"] = len(ids) + sum(len(json.dumps(c["function"]).encode()) for c in calls)
     if chat:
-        choice["message"] = {"role": "assistant", "content": reply.text}
+        choice["message"] = {"role": "assistant", "content": reply.text or (None if calls else "")}
+        if calls:
+            choice["message"]["tool_calls"] = calls
+            if reply.finish_reason == "stop":
+                choice["finish_reason"] = "tool_calls"
         choice["logprobs"] = {"content": [{"token": t, "logprob": -0.5} for t in tokens]} if want else None
     else:
         choice["text"] = reply.text
         choice["logprobs"] = {"tokens": tokens, "token_logprobs": [-0.5] * len(tokens)} if want else None
     return choice
+
+
+class GoldAgent:
+    """A stub reply function that plays the gold episodes of an env's first tasks.
+
+    ``GoldAgent(env, tasks=range(20), wrong={3, 7})`` knows tasks 0..19 by their prompts. For a
+    chat request, it finds the task from the first user message, counts the assistant turns so
+    far, and replies with the next turn of `ToolEnv.gold_plan` as native tool calls (``json``
+    call format), or with the gold answer once the plan is done. The final answer is
+    ``<answer>wrong</answer>`` for a task in ``wrong``, and when ``wrong_seed`` is given and
+    the request's ``seed`` satisfies it (so a rerun that sends other seeds scores differently).
+    Envs whose prompts do not identify the task (GuessNumber) are played by ``play(messages)``,
+    which returns the next reply text.
+
+    Not a policy for anything but tests and benchmarks: it reads the reference answers.
+    """
+
+    def __init__(
+        self,
+        env: Any,
+        tasks: Sequence[int] = (),
+        *,
+        wrong: Sequence[int] = (),
+        wrong_seed: Callable[[int], bool] | None = None,
+        play: Callable[[list[dict[str, Any]]], str] | None = None,
+    ) -> None:
+        base = env.unwrapped
+        self.env = base
+        self.by_prompt: dict[str, tuple[int, Any]] = {}
+        for t in tasks:
+            task = base.task_at(int(t))
+            self.by_prompt[task.prompt] = (int(t), task)
+        self.wrong = frozenset(int(t) for t in wrong)
+        self.wrong_seed = wrong_seed
+        self.play = play
+        self._lock = threading.Lock()
+        self.calls = 0
+
+    def knows(self, request: StubRequest) -> bool:
+        """Whether this agent plays ``request``'s episode (by its first user message)."""
+        if self.play is not None:
+            return True
+        return self._task(request) is not None
+
+    def _task(self, request: StubRequest) -> tuple[int, Any] | None:
+        messages = list(request.body.get("messages") or [])
+        user = next((m for m in messages if m.get("role") == "user"), None)
+        return None if user is None else self.by_prompt.get(str(user.get("content", "")))
+
+    def __call__(self, request: StubRequest) -> str | StubReply:
+        with self._lock:
+            self.calls += 1
+        messages = list(request.body.get("messages") or [])
+        if self.play is not None:
+            return self.play(messages)
+        found = self._task(request)
+        if found is None:
+            return StubReply(status=400, body=json.dumps({"error": "GoldAgent: unknown task"}))
+        t, task = found
+        turn = sum(m.get("role") == "assistant" for m in messages)
+        plan = self.env.gold_plan(task) if hasattr(self.env, "gold_plan") else []
+        if turn < len(plan):
+            return StubReply("", tool_calls=[(str(name), dict(args)) for name, args in plan[turn]])
+        seed = request.body.get("seed")
+        unlucky = self.wrong_seed is not None and isinstance(seed, int) and self.wrong_seed(seed)
+        if t in self.wrong or unlucky:
+            return "<answer>wrong</answer>"
+        return str(self.env.gold(task))
+
+
+def route(*agents: GoldAgent) -> ReplyFn:
+    """One reply function for several envs' agents: the first that `GoldAgent.knows` the
+    request answers it (put agents with ``play`` last)."""
+
+    def reply(request: StubRequest) -> str | StubReply:
+        for agent in agents:
+            if agent.knows(request):
+                return agent(request)
+        return StubReply(status=400, body=json.dumps({"error": "no agent knows this task"}))
+
+    return reply

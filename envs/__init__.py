@@ -68,6 +68,7 @@ _BUILTIN = {
     "assay/HumanEval-v0": "assay.envs.code.humaneval:HumanEvalEnv",
     "assay/MBPP-v0": "assay.envs.code.mbpp:MBPPEnv",
     "assay/CompetitiveCode-v0": "assay.envs.code.competitive:CompetitiveCodeEnv",
+    "assay/QA-v0": "assay.envs.qa:QAEnv",
     "assay/RepoRepair-v0": "assay.envs.repo.env:RepoRepairEnv",
 }
 

@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 from assay.envs.base import SingleTurnEnv
 from assay.errors import EnvError
 
-__all__ = ["DataSpec", "DatasetEnv", "load_records", "require"]
+__all__ = ["DataSpec", "DatasetEnv", "hub_reachable", "load_records", "require"]
 
 Data = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 """A local file, a list of files, a glob, or a hub dataset id."""
@@ -121,12 +121,45 @@ def _read_local(files: list[str], split: str, use_datasets: bool) -> list[dict[s
     return [dict(r) for r in ds]
 
 
-def _read_hub(data: str, names: Sequence[str | None], split: str) -> list[dict[str, Any]]:
+HUB_PROBE_TIMEOUT_S = 3.0
+"""How long `hub_reachable` waits for a TCP connection to the hub."""
+
+
+def hub_reachable(timeout_s: float = HUB_PROBE_TIMEOUT_S) -> str | None:
+    """None when a TCP connection to the hub (``HF_ENDPOINT``, default huggingface.co:443) opens
+    within ``timeout_s``, else why not. With ``HF_HUB_OFFLINE`` or ``HF_DATASETS_OFFLINE`` set
+    it returns None without probing (``datasets`` then reads its local cache only)."""
+    if any(os.environ.get(v, "") not in ("", "0") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")):
+        return None
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host = url.hostname or "huggingface.co"
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except OSError as e:
+        return f"cannot reach {host}:{port} ({type(e).__name__}: {e})"
+
+
+def _read_hub(
+    data: str, names: Sequence[str | None], split: str, revision: str | None = None
+) -> list[dict[str, Any]]:
     datasets = _datasets()
     records: list[dict[str, Any]] = []
+    down = hub_reachable()
+    if down is not None:
+        raise EnvError(
+            f"could not load {data} split {split!r}: the Hugging Face hub is unreachable: {down}.\n"
+            f"Provide the data another way: data='path/to/{split}.jsonl' (or .csv/.parquet, a local "
+            "file in the same schema), leave data out for the sample shipped with assay, or set "
+            "HF_HUB_OFFLINE=1 to read the dataset from the local Hugging Face cache."
+        )
     for name in names:
         try:
-            ds = datasets.load_dataset(data, name, split=split)
+            ds = datasets.load_dataset(data, name, split=split, revision=revision)
         except Exception as e:  # offline, missing split, auth: all mean "not available"
             where = data + (f" ({name})" if name else "")
             raise EnvError(
@@ -145,14 +178,16 @@ def load_records(
     split: str = "test",
     name: str | Sequence[str | None] | None = None,
     use_datasets: bool = False,
+    revision: str | None = None,
 ) -> list[dict[str, Any]]:
     """The raw records of ``data``: local files or a hub dataset id (see the module docstring).
 
     ``name`` is the hub config (a sequence: each config in turn, concatenated); ``split`` the hub
     split, or the key of a ``.json`` file that maps splits to lists. ``use_datasets=True`` reads
     JSON files through ``datasets`` too. Returns a new list of the cached records: do not mutate
-    the records themselves. Raises `EnvError` for missing files, unknown file kinds and a hub
-    that does not answer; `gymnasium.error.DependencyNotInstalled` without ``datasets`` where it
+    the records themselves. ``revision`` pins a hub dataset's commit, branch or tag. Raises
+    `EnvError` for missing files, unknown file kinds and a hub that does not answer (at once,
+    when a TCP probe fails: `hub_reachable`); `gymnasium.error.DependencyNotInstalled` without ``datasets`` where it
     is needed.
     """
     files = _local_files(data)
@@ -160,14 +195,14 @@ def load_records(
     if files is not None:
         key: tuple[Any, ...] = ("local", tuple((f, *_stamp(f)) for f in files), split, use_datasets)
     else:
-        key = ("hub", os.fspath(data), names, split)  # type: ignore[arg-type]
+        key = ("hub", os.fspath(data), names, split, revision)  # type: ignore[arg-type]
     with _cache_lock:
         hit = _cache.get(key)
     if hit is None:
         if files is not None:
             hit = _read_local(files, split, use_datasets)
         else:
-            hit = _read_hub(os.fspath(data), names, split)  # type: ignore[arg-type]
+            hit = _read_hub(os.fspath(data), names, split, revision=revision)  # type: ignore[arg-type]
         with _cache_lock:
             _cache[key] = hit
     return list(hit)
@@ -222,11 +257,14 @@ class DatasetEnv(SingleTurnEnv):
         columns: ``{field the env reads: column in the data}``, applied to every record.
         split: The hub split (default `DEFAULT_SPLIT`); ignored by the shipped sample.
         name: The hub config; None for ``data=SPEC.hub_id`` means ``SPEC.configs``.
+        revision: The hub dataset's commit, branch or tag (None: the default branch).
         **kwargs: Passed on (to `SingleTurnEnv`, or `CodeEnv` in the code envs).
 
     After ``__init__``: ``records`` (the loaded, renamed records: shared with other envs built from
     the same data, do not mutate them), ``data_kind`` (``"sample"``, ``"local"`` or ``"hub"``) and
-    ``split``. Turning records into tasks is the subclass's job.
+    ``split``, and ``data_files`` (the local or sample files read; empty for the hub) and
+    ``data_id`` (the hub id, else None), ``revision``: what `assay.envs.provenance` reports.
+    Turning records into tasks is the subclass's job.
     """
 
     SPEC: ClassVar[DataSpec]
@@ -242,25 +280,33 @@ class DatasetEnv(SingleTurnEnv):
         columns: Mapping[str, str] | None = None,
         split: str | None = None,
         name: str | None = None,
+        revision: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.split = split or self.DEFAULT_SPLIT
         self.columns = dict(columns or {})
+        self.revision = revision
+        self.data_id: str | None = None
+        self.data_files: list[str] = []
         spec = self.data_spec()
         if data is None or (isinstance(data, str) and data == "sample"):
             self.data_kind, records = "sample", load_records(self.sample_path(), split=self.split)
+            self.data_files = [self.sample_path()]
         else:
             files = _local_files(data)
             self.data_kind = "local" if files is not None else "hub"
+            self.data_files = list(files or [])
+            self.data_id = None if files is not None else os.fspath(data)  # type: ignore[arg-type]
             names = spec.configs if name is None and data == spec.hub_id else name
             try:
-                records = load_records(files or data, split=self.split, name=names)
+                records = load_records(files or data, split=self.split, name=names, revision=revision)
             except EnvError as e:
                 if not self._hub_else_sample:
                     raise
                 warnings.warn(f"{e}\nFalling back to the shipped sample {spec.sample}.", stacklevel=3)
                 records = load_records(self.sample_path(), split=self.split)
+                self.data_kind, self.data_files, self.data_id = "sample", [self.sample_path()], None
         if not records:
             raise EnvError(f"{type(self).__name__}: no records in {self.data_name(data)}")
         self.records = _renamed(records, self.columns)

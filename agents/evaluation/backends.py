@@ -20,7 +20,7 @@ from typing import Any, Literal
 from assay.errors import AssayError
 from assay.verifiers.sampler import served_model
 
-__all__ = ["Engine", "judge_selector", "load_sampler"]
+__all__ = ["Engine", "judge_selector", "load_policy", "load_sampler"]
 
 Engine = Literal["hf", "vllm"]
 
@@ -37,30 +37,38 @@ def load_sampler(
     batch_size: int | None = None,
     max_model_len: int | None = None,
     top_p: float | None = None,
+    stop: tuple[str, ...] = (),
     prompt_format: str = "auto",
     system_prompt: str | None = None,
     system_override: str | None = None,
 ) -> Any:
     """A sampler for ``model`` (see the module docstring for the accepted forms).
 
-    ``top_p`` is sent to URL models; the local engines sample with plain temperature (their
-    log-probs are then the policy's own), so they refuse it.
+    ``top_p`` and ``stop`` are sent to URL models; the local engines sample with plain
+    temperature (their log-probs are then the policy's own) and stop only at end-of-sequence or
+    ``max_new_tokens``, so they refuse both.
 
     Chat: a local model's prompts go through its chat template (`assay.agents.chat.ChatSampler`)
     when ``prompt_format`` resolves to chat (``auto``: the tokenizer has a template); a URL
     model in ``chat`` mode sends the system message itself. The system message is
     ``system_override`` (``--system-prompt``) if given, else ``system_prompt`` (the env's).
     """
-    if top_p is not None and not model.startswith(("http://", "https://")):
+    url = model.startswith(("http://", "https://"))
+    if top_p is not None and not url:
         raise ValueError(
             "top_p is supported for URL models only (local engines use plain temperature sampling)"
         )
-    if model.startswith(("http://", "https://")):
+    if stop and not url:
+        raise ValueError("stop strings for single-turn envs are supported for URL models only")
+    if url:
         from assay.verifiers.sampler import OpenAISampler
 
         if system_override is not None and not chat:
             raise ValueError("a system prompt needs chat mode for a URL model: add --chat")
         name = model_name or served_model(model, api_key, timeout_s=min(timeout_s, 30.0))
+        extra: dict[str, Any] = {} if top_p is None else {"top_p": top_p}
+        if stop:
+            extra["stop"] = list(stop)
         return OpenAISampler(
             model,
             name,
@@ -71,7 +79,7 @@ def load_sampler(
             api_key=api_key,
             timeout_s=timeout_s,
             concurrency=concurrency,
-            extra_body=None if top_p is None else {"top_p": top_p},
+            extra_body=extra or None,
         )
     if model.startswith("import:"):
         module, _, attr = model.removeprefix("import:").partition(":")
@@ -116,6 +124,77 @@ def load_sampler(
             system_override,
         )
     raise ValueError(f"engine must be 'hf' or 'vllm', got {engine!r}")
+
+
+def load_policy(
+    model: str,
+    *,
+    engine: Engine = "hf",
+    model_name: str | None = None,
+    api_key: str | None = None,
+    timeout_s: float = 120.0,
+    max_retries: int = 2,
+    temperature: float = 1.0,
+    top_p: float | None = None,
+    max_new_tokens: int = 512,
+    stop: tuple[str, ...] = (),
+    max_model_len: int | None = None,
+    prompt_format: str = "auto",
+) -> Any:
+    """A `ChatPolicy` for ``model``, for multi-turn and tool envs.
+
+    The system prompt is not set here: the env carries it (``assay eval --system-prompt``
+    passes it to the env), so every policy sees the same conversation. ``prompt_format`` is
+    for local models and samplers (`SamplerPolicy` renders through `assay.agents.chat`).
+
+    - a URL: `EndpointPolicy` (the ``openai`` SDK's async client, native tool calls);
+    - ``import:module:name``: an object with ``act`` is the policy; one with ``sample`` (a
+      sampler) is wrapped in `SamplerPolicy` (its ``tokenizer`` attribute, when present, renders
+      the chat);
+    - a local directory: the ``hf`` or ``vllm`` sampler with the model's tokenizer and chat
+      template, in `SamplerPolicy` (``top_p`` refused, as for single-turn).
+    """
+    from assay.agents.evaluation.policies import EndpointPolicy, SamplerPolicy
+    from assay.verifiers.chat_client import ChatClient, ChatSampling
+
+    if model.startswith(("http://", "https://")):
+        name = model_name or served_model(model, api_key, timeout_s=min(timeout_s, 30.0))
+        client = ChatClient(model, name, api_key=api_key, timeout_s=timeout_s, max_retries=max_retries)
+        return EndpointPolicy(client, ChatSampling(temperature, top_p, max_new_tokens, tuple(stop)))
+    if model.startswith("import:"):
+        module, _, attr = model.removeprefix("import:").partition(":")
+        if not module or not attr:
+            raise ValueError(f"expected import:package.module:name, got {model!r}")
+        obj = getattr(importlib.import_module(module), attr)
+        if isinstance(obj, type) or not (hasattr(obj, "act") or hasattr(obj, "sample")):
+            obj = obj()
+        if hasattr(obj, "act"):
+            return obj
+        return SamplerPolicy(
+            obj,
+            getattr(obj, "tokenizer", None),
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            stop=stop,
+            prompt_format=prompt_format,
+        )
+    # the raw engine: SamplerPolicy renders the whole conversation itself
+    sampler = load_sampler(
+        model, engine=engine, top_p=top_p, max_model_len=max_model_len, prompt_format="text"
+    )
+    tokenizer = getattr(sampler, "tokenizer", None)
+    if tokenizer is None:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(model)
+    return SamplerPolicy(
+        sampler,
+        tokenizer,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        stop=stop,
+        prompt_format=prompt_format,
+    )
 
 
 def _chat(

@@ -8,6 +8,8 @@
   decides whether two answers are the same), not by string equality.
 - `best_at_k`: the sample a selector (a reward model, a judge, the mean log-prob) ranks highest.
 - `mean_ci`: a mean with a normal-approximation 95% confidence interval.
+- `weighted_mean_ci`: a weighted mean of several groups' means (a suite's combined score), with
+  the CI of that weighted sum of independent means.
 
 `maj@k` and `best@k` with ``k < n`` average over the ``n // k`` disjoint blocks of ``k``
 consecutive samples of each task. Samples are i.i.d. draws, so every block is an unbiased draw
@@ -31,6 +33,7 @@ __all__ = [
     "majority_vote",
     "mean_ci",
     "pass_at_k",
+    "weighted_mean_ci",
 ]
 
 Z_95 = 1.959963984540054
@@ -87,6 +90,30 @@ def mean_ci(values: Sequence[float], bounds: tuple[float, float] | None = None) 
     if bounds is not None:
         low, high = max(low, bounds[0]), min(high, bounds[1])
     return Estimate(mean, low, high, len(x))
+
+
+def weighted_mean_ci(
+    groups: Sequence[tuple[float, Sequence[float]]], bounds: tuple[float, float] | None = None
+) -> Estimate:
+    """``sum_i w_i * mean_i / sum_i w_i`` over groups ``(w_i, values_i)`` (a macro average), with
+    the normal-approximation 95% CI of that combination: the groups are independent samples, so
+    ``var = sum_i (w_i / W)^2 * s_i^2 / m_i`` (``s_i`` the sample std of group i, ``m_i`` its
+    size; a group of one value adds no variance). Empty groups and zero weights are left out;
+    ``size`` is the total number of values. ``bounds`` clips the interval.
+    """
+    kept = [(float(w), np.asarray(v, dtype=np.float64)) for w, v in groups if w > 0 and len(v) > 0]
+    if any(w < 0 for w, _ in groups):
+        raise ValueError("weights must be >= 0")
+    if not kept:
+        return Estimate(math.nan, math.nan, math.nan, 0)
+    total = sum(w for w, _ in kept)
+    mean = sum(w * float(x.mean()) for w, x in kept) / total
+    var = sum((w / total) ** 2 * (float(x.var(ddof=1)) / len(x) if len(x) > 1 else 0.0) for w, x in kept)
+    half = Z_95 * math.sqrt(var)
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return Estimate(mean, low, high, sum(len(x) for _, x in kept))
 
 
 def cluster_answers(

@@ -1,8 +1,9 @@
 """The per-sample JSONL log of an evaluation: appended as it goes, resumable after a crash.
 
 Line 1 is a header (``{"kind": "header", "config": {...}}``); every other line is one sample
-(``{"kind": "sample", "task_index": i, "sample_index": j, ...}``). A run is keyed by
-``(task_index, sample_index)``.
+(``{"kind": "sample", "task_index": i, "sample_index": j, ...}``) or a note about the run that
+does not change its samples (``{"kind": "meta", ...}``: the data's provenance, the reward's
+bounds; the last one wins). A run is keyed by ``(task_index, sample_index)``.
 
 Guarantees:
 
@@ -46,6 +47,8 @@ class Log:
     config: dict[str, Any]
     samples: list[dict[str, Any]] = field(default_factory=list)
     duplicates: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+    """The last ``meta`` line's fields (empty when there is none)."""
 
     def keys(self) -> set[tuple[int, int]]:
         """The ``(task_index, sample_index)`` pairs present."""
@@ -94,6 +97,9 @@ def _split(records: list[dict[str, Any]], path: Path) -> Log:
     log = Log(config=dict(records[0].get("config") or {}))
     seen: set[tuple[int, int]] = set()
     for line, r in enumerate(records[1:], 2):
+        if r.get("kind") == "meta":
+            log.meta = {k: v for k, v in r.items() if k != "kind"}
+            continue
         if r.get("kind") != "sample":
             continue
         key = _key(r, path, line)
@@ -137,8 +143,12 @@ class SampleLog:
         self.done = log.keys()
 
     @classmethod
-    def open(cls, path: str | Path, config: Mapping[str, Any]) -> SampleLog:
+    def open(
+        cls, path: str | Path, config: Mapping[str, Any], *, meta: Mapping[str, Any] | None = None
+    ) -> SampleLog:
         """Open ``path`` for appending, creating it with ``config`` as header or resuming it.
+
+        ``meta``, when given and different from the log's, is appended as a ``meta`` line.
 
         Raises `ConfigMismatch` if the file's header differs from ``config``, and `AssayError`
         if another process holds it or a line before the tail is corrupt.
@@ -166,6 +176,11 @@ class SampleLog:
                         f"{path} was written by a different run ({'; '.join(diff)}); "
                         "use another output file or the same settings"
                     )
+            if meta is not None:
+                fresh = json.loads(json.dumps(dict(meta), default=str))
+                if fresh != log.meta:
+                    _write(fd, [{"kind": "meta", **fresh}])
+                    log.meta = fresh
         except BaseException:
             os.close(fd)
             raise

@@ -11,7 +11,8 @@ A resumed run skips fully logged batches and resamples a partly logged one with 
 seed, writing only the missing samples. Batch boundaries depend only on ``batch_size`` (part
 of the run's configuration), so a sampler that honours seeds reproduces the lost samples.
 
-Only single-turn envs are evaluated (a multi-turn env needs a rollout loop, not one sample).
+This runner takes single-turn envs (one batched sampler call per batch of tasks); multi-turn and
+tool envs are played episode by episode by `assay.agents.evaluation.episodes.evaluate_episodes`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from assay.registry import make
 from assay.verifiers.base import Status, Task, Verdict, Verifier
 from assay.verifiers.match import normalize_text
 
-__all__ = ["EvalConfig", "Selector", "evaluate", "task_indices"]
+__all__ = ["EvalConfig", "Selector", "evaluate", "reward_bounds", "task_indices"]
 
 Selector = Callable[[str, Task], "float | None"]
 """Best-of-N selection score of a completion (higher is better; None: cannot score). It never
@@ -81,11 +82,15 @@ class EvalConfig:
     env_kwargs: Mapping[str, Any] = field(default_factory=dict)
     select: str | None = None
     """Label of the best-of-N selector (``"logprob"`` or an import path), if any."""
+    stop: tuple[str, ...] = ()
+    """Stop strings (each completion or turn ends at the first; URL models and multi-turn envs)."""
     prompt_format: str = "auto"
     """How the sampler was told to build prompts (``chat``, ``text``, ``auto``: see
     `assay.agents.chat`); recorded so a resume cannot mix formats."""
     system_prompt: str | None = None
-    """The ``--system-prompt`` override (None: the env's own), recorded for the same reason."""
+    """The ``--system-prompt`` override (None: the env's own), recorded for the same reason.
+    Single-turn envs: the sampler puts it in the chat prompt. Multi-turn envs: the env gets it
+    as ``system_prompt=`` (`make_env_kwargs`), so every policy sees it in the conversation."""
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -108,6 +113,8 @@ class EvalConfig:
         d.pop("ks")
         d.pop("limit")
         d["env_kwargs"] = dict(self.env_kwargs)
+        if not d["stop"]:  # the newest field: absent at its default, so earlier logs resume
+            d.pop("stop")
         return d
 
     def make_env_kwargs(self) -> dict[str, Any]:
@@ -115,6 +122,13 @@ class EvalConfig:
         kw = dict(self.env_kwargs)
         if self.split is not None:
             kw["split"] = self.split
+        return kw
+
+    def episode_env_kwargs(self) -> dict[str, Any]:
+        """`make_env_kwargs` plus ``system_prompt=`` when set: the multi-turn env carries it."""
+        kw = self.make_env_kwargs()
+        if self.system_prompt is not None:
+            kw["system_prompt"] = self.system_prompt
         return kw
 
 
@@ -125,6 +139,21 @@ def task_indices(env: SingleTurnEnv, limit: int | None) -> list[int]:
             raise ValueError(f"{type(env).__name__} is procedural (no end): give a limit")
         return list(range(limit))
     return list(range(env.num_tasks if limit is None else min(limit, env.num_tasks)))
+
+
+def reward_bounds(env: Any) -> tuple[float, float] | None:
+    """The range of an episode's return, when the env declares one: its rubric's `bounds`, for
+    envs whose turns earn nothing on their own (no ``tool_error_penalty``); else None."""
+    base = env.unwrapped
+    rubric = getattr(base, "rubric", None)
+    penalty: Any = getattr(base, "tool_error_penalty", None)
+    if rubric is None or penalty:
+        return None
+    try:
+        lo, hi = rubric.bounds
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return float(lo), float(hi)
 
 
 def batch_seed(seed: int, batch: int) -> int:
@@ -198,6 +227,7 @@ def evaluate(
     *,
     selector: Selector | None = None,
     progress: Callable[[int, int], None] | None = None,
+    meta: Mapping[str, Any] | None = None,
 ) -> Summary:
     """Evaluate ``sampler`` on ``config.env``, logging every sample to ``out`` (JSONL).
 
@@ -207,17 +237,21 @@ def evaluate(
 
     Resumes ``out`` when it exists (same configuration required). ``selector`` scores samples
     for best@k; with ``config.select == "logprob"`` the mean token log-prob is used instead.
-    ``progress(done, total)`` is called with task counts as the run goes. Returns the metrics,
-    computed from the log alone.
+    ``progress(done, total)`` is called with task counts as the run goes. ``meta`` (e.g. the
+    data's provenance) is stored in the log beside the header, with the reward's bounds.
+    Returns the metrics, computed from the log alone.
     """
     env = make(config.env, **config.make_env_kwargs())
     try:
         base = env.unwrapped
         if not isinstance(base, SingleTurnEnv) or isinstance(base, MultiTurnEnv):
-            raise ValueError(f"{config.env} is not a single-turn env; eval runs single-turn envs only")
+            raise ValueError(
+                f"{config.env} is not a single-turn env: evaluate it with evaluate_episodes (assay eval does)"
+            )
         indices = task_indices(base, config.limit)
+        bounds = reward_bounds(env)
         n = config.n
-        with SampleLog.open(out, config.header()) as log:
+        with SampleLog.open(out, config.header(), meta={**dict(meta or {}), "reward_bounds": bounds}) as log:
             existing = {(int(r["task_index"]), int(r["sample_index"])): r for r in log.log.samples}
             batches = [indices[i : i + config.batch_size] for i in range(0, len(indices), config.batch_size)]
             done_tasks = sum(all((t, j) in log.done for j in range(n)) for t in indices)
@@ -264,6 +298,7 @@ def evaluate(
         n=config.n,
         ks=config.ks,
         config=full.config,
+        reward_bounds=bounds,
     )
 
 

@@ -15,7 +15,7 @@ from assay.agents.evaluation.metrics import (
     pass_at_k,
 )
 
-__all__ = ["Summary", "TaskResult", "summarize", "task_results"]
+__all__ = ["Summary", "TaskResult", "metric_values", "summarize", "task_results"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,27 @@ def task_results(samples: Sequence[Mapping[str, Any]], n: int) -> tuple[list[Tas
     return out, incomplete
 
 
+def metric_values(
+    tasks: Sequence[TaskResult],
+    n: int,
+    ks: Sequence[int],
+    *,
+    reward_bounds: tuple[float, float] | None = None,
+) -> dict[str, tuple[list[float], tuple[float, float] | None]]:
+    """Per metric (``pass@k``, ``maj@k``, ``best@k`` when scored, ``reward``): one value per
+    task, and the metric's range (for clipping CIs)."""
+    out: dict[str, tuple[list[float], tuple[float, float] | None]] = {}
+    has_select = any(s is not None for t in tasks for s in t.select_scores)
+    unit = (0.0, 1.0)
+    for k in sorted({int(k) for k in ks if 1 <= int(k) <= n}):
+        out[f"pass@{k}"] = ([pass_at_k(n, sum(t.correct), k) for t in tasks], unit)
+        out[f"maj@{k}"] = ([majority_at_k(t.classes, t.correct, k) for t in tasks], unit)
+        if has_select:
+            out[f"best@{k}"] = ([best_at_k(t.select_scores, t.correct, k) for t in tasks], unit)
+    out["reward"] = ([sum(t.rewards) / n for t in tasks], reward_bounds)
+    return out
+
+
 @dataclass(frozen=True)
 class Summary:
     """The metrics of one run. ``metrics`` maps ``"pass@1"``, ``"maj@4"``, ``"best@4"``,
@@ -74,6 +95,8 @@ class Summary:
     status: dict[str, int]
     incomplete_tasks: int = 0
     config: dict[str, Any] = field(default_factory=dict)
+    reward_bounds: tuple[float, float] | None = None
+    """The range the reward's CI is clipped to (the env's rubric bounds), when known."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -84,6 +107,7 @@ class Summary:
             "status": self.status,
             "metrics": {k: e._asdict() for k, e in self.metrics.items()},
             "config": self.config,
+            "reward_bounds": None if self.reward_bounds is None else list(self.reward_bounds),
         }
 
 
@@ -93,24 +117,21 @@ def summarize(
     n: int,
     ks: Sequence[int],
     config: Mapping[str, Any] | None = None,
+    reward_bounds: Sequence[float] | None = None,
 ) -> Summary:
     """Metrics of a run from its sample records alone.
 
     For each ``k`` in ``ks`` (those ``<= n``): ``pass@k`` (unbiased), ``maj@k`` (from the
     records' ``answer_class``), ``best@k`` (when records carry ``select_score``); and
     ``reward`` (mean reward). Each is averaged per task first, then over tasks, with a 95% CI
-    over tasks. Only tasks with all ``n`` samples count.
+    over tasks. Only tasks with all ``n`` samples count. ``reward_bounds`` (the rubric's range)
+    clips the reward's CI.
     """
     tasks, incomplete = task_results(samples, n)
     status = Counter(str(r["verdict"]["status"]) for r in samples)
-    metrics: dict[str, Estimate] = {}
-    has_select = any(s is not None for t in tasks for s in t.select_scores)
-    for k in sorted({int(k) for k in ks if 1 <= int(k) <= n}):
-        metrics[f"pass@{k}"] = mean_ci([pass_at_k(n, sum(t.correct), k) for t in tasks], (0, 1))
-        metrics[f"maj@{k}"] = mean_ci([majority_at_k(t.classes, t.correct, k) for t in tasks], (0, 1))
-        if has_select:
-            metrics[f"best@{k}"] = mean_ci([best_at_k(t.select_scores, t.correct, k) for t in tasks], (0, 1))
-    metrics["reward"] = mean_ci([sum(t.rewards) / n for t in tasks])
+    bounds = None if reward_bounds is None else (float(reward_bounds[0]), float(reward_bounds[1]))
+    values = metric_values(tasks, n, ks, reward_bounds=bounds)
+    metrics = {name: mean_ci(xs, b) for name, (xs, b) in values.items()}
     return Summary(
         num_tasks=len(tasks),
         n=n,
@@ -118,4 +139,5 @@ def summarize(
         status=dict(sorted(status.items())),
         incomplete_tasks=incomplete,
         config=dict(config or {}),
+        reward_bounds=bounds,
     )

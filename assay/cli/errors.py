@@ -109,6 +109,7 @@ EXTRA_MODULES: dict[str, str] = {
     "fastapi": "serve",
     "uvicorn": "serve",
     "httpx": "serve",
+    "openai": "eval",
     "prometheus_client": "serve",
     "httptools": "serve",
     "uvloop": "serve",

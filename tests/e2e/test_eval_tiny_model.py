@@ -53,7 +53,9 @@ def eval_cmd(python, model_args, out):
 
 
 def samples(path):
-    return [json.loads(line) for line in Path(path).read_text().splitlines()[1:]]
+    """The sample records (the log also holds a header and meta lines: provenance, bounds)."""
+    records = [json.loads(line) for line in Path(path).read_text().splitlines()[1:]]
+    return [r for r in records if r.get("kind") == "sample"]
 
 
 def kill_mid_run_then_resume(cmd, out, env=None):

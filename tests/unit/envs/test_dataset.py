@@ -104,7 +104,7 @@ def test_a_name_that_is_no_file_is_a_hub_id(monkeypatch):
 
     calls = []
 
-    def fake_hub(data, names, split):
+    def fake_hub(data, names, split, revision=None):
         calls.append((data, names, split))
         return [{"problem": "What is 1+1?", "answer": "2"}]
 

@@ -79,13 +79,14 @@ def test_pass_at_k_and_reward_are_recomputed_from_the_log(tmp_path):
 
 def test_each_record_has_prompt_completion_verdict_and_reward_terms(tmp_path):
     _, out = run(tmp_path, {"question 0": ["\\boxed{7}"], "question 1": ["x"]}, n=1)
-    lines = out.read_text().splitlines()
-    assert json.loads(lines[0])["kind"] == "header"
-    rec = json.loads(lines[1])
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert lines[0]["kind"] == "header"
+    assert [x["kind"] for x in lines[1:]] == ["meta", "sample", "sample"]  # meta: the reward's bounds
+    assert lines[1]["reward_bounds"] == [0.0, 1.0]
+    rec = lines[2]
     assert rec["prompt"] == "question 0" and rec["completion"] == "\\boxed{7}"
     assert rec["verdict"]["status"] == "correct" and rec["verdict"]["extracted"] == "7"
     assert rec["reward"] == 1.0 and rec["reward_terms"] == {"correct": 1.0}
-    assert len(lines) == 3
 
 
 class Flaky:
