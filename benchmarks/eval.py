@@ -20,17 +20,19 @@ native tool calls), at the same concurrency:
    assay's tasks, tool definitions and tool outputs (recorded by playing the gold episodes in
    assay's env), and ``vf-eval`` runs it against the same server: same model name, episodes,
    concurrency (``-c 16 -r 2``: verifiers schedules groups, 8 groups x 2 rollouts), temperature,
-   results saved (``-s``), its default env server on (rollouts in a spawned worker process behind ZMQ), and again
-   with ``--disable-env-server`` (rollouts in the CLI's own process). Its own "Evaluation
+   results saved (``-s``), its default env server on (rollouts in a spawned worker process
+   behind ZMQ), and again with ``--disable-env-server`` (rollouts in the CLI's own process). Its own "Evaluation
    completed in" time is printed beside the process wall time.
 
 The verifiers venv is found at ``$ASSAY_VERIFIERS_VENV`` (default ``/work/venvs/verifiers02``);
 without it, row 4 says how to create it (``make bench-venvs``)::
 
-    python3 -m venv /work/venvs/verifiers02 && /work/venvs/verifiers02/bin/pip install verifiers==0.2.0
+    python3 -m venv /work/venvs/verifiers02
+    /work/venvs/verifiers02/bin/pip install "verifiers==0.2.0" "datasets>=4,<4.7"
 
-The CLI rows (3, 4) and the hand loop run in other processes or the same one as the stub server:
-rows 1 and 2 share the benchmark's GIL with the server, rows 3 and 4 do not. With ``--rounds 2``
+Rows 1 and 2 run in the benchmark's process and share its GIL with the stub server; the CLI
+rows (3, 4) run in processes of their own and do not. Process wall time includes each CLI's
+start-up (imports, env loading, for vf-eval's default the env server's worker processes). With ``--rounds 2``
 (default) every side runs twice, in alternating order (A B C D, then D C B A).
 
 Both measured sides share this machine's cores with the stub server; read the ratio.
