@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: soak setup demo test lint format typecheck layers tree test-fast clean sandbox-image test-docker vllm interop
+.PHONY: soak setup demo test lint format typecheck layers tree test-fast clean sandbox-image test-docker vllm interop bench-venvs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ $(OPENENV_VENV)/.installed:
 
 interop: setup $(OPENENV_VENV)/.installed
 	ASSAY_OPENENV_VENV=$(OPENENV_VENV) $(PY) -m pytest -q tests/integration/test_remote_env.py tests/integration/test_trl_environment.py tests/unit/envs/test_trl_environment.py
+# Peers that benchmarks/ measures, each in its own venv (their pins clash with ours).
+# benchmarks/eval.py finds verifiers at $$ASSAY_VERIFIERS_VENV (default below).
+VERIFIERS_VENV ?= /work/venvs/verifiers02
+bench-venvs:
+	test -x $(VERIFIERS_VENV)/bin/python || $(PYTHON) -m venv $(VERIFIERS_VENV)
+	$(VERIFIERS_VENV)/bin/python -m pip install -q "verifiers==0.2.0" "datasets>=4,<4.7"
 
 lint: setup
 	$(VENV)/bin/ruff check .
