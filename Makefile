@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint format typecheck layers tree test-fast clean sandbox-image test-docker vllm
+.PHONY: setup demo test lint format typecheck layers tree test-fast clean sandbox-image test-docker vllm interop
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,22 @@ $(VLLM_STAMP): pyproject.toml
 	touch $(VLLM_STAMP)
 
 vllm: $(VLLM_STAMP)
+
+# Other trainers' env/tool contracts (tests/unit/interop): skyrl-gym joins .venv (the skyrl
+# extra); verl (torch, ray, transformers of its own pins) gets .venv-verl, where its own config
+# loader and agent loop drive assay's tools. About 10 minutes from scratch on this machine.
+VERL_VENV := .venv-verl
+VERL_STAMP := $(VERL_VENV)/.installed
+$(VERL_STAMP): pyproject.toml
+	test -x $(VERL_VENV)/bin/python || $(PYTHON) -m venv $(VERL_VENV)
+	$(VERL_VENV)/bin/python -m pip install -q verl cachetools fastapi uvicorn
+	$(VERL_VENV)/bin/python -m pip install -q --no-deps -e .
+	$(VERL_VENV)/bin/python -m pip install -q "gymnasium>=1.2,<2" "typer>=0.12" "rich>=13" "jsonschema>=4.18" "docstring-parser>=0.16"
+	touch $(VERL_STAMP)
+
+interop: setup $(VERL_STAMP)
+	$(PY) -m pip install -q -e ".[skyrl]"
+	ASSAY_VERL_PYTHON=$(VERL_VENV)/bin/python $(PY) -m pytest -q -p no:xdist tests/unit/interop
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -73,4 +89,4 @@ test-fast: setup
 	$(PY) -m pytest -x -q -m "not slow and not docker and not e2e and not vllm"
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) $(VERL_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
