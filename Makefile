@@ -44,14 +44,31 @@ $(OPENENV_VENV)/.installed:
 	$(OPENENV_VENV)/bin/python -m pip install -q openenv-core==0.3.0
 	touch $@
 
-interop: setup $(OPENENV_VENV)/.installed
-	ASSAY_OPENENV_VENV=$(OPENENV_VENV) $(PY) -m pytest -q tests/integration/test_remote_env.py tests/integration/test_trl_environment.py tests/unit/envs/test_trl_environment.py
 # Peers that benchmarks/ measures, each in its own venv (their pins clash with ours).
 # benchmarks/eval.py finds verifiers at $$ASSAY_VERIFIERS_VENV (default below).
 VERIFIERS_VENV ?= /work/venvs/verifiers02
 bench-venvs:
 	test -x $(VERIFIERS_VENV)/bin/python || $(PYTHON) -m venv $(VERIFIERS_VENV)
 	$(VERIFIERS_VENV)/bin/python -m pip install -q "verifiers==0.2.0" "datasets>=4,<4.7"
+
+# Other trainers' env/tool contracts (tests/unit/interop): skyrl-gym joins .venv (the skyrl
+# extra); verl (torch, ray, transformers of its own pins) gets .venv-verl, where its own config
+# loader and agent loop drive assay's tools. About 10 minutes from scratch on this machine.
+VERL_VENV := .venv-verl
+VERL_STAMP := $(VERL_VENV)/.installed
+$(VERL_STAMP): pyproject.toml
+	test -x $(VERL_VENV)/bin/python || $(PYTHON) -m venv $(VERL_VENV)
+	$(VERL_VENV)/bin/python -m pip install -q verl cachetools fastapi uvicorn
+	$(VERL_VENV)/bin/python -m pip install -q --no-deps -e .
+	$(VERL_VENV)/bin/python -m pip install -q "gymnasium>=1.2,<2" "typer>=0.12" "rich>=13" "jsonschema>=4.18" "docstring-parser>=0.16"
+	touch $(VERL_STAMP)
+
+# The interop tier: every adapter against the real package it adapts.
+interop: setup $(OPENENV_VENV)/.installed $(VERL_STAMP)
+	$(PY) -m pip install -q -e ".[skyrl]"
+	ASSAY_OPENENV_VENV=$(OPENENV_VENV) ASSAY_VERL_PYTHON=$(VERL_VENV)/bin/python $(PY) -m pytest -q -p no:xdist \
+		tests/integration/test_remote_env.py tests/integration/test_trl_environment.py \
+		tests/unit/envs/test_trl_environment.py tests/unit/interop
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -96,4 +113,4 @@ test-fast: setup
 	$(PY) -m pytest -x -q -m "not slow and not docker and not e2e and not vllm"
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) $(VERL_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
