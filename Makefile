@@ -45,7 +45,7 @@ $(OPENENV_VENV)/.installed:
 	touch $@
 
 interop: setup $(OPENENV_VENV)/.installed
-	ASSAY_OPENENV_VENV=$(OPENENV_VENV) $(PY) -m pytest -q tests/integration/test_remote_env.py tests/integration/test_trl_environment.py tests/unit/envs/test_trl_environment.py
+	ASSAY_OPENENV_VENV=$(OPENENV_VENV) $(PY) -m pytest -q tests/integration/test_remote_env.py tests/integration/test_trl_environment.py tests/unit/envs/test_trl_environment.py tests/integration/test_from_peers.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

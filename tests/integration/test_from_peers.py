@@ -22,14 +22,8 @@ GUESS_SERVER = Path(__file__).parent / "peers" / "openenv_guess_server.py"
 
 
 def _textarena():
-    venv = os.environ.get("ASSAY_TEXTARENA_VENV")
-    try:
-        import textarena  # noqa: F401
-    except ImportError:
-        pytest.skip(
-            "textarena is not importable here: pip install 'assay[textarena]'"
-            + (f" (ASSAY_TEXTARENA_VENV={venv} is used by `make interop`)" if venv else "")
-        )
+    # textarena's pins fit ours: it is the "textarena" extra of the main venv (make setup).
+    pytest.importorskip("textarena", reason="textarena is not installed: pip install 'assay[textarena]'")
 
 
 def _play_guess_the_number(env, seed, hint_of, move="[{}]"):
