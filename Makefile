@@ -44,8 +44,16 @@ $(OPENENV_VENV)/.installed:
 	$(OPENENV_VENV)/bin/python -m pip install -q openenv-core==0.3.0
 	touch $@
 
-interop: setup $(OPENENV_VENV)/.installed
-	ASSAY_OPENENV_VENV=$(OPENENV_VENV) $(PY) -m pytest -q tests/integration/test_remote_env.py tests/integration/test_trl_environment.py tests/unit/envs/test_trl_environment.py tests/integration/test_from_peers.py
+# verifiers 0.4 would move the main venv's mcp (2.3 -> 2.0): its own venv, plus gymnasium so
+# assay (from the checkout, on PYTHONPATH) imports there (tests/integration/test_from_peers.py).
+VERIFIERS_VENV := .venv-verifiers
+$(VERIFIERS_VENV)/.installed:
+	test -x $(VERIFIERS_VENV)/bin/python || $(PYTHON) -m venv $(VERIFIERS_VENV)
+	$(VERIFIERS_VENV)/bin/python -m pip install -q verifiers==0.4.0 "gymnasium>=1.2,<2"
+	touch $@
+
+interop: setup $(OPENENV_VENV)/.installed $(VERIFIERS_VENV)/.installed
+	ASSAY_OPENENV_VENV=$(OPENENV_VENV) ASSAY_VERIFIERS_VENV=$(VERIFIERS_VENV) $(PY) -m pytest -q tests/integration/test_remote_env.py tests/integration/test_trl_environment.py tests/unit/envs/test_trl_environment.py tests/integration/test_from_peers.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

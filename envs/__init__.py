@@ -19,6 +19,7 @@ from assay.envs.reasoning_gym import from_reasoning_gym
 from assay.envs.spaces import Utf8Text
 from assay.envs.text_arena import from_textarena
 from assay.envs.trl_environment import to_trl_environment
+from assay.envs.verifiers_env import from_verifiers
 from assay.envs.wrappers import ChatObservation, Messages
 from assay.registry import register
 from assay.verifiers.base import Status, Task, Verdict, Verifier
@@ -42,6 +43,7 @@ __all__ = [
     "from_openenv",
     "from_reasoning_gym",
     "from_textarena",
+    "from_verifiers",
     "to_trl_environment",
 ]
 

@@ -3,6 +3,7 @@ classes, run in its venv) as assay Gymnasium envs, scored by their own rewards."
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -150,3 +151,37 @@ def test_openenv_sessions_are_separate_and_a_refused_action_is_an_error_turn(ope
         b.close()
     with pytest.raises(OpenEnvError):
         from_openenv("http://127.0.0.1:9", timeout_s=2)
+
+
+VERIFIERS_PYTHON = Path(os.environ.get("ASSAY_VERIFIERS_VENV", "/work/venvs/verifiers")) / "bin" / "python"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_verifiers_tasks_are_an_assay_env_scored_by_verifiers_own_score(tmp_path):
+    """Runs in verifiers' venv (its pins clash with ours), with this checkout on PYTHONPATH."""
+    if not VERIFIERS_PYTHON.exists():
+        pytest.skip(
+            f"no verifiers 0.4 venv at {VERIFIERS_PYTHON.parent.parent} (make interop; ASSAY_VERIFIERS_VENV)"
+        )
+    tree = tmp_path / "tree" / "assay"  # the installed package's shape (as `make tree` builds it)
+    tree.mkdir(parents=True)
+    for entry in (REPO / "assay").iterdir():
+        (tree / entry.name).symlink_to(entry)
+    for name in ("envs", "verifiers", "rewards", "agents", "sandboxes"):
+        (tree / name).symlink_to(REPO / name)
+    run = subprocess.run(
+        [str(VERIFIERS_PYTHON), str(Path(__file__).parent / "peers" / "verifiers_play.py")],
+        env={**os.environ, "PYTHONPATH": str(tree.parent), "PYTHONSAFEPATH": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if "No module named 'gymnasium'" in run.stderr:
+        pytest.skip("the verifiers venv lacks gymnasium: pip install 'gymnasium>=1.2,<2' there")
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["num_tasks"] == 5 and out["task_id"] == "verifiers/sums/2"
+    assert out["prompt"].startswith("What is 2 + 3?")
+    assert (out["right"], out["right_status"], out["rewards"]) == (1.0, "correct", {"boxed_match": 1.0})
+    assert (out["wrong"], out["wrong_status"]) == (0.0, "incorrect")
+    assert out["check_env"]
