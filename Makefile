@@ -45,11 +45,11 @@ $(OPENENV_VENV)/.installed:
 	touch $@
 
 # Peers that benchmarks/ measures, each in its own venv (their pins clash with ours).
-# benchmarks/eval.py finds verifiers at $$ASSAY_VERIFIERS_VENV (default below).
-VERIFIERS_VENV ?= /work/venvs/verifiers02
+# benchmarks/eval.py finds verifiers at $$ASSAY_VERIFIERS02_VENV (default below).
+VF02_VENV ?= /work/venvs/verifiers02
 bench-venvs:
-	test -x $(VERIFIERS_VENV)/bin/python || $(PYTHON) -m venv $(VERIFIERS_VENV)
-	$(VERIFIERS_VENV)/bin/python -m pip install -q "verifiers==0.2.0" "datasets>=4,<4.7"
+	test -x $(VF02_VENV)/bin/python || $(PYTHON) -m venv $(VF02_VENV)
+	$(VF02_VENV)/bin/python -m pip install -q "verifiers==0.2.0" "datasets>=4,<4.7"
 
 # Other trainers' env/tool contracts (tests/unit/interop): skyrl-gym joins .venv (the skyrl
 # extra); verl (torch, ray, transformers of its own pins) gets .venv-verl, where its own config
@@ -63,12 +63,19 @@ $(VERL_STAMP): pyproject.toml
 	$(VERL_VENV)/bin/python -m pip install -q "gymnasium>=1.2,<2" "typer>=0.12" "rich>=13" "jsonschema>=4.18" "docstring-parser>=0.16"
 	touch $(VERL_STAMP)
 
+# verifiers 0.4 would move the main venv's mcp (2.3 -> 2.0): its own venv, plus gymnasium so
+# assay (from the checkout, on PYTHONPATH) imports there (tests/integration/test_from_peers.py).
+VERIFIERS_VENV := .venv-verifiers
+$(VERIFIERS_VENV)/.installed:
+	test -x $(VERIFIERS_VENV)/bin/python || $(PYTHON) -m venv $(VERIFIERS_VENV)
+	$(VERIFIERS_VENV)/bin/python -m pip install -q verifiers==0.4.0 "gymnasium>=1.2,<2"
+	touch $@
+
 # The interop tier: every adapter against the real package it adapts.
-interop: setup $(OPENENV_VENV)/.installed $(VERL_STAMP)
-	$(PY) -m pip install -q -e ".[skyrl]"
-	ASSAY_OPENENV_VENV=$(OPENENV_VENV) ASSAY_VERL_PYTHON=$(VERL_VENV)/bin/python $(PY) -m pytest -q -p no:xdist \
-		tests/integration/test_remote_env.py tests/integration/test_trl_environment.py \
-		tests/unit/envs/test_trl_environment.py tests/unit/interop
+interop: setup $(OPENENV_VENV)/.installed $(VERIFIERS_VENV)/.installed $(VERL_STAMP)
+	ASSAY_OPENENV_VENV=$(OPENENV_VENV) ASSAY_VERIFIERS_VENV=$(VERIFIERS_VENV) ASSAY_VERL_PYTHON=$(VERL_VENV)/bin/python \
+		$(PY) -m pytest -q -p no:xdist tests/integration/test_remote_env.py tests/integration/test_trl_environment.py \
+		tests/unit/envs/test_trl_environment.py tests/unit/interop tests/integration/test_from_peers.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -24,7 +24,7 @@ native tool calls), at the same concurrency:
    behind ZMQ), and again with ``--disable-env-server`` (rollouts in the CLI's own process). Its own "Evaluation
    completed in" time is printed beside the process wall time.
 
-The verifiers venv is found at ``$ASSAY_VERIFIERS_VENV`` (default ``/work/venvs/verifiers02``);
+The verifiers venv is found at ``$ASSAY_VERIFIERS02_VENV`` (default ``/work/venvs/verifiers02``);
 without it, row 4 says how to create it (``make bench-venvs``)::
 
     python3 -m venv /work/venvs/verifiers02
@@ -64,7 +64,7 @@ from assay.testing import GoldAgent, OpenAIStub
 from assay.verifiers.chat_client import ChatClient
 
 ENV = "assay/MultiHopQA-v0"
-VF_VENV = Path(os.environ.get("ASSAY_VERIFIERS_VENV", "/work/venvs/verifiers02"))
+VF_VENV = Path(os.environ.get("ASSAY_VERIFIERS02_VENV", "/work/venvs/verifiers02"))
 VF_MODULE = "assay_multihop_vf"
 HERE = Path(__file__).resolve().parent
 
@@ -180,7 +180,7 @@ def vf_unavailable() -> str | None:
     if not (VF_VENV / "bin" / "vf-eval").exists():
         return (
             f"no verifiers venv at {VF_VENV}: make bench-venvs "
-            "(or set ASSAY_VERIFIERS_VENV to a venv with verifiers==0.2.0)"
+            "(or set ASSAY_VERIFIERS02_VENV to a venv with verifiers==0.2.0)"
         )
     return None
 

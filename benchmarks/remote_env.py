@@ -60,10 +60,9 @@ def _expected(local, seed: int) -> tuple[str, list[str], float]:
     return prompt, actions, float(local.rubric.bounds[1])
 
 
-async def _session(url: str, env_id: str, index: int, stop: float, tally: Tally) -> None:
+async def _session(url: str, env_id: str, local, index: int, stop: float, tally: Tally) -> None:
     from websockets.asyncio.client import connect
 
-    local = assay.make(env_id).unwrapped
     try:
         async with connect(f"ws{url[4:]}/v1/envs/{env_id}/ws", max_size=2**24, compression=None) as ws:
 
@@ -97,9 +96,12 @@ async def _session(url: str, env_id: str, index: int, stop: float, tally: Tally)
 
 async def _remote(url: str, env_id: str, sessions: int, duration: float) -> tuple[Tally, float]:
     tally = Tally()
+    # The client's reference envs are built before any connection: building 200 of them inside
+    # the event loop blocked it past the client's 10 s opening-handshake timeout.
+    locals_ = [assay.make(env_id).unwrapped for _ in range(sessions)]
     start = time.monotonic()
     stop = start + duration
-    await asyncio.gather(*(_session(url, env_id, i, stop, tally) for i in range(sessions)))
+    await asyncio.gather(*(_session(url, env_id, locals_[i], i, stop, tally) for i in range(sessions)))
     return tally, time.monotonic() - start
 
 

@@ -14,9 +14,12 @@ from assay.envs.base import (
 )
 from assay.envs.checker import check_text_env
 from assay.envs.dataset import DatasetEnv
+from assay.envs.open_env import from_openenv
 from assay.envs.reasoning_gym import from_reasoning_gym
 from assay.envs.spaces import Utf8Text
+from assay.envs.text_arena import from_textarena
 from assay.envs.trl_environment import to_trl_environment
+from assay.envs.verifiers_env import from_verifiers
 from assay.envs.wrappers import ChatObservation, Messages
 from assay.registry import register
 from assay.verifiers.base import Status, Task, Verdict, Verifier
@@ -37,7 +40,10 @@ __all__ = [
     "Verdict",
     "Verifier",
     "check_text_env",
+    "from_openenv",
     "from_reasoning_gym",
+    "from_textarena",
+    "from_verifiers",
     "to_trl_environment",
 ]
 

@@ -81,18 +81,29 @@ def jsonable(value: Any) -> Any:
 
 @dataclass
 class Session:
-    """One client's env (unwrapped: the session enforces reset-before-step itself) and episode."""
+    """One client's env (unwrapped: the session enforces reset-before-step itself) and episode.
+
+    ``env`` is None while ``building`` (the env's construction in the session thread pool) runs;
+    `EnvSessions` waits for it before any call on the env.
+    """
 
     id: str
     env_id: str
     client: str
-    env: Any
+    env: Any = None
+    building: asyncio.Future[Any] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_used: float = field(default_factory=time.monotonic)
     episode_id: str | None = None
     step_count: int = 0
     done: bool = True
     closed: bool = False
+
+    @property
+    def failed(self) -> bool:
+        """Whether building the env failed (the session can do nothing more)."""
+        b = self.building
+        return b is not None and b.done() and (b.cancelled() or b.exception() is not None)
 
     def state(self) -> dict[str, Any]:
         task = getattr(self.env, "task", None)
@@ -140,8 +151,14 @@ class EnvSessions:
     async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
-    async def open(self, env_id: str, client: str) -> Session:
-        """A new session on ``env_id`` for ``client``; `SessionError` when not served or full."""
+    async def open(self, env_id: str, client: str, *, wait: bool = True) -> Session:
+        """A new session on ``env_id`` for ``client``; `SessionError` when not served or full.
+
+        The env is built in the thread pool. With ``wait`` (HTTP), the call returns once it is
+        built and raises `SessionError` (``ENV_ERROR``) when building fails; without it (the
+        WebSocket), the call returns at once, and the session's first reset waits for the env
+        (and reports a failed build), so accepting many sessions at once stays cheap.
+        """
         if env_id not in self.allowed:
             raise SessionError(
                 f"env {env_id!r} is not served here (GET /v1/envs lists them)", "UNKNOWN_ENV", 404
@@ -157,19 +174,33 @@ class EnvSessions:
                 429,
             )
         self._per_client[client] += 1  # held while the env is built, so racing opens count
-        try:
-            env = await self._run(
-                lambda: self._make(env_id, **dict(self.env_kwargs.get(env_id, {}))).unwrapped
-            )
-        except Exception as e:  # noqa: BLE001 - the text may describe the server's files: type only
-            self._per_client[client] -= 1
-            raise SessionError(f"cannot build {env_id} ({type(e).__name__})", "ENV_ERROR", 422) from None
-        session = Session(uuid.uuid4().hex, env_id, client, env)
+        kwargs = dict(self.env_kwargs.get(env_id, {}))
+        session = Session(uuid.uuid4().hex, env_id, client)
+        session.building = asyncio.ensure_future(self._run(lambda: self._make(env_id, **kwargs).unwrapped))
         self._sessions[session.id] = session
         self.opened += 1
         if self._reaper is None or self._reaper.done():
             self._reaper = asyncio.create_task(self._reap_forever())
+        if wait:
+            try:
+                await self.env_of(session)
+            except SessionError:
+                await self.close(session)
+                raise
         return session
+
+    async def env_of(self, session: Session) -> Any:
+        """The session's env, once built; `SessionError` (``ENV_ERROR``) when building failed."""
+        if session.env is None and session.building is not None:
+            try:
+                session.env = await asyncio.shield(session.building)
+            except Exception as e:  # noqa: BLE001 - the text may describe the server's files: type only
+                raise SessionError(
+                    f"cannot build {session.env_id} ({type(e).__name__})", "ENV_ERROR", 422
+                ) from None
+            finally:
+                self._touch(session)
+        return session.env
 
     def get(self, session_id: str, client: str) -> Session:
         """The open session ``session_id`` of ``client`` (another client's id is not found)."""
@@ -192,10 +223,9 @@ class EnvSessions:
             raise SessionError("task_id must be a string", "VALIDATION_ERROR")
         async with session.lock:
             self._touch(session)
+            env = await self.env_of(session)
             try:
-                observation, info = await self._run(
-                    lambda: session.env.reset(seed=seed, options=options or None)
-                )
+                observation, info = await self._run(lambda: env.reset(seed=seed, options=options or None))
             except (UnknownTask, ValueError, IndexError, TypeError, KeyError) as e:
                 raise SessionError(f"reset refused: {e}", "VALIDATION_ERROR") from None
             except Exception as e:  # noqa: BLE001 - the env's own failure: a reply, not a dead session
@@ -235,7 +265,11 @@ class EnvSessions:
         if self._per_client[session.client] <= 0:
             del self._per_client[session.client]
         async with session.lock:  # after a step in flight
-            await self._run(session.env.close)
+            try:
+                env = await self.env_of(session)
+            except SessionError:  # never built: nothing to free
+                return
+            await self._run(env.close)
 
     async def close_all(self) -> None:
         """Close every session and the thread pool (server shutdown)."""
@@ -291,8 +325,8 @@ def mount(app: FastAPI, sessions: EnvSessions) -> None:
     @app.websocket("/v1/envs/{env_id:path}/ws")
     async def env_socket(websocket: WebSocket, env_id: str) -> None:
         await websocket.accept()
-        try:
-            session = await sessions.open(env_id, client_of(websocket))
+        try:  # the env is built in the pool; the first reset waits for it
+            session = await sessions.open(env_id, client_of(websocket), wait=False)
         except SessionError as e:
             await websocket.send_text(error_message(str(e), e.code))
             await websocket.close(code=1008 if e.code == "SESSION_LIMIT" else 1003)
@@ -302,6 +336,9 @@ def mount(app: FastAPI, sessions: EnvSessions) -> None:
                 raw = await websocket.receive_text()
                 await websocket.send_text(await _answer(sessions, session, raw))
                 if session.closed:
+                    break
+                if session.failed:  # the reply said why; nothing more can work
+                    await websocket.close(code=1011)
                     break
         except WebSocketDisconnect:
             pass

@@ -1,7 +1,7 @@
 """benchmarks/eval.py's verifiers side: the export, and vf-eval's score and requests against assay's.
 
 The vf-eval test needs the verifiers venv (``make bench-venvs``; found at
-``$ASSAY_VERIFIERS_VENV``, default ``/work/venvs/verifiers02``) and skips without it.
+``$ASSAY_VERIFIERS02_VENV``, default ``/work/venvs/verifiers02``) and skips without it.
 """
 
 import importlib.util
