@@ -25,8 +25,14 @@ One step:
 Simplifications, stated: no dynamic re-sampling to refill a filtered batch (DAPO does; here the
 batch just shrinks); the reference model is the initial policy, never refreshed; multi-turn
 episodes get one advantage for all their action tokens; the KL logged as ``kl`` is the k3
-estimate against the initial policy over the first minibatch's action tokens (``log_kl``; it
-costs one forward pass of a frozen copy).
+estimate against the initial policy over the first minibatch's action tokens (with ``log_kl``
+or ``kl_coef > 0``; it costs one no-grad forward of the reference: a frozen copy, or under LoRA
+the policy with its adapters disabled).
+
+Memory: every forward pass, with or without gradient, runs ``micro_batch_size`` sequences at a
+time, and log-probs are computed for action tokens only (`assay.agents.policy.token_logprobs`:
+the LM head and a chunked selective log-softmax over the selected positions), so the peak
+grows with the micro-batch, not the batch.
 """
 
 from __future__ import annotations
@@ -46,7 +52,6 @@ from assay.agents.losses import (
     token_weights,
     truncated_is_weights,
 )
-from assay.agents.policy import token_logprobs
 from assay.agents.rl_trainer import RLTrainer
 from assay.agents.rollout import Batch, Episode, step_seed, to_batch
 from assay.verifiers.sampler import Sampler
@@ -70,7 +75,10 @@ class GRPO(RLTrainer):
     ) -> None:
         self.group_size = config.group_size
         super().__init__(config, model=model, tokenizer=tokenizer, sampler=sampler)
-        self.ref_model = self.frozen_copy() if config.kl_coef > 0 or config.log_kl else None
+        self.use_ref = config.kl_coef > 0 or config.log_kl
+        """Whether the reference pass runs (KL in the loss or logged); under LoRA the reference
+        is the policy with its adapters disabled, so no copy is made."""
+        self.ref_model = self.frozen_copy() if self.use_ref and self.lora_r == 0 else None
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = self.adamw(self.params)
 
@@ -135,13 +143,15 @@ class GRPO(RLTrainer):
     def _no_update(self, episodes: list[Episode]) -> dict[str, float]:
         """Metrics of a skipped step (every advantage zero: the weights must not move)."""
         kl = float("nan")
-        if self.ref_model is not None:
+        if self.use_ref:
             cpu = to_batch(episodes, self.pad_id)
             parts = (cpu.input_ids, cpu.attention_mask, cpu.loss_mask, cpu.sampler_logprobs, cpu.rewards)
             batch = Batch(*(x.to(self.device) for x in parts))
+            args = (batch.input_ids, batch.attention_mask, batch.loss_mask)
             with self.inference(self.model):
-                logp = self._logprobs(self.model, batch.input_ids, batch.attention_mask)
-                ref = self._logprobs(self.ref_model, batch.input_ids, batch.attention_mask)
+                logp = self.micro_logprobs(self.model, *args)
+                with self.reference(self.ref_model) as reference:
+                    ref = self.micro_logprobs(reference, *args)
             kl = masked_mean(approx_kl_k3(logp, ref), batch.loss_mask).item()
         return {
             "skipped": 1.0,
@@ -159,11 +169,15 @@ class GRPO(RLTrainer):
         dev = self.device
         input_ids, attn = batch.input_ids.to(dev), batch.attention_mask.to(dev)
         mask, sampler_lp, adv = batch.loss_mask.to(dev), batch.sampler_logprobs.to(dev), adv.to(dev)
-        # ``old`` up front, for the whole batch: TIS is decided once per batch (never per chunk),
-        # and dropout must not make the sampling-time policy look different from itself.
+        # ``old`` up front, for the whole batch (a micro-batch at a time): TIS is decided once per
+        # batch (never per chunk), and dropout must not make the sampling-time policy look
+        # different from itself.
         with self.inference(self.model):
-            old_all = self._logprobs(self.model, input_ids, attn)
-            ref = self._logprobs(self.ref_model, input_ids, attn) if self.ref_model is not None else None
+            old_all = self.micro_logprobs(self.model, input_ids, attn, mask)
+            ref = None
+            if self.use_ref:
+                with self.reference(self.ref_model) as reference:
+                    ref = self.micro_logprobs(reference, input_ids, attn, mask)
         gap = masked_mean((old_all - sampler_lp).abs(), mask).item()
         use_tis = gap > c.tis_threshold or c.async_rollouts  # async: stale by construction
         tis = truncated_is_weights(old_all, sampler_lp, cap=c.tis_cap) if use_tis else None
@@ -177,7 +191,7 @@ class GRPO(RLTrainer):
             for sl in self.micro_slices(len(mb)):
                 rows = mb[sl]
                 with self.autocast():
-                    logp = self._logprobs(self.model, input_ids[rows], attn[rows])
+                    logp = self.logprobs(self.model, input_ids[rows], attn[rows], mask[rows])
                 per_tok, clipped = clipped_surrogate(
                     logp, old_all[rows], adv[rows], eps_low=c.eps_low, eps_high=c.eps_high
                 )
@@ -203,9 +217,3 @@ class GRPO(RLTrainer):
             "logprob_gap": gap,
             "tis": float(use_tis),
         }
-
-    def _logprobs(self, model: Any, input_ids: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:
-        logp: torch.Tensor = token_logprobs(
-            model, input_ids, attn, temperature=self.config.temperature
-        ).float()
-        return logp

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["ValueModel", "load_policy", "pick_dtype", "position_ids", "token_logprobs"]
+__all__ = [
+    "LOGPROB_CHUNK",
+    "ValueModel",
+    "load_policy",
+    "pick_dtype",
+    "position_ids",
+    "selective_logprobs",
+    "token_logprobs",
+]
 
 
 def pick_dtype(name: str) -> torch.dtype:
@@ -22,15 +30,19 @@ def pick_dtype(name: str) -> torch.dtype:
     return table[name]
 
 
-def load_policy(path: str | Path, *, device: str = "cpu") -> tuple[Any, Any]:
-    """``(model, tokenizer)`` from a local ``save_pretrained`` directory, weights in float32.
+def load_policy(
+    path: str | Path, *, device: str = "cpu", dtype: torch.dtype = torch.float32
+) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` from a local ``save_pretrained`` directory, weights in ``dtype``.
 
-    Mixed precision is applied with autocast during the forward passes, so the optimizer keeps
-    float32 master weights.
+    The default, float32, keeps float32 master weights for the optimizer while autocast applies
+    mixed precision in the forward passes. ``torch.bfloat16`` halves the weights' memory (and,
+    with the optimizer over them, the gradients' and the optimizer state's); see
+    ``TrainerConfig.param_dtype`` for what that costs in precision.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model: Any = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+    model: Any = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
     model = model.to(device)
     tokenizer = AutoTokenizer.from_pretrained(str(path))
     if tokenizer.pad_token_id is None:
@@ -43,6 +55,11 @@ def position_ids(attention_mask: Tensor) -> Tensor:
     return (attention_mask.long().cumsum(dim=1) - 1).clamp(min=0)
 
 
+LOGPROB_CHUNK = 1024
+"""Positions whose full-vocabulary logits exist at once in `token_logprobs` (a chunk of
+``LOGPROB_CHUNK x vocab`` float32 values: 0.6 GB for Qwen's 151,936-token vocabulary)."""
+
+
 def token_logprobs(
     model: Any,
     input_ids: Tensor,
@@ -50,27 +67,118 @@ def token_logprobs(
     *,
     temperature: float = 1.0,
     return_hidden: bool = False,
+    positions: Tensor | None = None,
+    chunk: int = LOGPROB_CHUNK,
 ) -> Any:
-    """``(N, T-1)`` log-probs of each next token ``input_ids[:, 1:]`` under ``model``.
+    """``(N, T-1)`` float32 log-probs of each next token ``input_ids[:, 1:]`` under ``model``.
 
     The logits are divided by ``temperature`` (as the sampler's were). Position ids follow the
-    attention mask, as in generation. With ``return_hidden`` also returns the last hidden states
-    ``(N, T, H)`` (for a value head).
+    attention mask, as in generation. With ``positions`` (an ``(N, T-1)`` mask, e.g. the loss
+    mask) only those positions are scored and every other entry is 0.0: the trunk runs on the
+    whole sequence, but the LM head runs only on the selected hidden states. With
+    ``return_hidden`` also returns the last hidden states ``(N, T, H)`` (for a value head).
+
+    Memory: the head and a selective log-softmax (``logit[target] - logsumexp(logits)``) run
+    ``chunk`` positions at a time, so no full-vocabulary tensor larger than ``chunk x vocab``
+    exists; under autograd each chunk is checkpointed (its logits are recomputed in the backward
+    pass instead of kept), so the same bound holds for training. Not guaranteed: models whose
+    causal-LM head does more than a linear layer (plus Gemma-style final soft-capping) take the
+    plain path (one full forward, all logits at once), as do models without ``get_decoder``.
     """
-    out = model(
-        input_ids=input_ids,
-        attention_mask=attention_mask,
-        position_ids=position_ids(attention_mask),
-        output_hidden_states=return_hidden,
-        use_cache=False,
+    head, trunk = _head_and_trunk(model)
+    pos = position_ids(attention_mask)
+    targets = input_ids[:, 1:]
+    if trunk is None:  # the plain path: the model's own forward, logits for every position
+        out = model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=pos,
+            output_hidden_states=return_hidden,
+            use_cache=False,
+        )
+        logits = out.logits[:, :-1].float()
+        if temperature > 0 and temperature != 1.0:
+            logits = logits / temperature
+        lse = torch.logsumexp(logits, dim=-1)
+        logp = logits.gather(-1, targets[..., None]).squeeze(-1) - lse
+        if positions is not None:
+            logp = logp * positions.bool()
+        return (logp, out.hidden_states[-1]) if return_hidden else logp
+    hidden = trunk(
+        input_ids=input_ids, attention_mask=attention_mask, position_ids=pos, use_cache=False
+    ).last_hidden_state
+    h = hidden[:, :-1]
+    if positions is None:
+        flat_h, flat_t = h.reshape(-1, h.shape[-1]), targets.reshape(-1)
+    else:
+        keep = positions.bool()
+        flat_h, flat_t = h[keep], targets[keep]
+    softcap = getattr(getattr(model, "config", None), "final_logit_softcapping", None)
+    lp = selective_logprobs(head, flat_h, flat_t, temperature=temperature, softcap=softcap, chunk=chunk)
+    if positions is None:
+        logp = lp.view(targets.shape)
+    else:
+        logp = torch.zeros(targets.shape, dtype=lp.dtype, device=lp.device).masked_scatter(keep, lp)
+    return (logp, hidden) if return_hidden else logp
+
+
+def selective_logprobs(
+    head: Any,
+    hidden: Tensor,
+    targets: Tensor,
+    *,
+    temperature: float = 1.0,
+    softcap: float | None = None,
+    chunk: int = LOGPROB_CHUNK,
+) -> Tensor:
+    """``(K,)`` float32 ``log softmax(head(hidden) / temperature)[target]`` for ``(K, H)`` hidden
+    states, ``chunk`` rows at a time: ``logit[target] - logsumexp(logits)``, never a whole
+    ``(K, vocab)`` tensor. Under autograd each chunk is recomputed in the backward pass
+    (activation checkpointing), so the logits of only one chunk are alive at a time."""
+    if hidden.shape[0] == 0:
+        return hidden.new_zeros((0,), dtype=torch.float32)
+
+    def one(h: Tensor, t: Tensor) -> Tensor:
+        logits = head(h).float()
+        if softcap:
+            logits = torch.tanh(logits / softcap) * softcap
+        if temperature > 0 and temperature != 1.0:
+            logits = logits / temperature
+        out: Tensor = logits.gather(-1, t[:, None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+        return out
+
+    grad = torch.is_grad_enabled() and (
+        hidden.requires_grad or any(p.requires_grad for p in head.parameters())
     )
-    logits = out.logits[:, :-1].float()
-    if temperature > 0 and temperature != 1.0:
-        logits = logits / temperature
-    logp = torch.log_softmax(logits, dim=-1).gather(-1, input_ids[:, 1:, None]).squeeze(-1)
-    if return_hidden:
-        return logp, out.hidden_states[-1]
-    return logp
+    parts = []
+    for i in range(0, hidden.shape[0], chunk):
+        h, t = hidden[i : i + chunk], targets[i : i + chunk]
+        if grad:
+            from torch.utils.checkpoint import checkpoint
+
+            parts.append(cast(Tensor, checkpoint(one, h, t, use_reentrant=False)))
+        else:
+            parts.append(one(h, t))
+    return torch.cat(parts)
+
+
+def _head_and_trunk(model: Any) -> tuple[Any, Any]:
+    """The LM head and the trunk whose ``last_hidden_state`` feeds it, or ``(None, None)`` where
+    the model's forward does more than ``head(trunk(x))`` (or may: unknown models)."""
+    config = getattr(model, "config", None)
+    if getattr(config, "logit_scale", None) not in (None, 1, 1.0):  # Cohere-style scaled logits
+        return None, None
+    get_head = getattr(model, "get_output_embeddings", None)
+    get_trunk = getattr(model, "get_decoder", None)
+    if get_head is None or get_trunk is None:
+        return None, None
+    try:
+        head, trunk = get_head(), get_trunk()
+    except (AttributeError, NotImplementedError, ValueError):
+        return None, None
+    if not isinstance(head, nn.Linear) or trunk is None or trunk is model:
+        return None, None
+    return head, trunk
 
 
 class ValueModel(nn.Module):

@@ -17,6 +17,7 @@ import torch
 from assay.agents.async_rollout import AsyncRollouts
 from assay.agents.config import RunConfig
 from assay.agents.metrics import plot_metrics
+from assay.agents.policy import token_logprobs
 from assay.agents.rollout import Episode, collect_episodes
 from assay.agents.sampler import HFSampler, VLLMSampler
 from assay.agents.trainer import Trainer
@@ -24,7 +25,7 @@ from assay.envs.vector import make_vec
 from assay.registry import group_seeds
 from assay.verifiers.sampler import Sampler
 
-__all__ = ["RLTrainer"]
+__all__ = ["RLTrainer", "vllm_settings"]
 
 
 class RLTrainer(Trainer):
@@ -64,12 +65,12 @@ class RLTrainer(Trainer):
             raise ValueError("async_rollouts builds its own sampler in the worker: do not pass one")
 
     def _build_sampler(self) -> Sampler:
-        if self.config.sampler == "hf":
-            return HFSampler(self.model, self.tokenizer)
-        if self.config.lora_r > 0:
+        c = self.config
+        if c.sampler == "hf":  # samples under the training dtype, as the trainer computes
+            return HFSampler(self.model, self.tokenizer, dtype=self.dtype)
+        if c.lora_r > 0:
             raise ValueError("sampler='vllm' with LoRA is not supported yet: use lora_r=0 or sampler='hf'")
-        vllm_dtype = "bfloat16" if self.dtype == torch.bfloat16 else "float32"
-        return VLLMSampler(self.config.model, dtype=vllm_dtype)
+        return VLLMSampler(c.model, **vllm_settings(c, self.dtype, self.device))
 
     # -- one step's pieces --------------------------------------------------------------
 
@@ -90,7 +91,9 @@ class RLTrainer(Trainer):
                     handover=c.async_handover, **limits,
                 )  # fmt: skip
             return self._async.get()
-        return collect_episodes(
+        if isinstance(self.sampler, VLLMSampler):
+            self.sampler.wake_up()  # asleep after a step with no update
+        episodes = collect_episodes(
             self.envs,
             self.sampler,
             self.tokenizer,
@@ -99,6 +102,8 @@ class RLTrainer(Trainer):
             seed=seed,
             **limits,
         )
+        self.after_rollout()
+        return episodes
 
     def minibatches(self, n: int, seed: int) -> Iterator[torch.Tensor]:
         """Row indices of each minibatch, for every epoch (a fresh seeded shuffle per epoch)."""
@@ -113,9 +118,43 @@ class RLTrainer(Trainer):
         size = self.config.micro_batch_size or n
         return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
+    def logprobs(
+        self, model: Any, input_ids: torch.Tensor, attn: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """``(n, T-1)`` float32 log-probs of ``model`` at the action tokens (``mask``), 0.0
+        elsewhere; the rows (right-padded) are cut to the longest one before the forward."""
+        width = int(attn.any(dim=0).nonzero().max()) + 1 if bool(attn.any()) else 1
+        width = max(width, 2)
+        logp: torch.Tensor = token_logprobs(
+            model,
+            input_ids[:, :width],
+            attn[:, :width],
+            temperature=self.config.temperature,
+            positions=mask[:, : width - 1],
+        )
+        return torch.nn.functional.pad(logp, (0, input_ids.shape[1] - width))
+
+    def micro_logprobs(
+        self, model: Any, input_ids: torch.Tensor, attn: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """`logprobs` of the whole batch, ``micro_batch_size`` rows at a time (for no-grad passes:
+        the old policy's and the reference's)."""
+        return torch.cat(
+            [
+                self.logprobs(model, input_ids[sl], attn[sl], mask[sl])
+                for sl in self.micro_slices(len(input_ids))
+            ]
+        )
+
+    def after_rollout(self) -> None:
+        """With ``vllm_sleep``: put the engine to sleep while the trainer trains."""
+        if self.config.vllm_sleep and isinstance(self.sampler, VLLMSampler):
+            self.sampler.sleep()
+
     def after_update(self) -> None:
-        """Push the new weights to a sampler that keeps its own copy (vLLM)."""
+        """Push the new weights to a sampler that keeps its own copy (vLLM), waking it first."""
         if isinstance(self.sampler, VLLMSampler):
+            self.sampler.wake_up()
             self.sampler.sync_weights(self.model)
 
     def after_step(self) -> None:
@@ -214,3 +253,31 @@ class RLTrainer(Trainer):
             self._async.close()
             self._async = None
         self.envs.close()
+
+
+def vllm_settings(config: RunConfig, dtype: torch.dtype, device: torch.device) -> dict[str, Any]:
+    """`VLLMSampler` keyword arguments from ``config``'s ``vllm_*`` settings: on CPU a KV cache of
+    ``vllm_kv_cache_bytes`` (256 MiB when None) and eager mode; on CUDA the memory fraction
+    (unless KV bytes are given) and CUDA graphs unless ``vllm_enforce_eager``."""
+    c = config
+    cpu = device.type == "cpu"
+    if c.vllm_dtype == "auto":
+        vllm_dtype = "bfloat16" if dtype == torch.bfloat16 else "float32"
+    else:
+        vllm_dtype = c.vllm_dtype
+    out: dict[str, Any] = {
+        "dtype": vllm_dtype,
+        "max_model_len": c.vllm_max_model_len,
+        "enforce_eager": cpu if c.vllm_enforce_eager is None else c.vllm_enforce_eager,
+        "kv_cache_memory_bytes": c.vllm_kv_cache_bytes,
+    }
+    if c.vllm_kv_cache_bytes is None:
+        if cpu:
+            out["kv_cache_memory_bytes"] = 256 * 2**20
+        else:
+            out["gpu_memory_utilization"] = c.vllm_gpu_memory_utilization
+    if c.vllm_tensor_parallel_size != 1:
+        out["tensor_parallel_size"] = c.vllm_tensor_parallel_size
+    if c.vllm_sleep:
+        out["enable_sleep_mode"] = True
+    return out

@@ -14,6 +14,7 @@ exact ids of the conversation so far, so nothing is re-tokenised between turns.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +32,7 @@ __all__ = [
     "TokenPrompt",
     "VLLMSampler",
     "encode_prompts",
+    "eos_token_ids",
 ]
 
 TokenPrompt = str | Sequence[int]
@@ -53,6 +55,23 @@ def encode_prompts(tokenizer: Any, prompts: Sequence[TokenPrompt]) -> list[list[
 _ENGINES = ("loop", "lean", "hf-loop", "generate")
 
 
+def eos_token_ids(model: Any, tokenizer: Any) -> tuple[int, ...]:
+    """Every end-of-sequence id ``model`` declares: the tokenizer's ``eos_token_id`` first, then
+    each id of ``model.generation_config.eos_token_id`` (an int or a list), without repeats."""
+    ids: list[int] = []
+    declared = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    for x in [tokenizer.eos_token_id, *(declared if isinstance(declared, list | tuple) else [declared])]:
+        if x is not None and int(x) not in ids:
+            ids.append(int(x))
+    return tuple(ids)
+
+
+def _checkpointing(model: Any) -> bool:
+    """Whether transformers' gradient checkpointing is on (in training mode it turns the KV
+    cache off, so the sampler switches the model to eval mode)."""
+    return any(getattr(m, "gradient_checkpointing", False) is True for m in model.modules())
+
+
 class HFSampler:
     """Sample from a transformers causal LM (plain temperature sampling).
 
@@ -70,6 +89,13 @@ class HFSampler:
             error if the model is not supported by `LeanDecoder`. ``"hf-loop"``: the loop with
             transformers' forward always. ``"generate"``: transformers ``generate`` (for models
             whose cache cannot be copied along the batch).
+        dtype: Sample under ``torch.autocast`` to this dtype (the trainer passes its training
+            dtype, so sampling and training compute alike: bfloat16 on CUDA); None or float32:
+            no autocast.
+
+    A completion ends at any end-of-sequence id the model declares: the tokenizer's
+    ``eos_token_id`` and every id in the model's ``generation_config.eos_token_id`` (an int or
+    a list: chat models list their end-of-turn token there).
 
     ``temperature=0`` is greedy decoding; its log-probs are those of the unscaled distribution.
     Sampling uses its own ``torch.Generator`` seeded from ``seed``: the global RNG is untouched.
@@ -79,7 +105,13 @@ class HFSampler:
     """Prompts may be token-id lists (used verbatim)."""
 
     def __init__(
-        self, model: Any, tokenizer: Any, *, batch_size: int | None = None, engine: str = "loop"
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        batch_size: int | None = None,
+        engine: str = "loop",
+        dtype: Any = None,
     ) -> None:
         if engine not in _ENGINES:
             raise ValueError(f"engine must be one of {_ENGINES}, got {engine!r}")
@@ -88,6 +120,9 @@ class HFSampler:
         self.batch_size = batch_size
         self.engine = engine
         self.eos_id: int | None = tokenizer.eos_token_id
+        self.eos_ids: tuple[int, ...] = eos_token_ids(model, tokenizer)
+        """Every end-of-sequence id (`eos_token_ids`); ``eos_id`` is the tokenizer's own."""
+        self.dtype = dtype
         pad = tokenizer.pad_token_id
         self.pad_id: int = int(pad if pad is not None else (self.eos_id or 0))
         self._texts: dict[tuple[int, ...], str] = {}
@@ -123,34 +158,57 @@ class HFSampler:
         per_chunk = max(1, (self.batch_size or n * max(len(encoded), 1)) // n)  # prompts per chunk
         flat: list[Sample] = []
         device = next(self.model.parameters()).device
-        switch = self.model.training and self._train_mode_matters()
+        switch = self.model.training and (self._train_mode_matters() or _checkpointing(self.model))
         if switch:
             self.model.eval()
+        autocast = (
+            torch.autocast(device_type=device.type, dtype=self.dtype)
+            if self.dtype is not None and self.dtype != torch.float32
+            else contextlib.nullcontext()
+        )
         try:
-            if self.engine != "generate":
-                gen = torch.Generator(device=device)
-                gen.manual_seed(seed)
-                with torch.no_grad():
-                    for start in range(0, len(encoded), per_chunk):
-                        chunk = encoded[start : start + per_chunk]
-                        flat.extend(self._decode(chunk, n, max_new_tokens, temperature, device, gen))
-            else:
-                ids = [p for p in encoded for _ in range(n)]
-                with (
-                    torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
-                    torch.no_grad(),
-                ):
-                    torch.manual_seed(seed)
-                    for start in range(0, len(ids), per_chunk * n):
-                        flat.extend(
-                            self._generate(
-                                ids[start : start + per_chunk * n], max_new_tokens, temperature, device
-                            )
-                        )
+            with autocast:
+                self._sample_all(encoded, n, max_new_tokens, temperature, seed, per_chunk, device, flat)
         finally:
             if switch:
                 self.model.train()
         return [flat[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+    def _sample_all(
+        self,
+        encoded: list[list[int]],
+        n: int,
+        max_new_tokens: int,
+        temperature: float,
+        seed: int,
+        per_chunk: int,
+        device: Any,
+        flat: list[Sample],
+    ) -> None:
+        """Sample ``n`` completions of each of ``encoded`` into ``flat``, ``per_chunk`` prompts
+        at a time."""
+        import torch
+
+        if self.engine != "generate":
+            gen = torch.Generator(device=device)
+            gen.manual_seed(seed)
+            with torch.no_grad():
+                for start in range(0, len(encoded), per_chunk):
+                    chunk = encoded[start : start + per_chunk]
+                    flat.extend(self._decode(chunk, n, max_new_tokens, temperature, device, gen))
+        else:
+            ids = [p for p in encoded for _ in range(n)]
+            with (
+                torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
+                torch.no_grad(),
+            ):
+                torch.manual_seed(seed)
+                for start in range(0, len(ids), per_chunk * n):
+                    flat.extend(
+                        self._generate(
+                            ids[start : start + per_chunk * n], max_new_tokens, temperature, device
+                        )
+                    )
 
     def _left_pad(self, ids: list[list[int]], device: Any) -> tuple[Any, Any]:
         import torch
@@ -201,6 +259,7 @@ class HFSampler:
         logps = torch.zeros((total, max_new_tokens), dtype=torch.float32, device=device)
         lengths = torch.full((total,), max_new_tokens, dtype=torch.long, device=device)
         greedy = temperature == 0
+        eos = torch.tensor(self.eos_ids, device=device) if self.eos_ids else None
         for t in range(max_new_tokens):
             logits = logits.float()
             logp = torch.log_softmax(logits if greedy else logits / temperature, dim=-1)
@@ -212,8 +271,8 @@ class HFSampler:
             logps[alive, t] = logp.gather(1, nxt[:, None]).squeeze(1)
             if t == max_new_tokens - 1:
                 break
-            if self.eos_id is not None:
-                ended = running & (nxt == self.eos_id)
+            if eos is not None:
+                ended = running & torch.isin(nxt, eos)
                 if bool(ended.any()):
                     lengths[alive[ended]] = t + 1
                     running = running & ~ended
@@ -247,7 +306,7 @@ class HFSampler:
             text=self._text(toks),
             token_ids=toks,
             logprobs=logprobs,
-            finish_reason="stop" if toks and toks[-1] == self.eos_id else "length",
+            finish_reason="stop" if toks and toks[-1] in self.eos_ids else "length",
         )
 
     def _generate(
@@ -268,7 +327,7 @@ class HFSampler:
             max_new_tokens=max_new_tokens,
             min_new_tokens=None,
             pad_token_id=self.pad_id,
-            eos_token_id=self.eos_id,
+            eos_token_id=list(self.eos_ids) or None,
             output_logits=True,
             return_dict_in_generate=True,
         )
@@ -279,8 +338,9 @@ class HFSampler:
         samples = []
         for i in range(len(ids)):
             toks = new[i].tolist()
-            if self.eos_id is not None and self.eos_id in toks:
-                toks = toks[: toks.index(self.eos_id) + 1]
+            ends = [i for i, t in enumerate(toks) if t in self.eos_ids]
+            if ends:
+                toks = toks[: ends[0] + 1]
             samples.append(self._sample(toks, [float(x) for x in chosen[i, : len(toks)].tolist()]))
         return samples
 
@@ -340,7 +400,9 @@ class VLLMSampler:
         model_path: A local model directory (``save_pretrained`` layout).
         dtype: vLLM's dtype (``"float32"`` on CPU, ``"bfloat16"`` on a GPU with it).
         max_model_len: Longest prompt plus completion.
-        kv_cache_memory_bytes: KV-cache size. Without it vLLM on CPU reserves most of the RAM.
+        kv_cache_memory_bytes: KV-cache size. Without it vLLM on CPU reserves most of the RAM;
+            None: vLLM sizes it from ``gpu_memory_utilization`` (a ``llm_kwargs`` key; CUDA).
+        enforce_eager: No CUDA graphs (always on CPU).
         in_process: Run vLLM's engine in this process (sets ``VLLM_ENABLE_V1_MULTIPROCESSING=0``
             before vLLM is imported), which lets `sync_weights` pass tensors directly. Otherwise
             weights go through a checkpoint directory on disk.
@@ -361,7 +423,7 @@ class VLLMSampler:
         *,
         dtype: str = "float32",
         max_model_len: int = 512,
-        kv_cache_memory_bytes: int = 256 * 2**20,
+        kv_cache_memory_bytes: int | None = 256 * 2**20,
         in_process: bool = True,
         enforce_eager: bool = True,
         **llm_kwargs: Any,
@@ -379,11 +441,14 @@ class VLLMSampler:
             ) from e
         self.model_path = str(model_path)
         self.in_process = in_process
+        if kv_cache_memory_bytes is not None:
+            llm_kwargs["kv_cache_memory_bytes"] = kv_cache_memory_bytes
+        self.sleep_mode = bool(llm_kwargs.get("enable_sleep_mode", False))
+        self.asleep = False
         self.llm = LLM(
             model=self.model_path,
             dtype=dtype,
             max_model_len=max_model_len,
-            kv_cache_memory_bytes=kv_cache_memory_bytes,
             enforce_eager=enforce_eager,
             logprobs_mode="processed_logprobs",
             **llm_kwargs,
@@ -431,6 +496,20 @@ class VLLMSampler:
                 )
             result.append(group)
         return result
+
+    def sleep(self) -> None:
+        """Free the engine's GPU memory until `wake_up` (``enable_sleep_mode=True`` only; level 1:
+        weights to CPU memory, KV cache dropped). A no-op without sleep mode, and on vLLM's CPU
+        backend (which frees nothing)."""
+        if self.sleep_mode and not self.asleep:
+            self.llm.sleep(level=1)
+            self.asleep = True
+
+    def wake_up(self) -> None:
+        """Undo `sleep` (a no-op when awake)."""
+        if self.asleep:
+            self.llm.wake_up()
+            self.asleep = False
 
     def sync_weights(self, model: Any, *, scratch_dir: str | Path | None = None) -> None:
         """Load ``model``'s current weights into the engine and drop its prefix cache.
