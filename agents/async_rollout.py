@@ -51,6 +51,7 @@ def _worker(
     num_threads: int | None,
     published: Any,
     out: Any,
+    dtype: Any = None,
 ) -> None:
     """Report ready, then sample batches ``k, k + 1, ...`` from the ``("start", k)`` message on;
     batch ``j`` waits for the weights of update ``j - 1`` (``published`` counts the updates
@@ -68,7 +69,7 @@ def _worker(
             gym.registry[spec.id] = spec  # registered at run time in the trainer process
         num_envs = rollout_kwargs.pop("num_envs")
         envs = make_vec(spec.id, num_envs=num_envs, vectorization_mode="sync", **env_kwargs)
-        samplers = [HFSampler(m, tokenizer) for m in models]
+        samplers = [HFSampler(m, tokenizer, dtype=dtype) for m in models]
         out.put(("ready", -1, None))
         have = start  # weights of updates 0..have are published
         j = -1
@@ -128,6 +129,8 @@ class AsyncRollouts:
             it while the worker starts up.
         handover: The first batch the worker samples (None: the one after it reports ready).
         timeout_s: Longest wait for one batch before giving up with an error.
+        dtype: The samplers' autocast dtype (`HFSampler`'s ``dtype``: the trainer's training
+            dtype, so sampled and recomputed log-probs are computed alike); None: none.
         **rollout_kwargs: Passed to `collect_episodes` (``max_new_tokens``, ``temperature``...).
     """
 
@@ -147,6 +150,7 @@ class AsyncRollouts:
         local_envs: Any = None,
         handover: int | None = None,
         timeout_s: float = 600.0,
+        dtype: Any = None,
         **rollout_kwargs: Any,
     ) -> None:
         import copy
@@ -164,6 +168,7 @@ class AsyncRollouts:
         self.handed_over = False
         self.rollout_kwargs = {**rollout_kwargs, "group_size": group_size}
         self._local_samplers: list[Any] | None = None
+        self.dtype = dtype
         self.copies = (copy.deepcopy(model).eval(), copy.deepcopy(model).eval())
         for m in self.copies:
             m.requires_grad_(False)
@@ -192,6 +197,7 @@ class AsyncRollouts:
                 num_threads,
                 self.published,
                 self.out,
+                dtype,
             ),
             daemon=True,
             name="assay-rollouts",
@@ -225,7 +231,7 @@ class AsyncRollouts:
         from assay.agents.sampler import HFSampler
 
         if self._local_samplers is None:
-            self._local_samplers = [HFSampler(m, self.tokenizer) for m in self.copies]
+            self._local_samplers = [HFSampler(m, self.tokenizer, dtype=self.dtype) for m in self.copies]
         seeds, seed = self.seeds_of(j)
         sampler = self._local_samplers[max(j - 1, 0) % 2]
         episodes = collect_episodes(

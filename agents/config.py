@@ -63,6 +63,18 @@ class TrainerConfig:
     tokenizer has a template."""
     system_prompt: str | None = None
     """Chat format: the system message, in place of the env's (or the data's) own; None keeps it."""
+    param_dtype: Literal["float32", "bfloat16"] = "float32"
+    """Dtype the weights are loaded and trained in. ``bfloat16`` halves the memory of weights,
+    gradients and (with ``optimizer="adamw"``) the optimizer state, but small updates round away
+    in bf16 weights: pair it with ``optimizer="adamw_offload"``, which keeps float32 master
+    weights and state in CPU memory."""
+    gradient_checkpointing: bool = False
+    """Recompute each layer's activations in the backward pass instead of keeping them
+    (transformers' gradient checkpointing): activation memory of one layer, ~30% more compute."""
+    optimizer: Literal["adamw", "adamw_8bit", "adamw_offload"] = "adamw"
+    """``adamw``: torch AdamW. ``adamw_8bit``: bitsandbytes' 8-bit AdamW (state in 8 bits; CUDA).
+    ``adamw_offload``: AdamW whose float32 master weights and state live in CPU memory (none of
+    the optimizer's memory on the GPU; a copy of gradients and weights each step)."""
 
     def __post_init__(self) -> None:
         if self.micro_batch_size is not None and self.micro_batch_size < 1:
@@ -71,6 +83,10 @@ class TrainerConfig:
             raise ValueError(f"report_to takes 'tensorboard' and 'wandb', got {self.report_to}")
         if self.prompt_format not in ("chat", "text", "auto"):
             raise ValueError(f"prompt_format must be chat, text or auto, got {self.prompt_format!r}")
+        if self.param_dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"param_dtype must be float32 or bfloat16, got {self.param_dtype!r}")
+        if self.optimizer not in ("adamw", "adamw_8bit", "adamw_offload"):
+            raise ValueError(f"optimizer must be adamw, adamw_8bit or adamw_offload, got {self.optimizer!r}")
 
 
 @dataclass(frozen=True)
@@ -134,8 +150,10 @@ class RunConfig(TrainerConfig):
     the batch), which teach nothing; 0 never stops for it."""
     plot: bool = True
     """Write ``metrics.png`` (reward and KL) at the end."""
-    log_kl: bool = True
-    """Log the k3 KL to the initial policy (keeps a frozen copy; one extra forward per step)."""
+    log_kl: bool = False
+    """Log the k3 KL to the initial policy even when it is not in the loss (one extra no-grad
+    forward per step; the reference is a frozen copy, or the base model with adapters disabled
+    under LoRA). Off by default: with ``kl_coef=0`` no reference pass runs."""
     lr_scheduler: Literal["constant", "linear", "cosine"] = "constant"
     """Learning-rate decay after warmup, over ``steps`` (`assay.agents.schedule.lr_factor`)."""
     warmup_steps: int = 0
@@ -158,7 +176,9 @@ class RunConfig(TrainerConfig):
     sampling-time ones and the importance ratio is not 1 on the first pass."""
     ref_update_every: int = 0
     """Copy the policy's weights into the reference model every this many steps (0: the
-    reference stays the initial policy). Needs a reference (``kl_coef > 0`` or ``log_kl``)."""
+    reference stays the initial policy). Needs a reference (``kl_coef > 0`` or ``log_kl``).
+    Not with LoRA (``lora_r > 0``): the LoRA reference is the base model with the adapters
+    disabled, which shares the policy's weights and holds no copy to refresh; rejected."""
     dual_clip: float | None = None
     """Dual-clip PPO's bound ``c > 1`` (e.g. 3) on the loss of negative-advantage tokens
     (`assay.agents.losses.clipped_surrogate`); None: off."""
@@ -168,6 +188,25 @@ class RunConfig(TrainerConfig):
     logged as the last metrics row (0: no evaluation)."""
     eval_seed: int = 1234
     """Draws the evaluation tasks (the same for both evaluations)."""
+    vllm_max_model_len: int = 512
+    """``sampler='vllm'``: longest prompt plus completion the engine accepts."""
+    vllm_gpu_memory_utilization: float = 0.3
+    """``sampler='vllm'`` on CUDA: fraction of the GPU's memory vLLM may take (weights and KV
+    cache), the rest being the trainer's; used when ``vllm_kv_cache_bytes`` is None."""
+    vllm_kv_cache_bytes: int | None = None
+    """``sampler='vllm'``: KV-cache size in bytes. None: 256 MiB on CPU (vLLM would otherwise
+    reserve most of the RAM), ``vllm_gpu_memory_utilization`` on CUDA."""
+    vllm_enforce_eager: bool | None = None
+    """``sampler='vllm'``: no CUDA graphs. None: True on CPU, False on CUDA."""
+    vllm_tensor_parallel_size: int = 1
+    """``sampler='vllm'``: GPUs the engine shards the model over."""
+    vllm_dtype: str = "auto"
+    """``sampler='vllm'``: the engine's dtype; ``auto`` follows the training dtype
+    (bfloat16 on a CUDA GPU that has it, float32 elsewhere)."""
+    vllm_sleep: bool = False
+    """``sampler='vllm'``: put the engine to sleep (level 1: weights to CPU, KV cache freed)
+    while the trainer trains, and wake it before the next rollout. CUDA only (a no-op on vLLM's
+    CPU backend); frees the GPU memory vLLM holds for the optimizer step."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -186,6 +225,11 @@ class RunConfig(TrainerConfig):
             raise ValueError("top_k/top_p/min_p with async_rollouts is not supported yet")
         if self.ref_update_every < 0 or self.eval_tasks < 0:
             raise ValueError("ref_update_every and eval_tasks must be >= 0")
+        if self.ref_update_every > 0 and self.lora_r > 0:
+            raise ValueError(
+                "ref_update_every needs a full-weight reference; with LoRA the reference is the "
+                "base model with adapters disabled (no copy to refresh): set ref_update_every=0"
+            )
         if self.dual_clip is not None and self.dual_clip <= 1.0:
             raise ValueError(f"dual_clip must be > 1 (or None), got {self.dual_clip}")
         if self.steps < 0 or self.num_prompts < 1 or self.max_new_tokens < 1:
@@ -200,6 +244,12 @@ class RunConfig(TrainerConfig):
             raise ValueError(f"sampler must be 'hf' or 'vllm', got {self.sampler!r}")
         if self.async_rollouts and self.sampler != "hf":
             raise ValueError("async_rollouts needs sampler='hf' (the worker samples with transformers)")
+        if self.vllm_max_model_len < 1 or self.vllm_tensor_parallel_size < 1:
+            raise ValueError("vllm_max_model_len and vllm_tensor_parallel_size must be >= 1")
+        if not 0 < self.vllm_gpu_memory_utilization <= 1:
+            raise ValueError(
+                f"vllm_gpu_memory_utilization must be in (0, 1], got {self.vllm_gpu_memory_utilization}"
+            )
         if self.vectorization not in ("sync", "async"):
             raise ValueError(f"vectorization must be 'sync' or 'async', got {self.vectorization!r}")
 

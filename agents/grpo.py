@@ -41,9 +41,17 @@ sampler's log-probs the truncated distribution's, so TIS is on for every batch w
 
 Simplifications, stated: multi-turn episodes get one advantage for all their action tokens; the
 KL logged as ``kl`` is the ``kl_estimator`` estimate against the reference over the first
-micro-batch's action tokens (``log_kl``; it costs one forward pass of a frozen copy); with
+micro-batch's action tokens (``log_kl``; it costs one no-grad forward of the reference); with
 ``kl_in="reward"`` the sampling-time policy's log-probs are computed twice (once for the KL
 penalty, once as ``old`` for the kept rows).
+
+Memory: every forward pass, with or without gradient, runs ``micro_batch_size`` sequences at a
+time, and log-probs (and the logged entropy) are computed for action tokens only
+(`assay.agents.policy.token_logprobs`: the LM head and a chunked selective log-softmax over the
+selected positions, the entropy from the same chunks), so the peak grows with the micro-batch,
+not the batch. The reference pass runs only when the KL is used or logged (``kl_coef > 0`` or
+``log_kl``); under LoRA the reference is the policy with its adapters disabled (no copy, and
+so no ``ref_update_every``).
 """
 
 from __future__ import annotations
@@ -54,7 +62,6 @@ from typing import Any
 import torch
 
 from assay.agents.config import GRPOConfig
-from assay.agents.entropy import logprobs_with_entropy
 from assay.agents.losses import (
     clipped_surrogate,
     kl_estimate,
@@ -65,7 +72,6 @@ from assay.agents.losses import (
     token_weights,
     truncated_is_weights,
 )
-from assay.agents.policy import token_logprobs
 from assay.agents.rl_trainer import RLTrainer
 from assay.agents.rollout import Batch, Episode, step_seed, to_batch
 from assay.verifiers.sampler import Sampler
@@ -89,7 +95,10 @@ class GRPO(RLTrainer):
     ) -> None:
         self.group_size = config.group_size
         super().__init__(config, model=model, tokenizer=tokenizer, sampler=sampler)
-        self.ref_model = self.frozen_copy() if config.kl_coef > 0 or config.log_kl else None
+        self.use_ref = config.kl_coef > 0 or config.log_kl
+        """Whether the reference pass runs (KL in the loss or logged); under LoRA the reference
+        is the policy with its adapters disabled, so no copy is made."""
+        self.ref_model = self.frozen_copy() if self.use_ref and self.lora_r == 0 else None
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = self.adamw(self.params)
 
@@ -117,10 +126,11 @@ class GRPO(RLTrainer):
         """``(N,)``: each episode's summed ``kl_estimator`` KL to the reference over its action
         tokens, under the sampling-time policy (no gradient, eval mode)."""
         batch = self._device_batch(episodes)
-        assert self.ref_model is not None
-        with self.inference(self.model, self.ref_model):
-            logp = self._logprobs(self.model, batch.input_ids, batch.attention_mask)
-            ref = self._logprobs(self.ref_model, batch.input_ids, batch.attention_mask)
+        args = (batch.input_ids, batch.attention_mask, batch.loss_mask)
+        with self.inference(self.model):
+            logp = self.micro_logprobs(self.model, *args)
+            with self.reference(self.ref_model) as reference:
+                ref = self.micro_logprobs(reference, *args)
         kl = kl_estimate(logp, ref, self.config.kl_estimator) * batch.loss_mask
         out: torch.Tensor = kl.sum(dim=1).float().cpu()
         return out
@@ -218,11 +228,13 @@ class GRPO(RLTrainer):
     def _no_update(self, episodes: list[Episode]) -> dict[str, float]:
         """Metrics of a skipped step (every advantage zero: the weights must not move)."""
         kl = float("nan")
-        if self.ref_model is not None:
+        if self.use_ref:
             batch = self._device_batch(episodes)
+            args = (batch.input_ids, batch.attention_mask, batch.loss_mask)
             with self.inference(self.model):
-                logp = self._logprobs(self.model, batch.input_ids, batch.attention_mask)
-                ref = self._logprobs(self.ref_model, batch.input_ids, batch.attention_mask)
+                logp = self.micro_logprobs(self.model, *args)
+                with self.reference(self.ref_model) as reference:
+                    ref = self.micro_logprobs(reference, *args)
             kl = masked_mean(kl_estimate(logp, ref, self.config.kl_estimator), batch.loss_mask).item()
         return {
             "skipped": 1.0,
@@ -241,11 +253,15 @@ class GRPO(RLTrainer):
         dev = self.device
         input_ids, attn = batch.input_ids.to(dev), batch.attention_mask.to(dev)
         mask, sampler_lp, adv = batch.loss_mask.to(dev), batch.sampler_logprobs.to(dev), adv.to(dev)
-        # ``old`` up front, for the whole batch: TIS is decided once per batch (never per chunk),
-        # and dropout must not make the sampling-time policy look different from itself.
+        # ``old`` up front, for the whole batch (a micro-batch at a time): TIS is decided once per
+        # batch (never per chunk), and dropout must not make the sampling-time policy look
+        # different from itself.
         with self.inference(self.model):
-            old_all = self._logprobs(self.model, input_ids, attn)
-            ref = self._logprobs(self.ref_model, input_ids, attn) if self.ref_model is not None else None
+            old_all = self.micro_logprobs(self.model, input_ids, attn, mask)
+            ref = None
+            if self.use_ref:
+                with self.reference(self.ref_model) as reference:
+                    ref = self.micro_logprobs(reference, input_ids, attn, mask)
         gap = masked_mean((old_all - sampler_lp).abs(), mask).item()
         # async: stale by construction; top-k/p, min-p: the sampler's distribution is truncated
         use_tis = gap > c.tis_threshold or c.async_rollouts or self.truncation.active
@@ -261,10 +277,9 @@ class GRPO(RLTrainer):
             for sl in self.micro_slices(len(mb)):
                 rows = mb[sl]
                 with self.autocast():
-                    logp, ent = logprobs_with_entropy(
-                        self.model, input_ids[rows], attn[rows], mask[rows],
-                        temperature=c.temperature, grad_entropy=c.entropy_coef > 0,
-                    )  # fmt: skip
+                    logp, ent = self.logprobs_entropy(
+                        self.model, input_ids[rows], attn[rows], mask[rows], grad_entropy=c.entropy_coef > 0
+                    )
                 if c.importance_sampling_level == "sequence":
                     per_tok, clipped = sequence_clipped_surrogate(
                         logp, old_all[rows], adv[rows], mask[rows], eps_low=c.eps_low, eps_high=c.eps_high
@@ -300,9 +315,3 @@ class GRPO(RLTrainer):
             "tis": float(use_tis),
             "entropy": sum(ents) / len(ents) if ents else float("nan"),
         }
-
-    def _logprobs(self, model: Any, input_ids: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:
-        logp: torch.Tensor = token_logprobs(
-            model, input_ids, attn, temperature=self.config.temperature
-        ).float()
-        return logp

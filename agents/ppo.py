@@ -30,6 +30,7 @@ import time
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from assay.agents.config import PPOConfig
 from assay.agents.losses import (
@@ -74,7 +75,10 @@ class PPO(RLTrainer):
             lm = self.model.get_base_model() if self.lora_r > 0 else self.model
             self.critic = copy.deepcopy(lm.base_model)
             self.critic.train()
-        self.ref_model = self.frozen_copy() if config.kl_coef > 0 or config.log_kl else None
+        self.use_ref = config.kl_coef > 0 or config.log_kl
+        """Whether the reference pass runs; under LoRA the reference is the policy with its
+        adapters disabled (no copy)."""
+        self.ref_model = self.frozen_copy() if self.use_ref and self.lora_r == 0 else None
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.params += list(self.value_head.parameters())
         if self.critic is not None:
@@ -98,18 +102,30 @@ class PPO(RLTrainer):
             self.critic.load_state_dict(state["critic"])
         self.optimizer.load_state_dict(state["optimizer"])
 
-    def _forward(self, input_ids: torch.Tensor, attn: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log-probs ``(N, T-1)`` and values ``(N, T-1)``."""
+    def _forward(
+        self, input_ids: torch.Tensor, attn: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probs ``(N, T-1)`` at the action tokens (0 elsewhere) and values ``(N, T-1)``;
+        the rows (right-padded) are cut to the longest one first."""
+        full = input_ids.shape[1]
+        width = max(int(attn.any(dim=0).nonzero().max()) + 1 if bool(attn.any()) else 1, 2)
+        input_ids, attn = input_ids[:, :width], attn[:, :width]
         with self.autocast():
             logp, hidden = token_logprobs(
-                self.model, input_ids, attn, temperature=self.config.temperature, return_hidden=True
+                self.model,
+                input_ids,
+                attn,
+                temperature=self.config.temperature,
+                return_hidden=True,
+                positions=mask[:, : width - 1],
             )
             if self.critic is not None:
                 hidden = self.critic(
                     input_ids=input_ids, attention_mask=attn, position_ids=position_ids(attn)
                 ).last_hidden_state
             values = self.value_head(hidden)
-        return logp.float(), values.float()
+        pad = (0, full - width)
+        return F.pad(logp.float(), pad), F.pad(values.float(), pad)
 
     def token_rewards(self, batch: Batch, logp: torch.Tensor, ref: torch.Tensor | None) -> torch.Tensor:
         """``(N, T-1)``: the KL penalty on every action token plus the episode reward on the last."""
@@ -143,10 +159,15 @@ class PPO(RLTrainer):
         input_ids, attn, mask = batch.input_ids, batch.attention_mask, batch.loss_mask
         trunks = [m for m in (self.model, self.critic) if m is not None]
         with self.inference(*trunks):  # the sampling-time policy and values: no dropout
-            old, old_values = self._forward(input_ids, attn)
+            chunks = [
+                self._forward(input_ids[sl], attn[sl], mask[sl]) for sl in self.micro_slices(len(episodes))
+            ]
+            old = torch.cat([lp for lp, _ in chunks])
+            old_values = torch.cat([v for _, v in chunks])
             ref = None
-            if self.ref_model is not None:
-                ref = token_logprobs(self.ref_model, input_ids, attn, temperature=c.temperature).float()
+            if self.use_ref:
+                with self.reference(self.ref_model) as reference:
+                    ref = self.micro_logprobs(reference, input_ids, attn, mask)
         gap = masked_mean((old - batch.sampler_logprobs).abs(), mask).item()
         tis = (
             truncated_is_weights(old, batch.sampler_logprobs, cap=c.tis_cap)
@@ -164,7 +185,7 @@ class PPO(RLTrainer):
             denom = mask[mb].sum().clamp(min=1.0)
             for sl in self.micro_slices(len(mb)):
                 rows = mb[sl]
-                logp, values = self._forward(input_ids[rows], attn[rows])
+                logp, values = self._forward(input_ids[rows], attn[rows], mask[rows])
                 per_tok, clipped = clipped_surrogate(
                     logp, old[rows], adv[rows], eps_low=c.clip_eps, eps_high=c.clip_eps, dual_clip=c.dual_clip
                 )

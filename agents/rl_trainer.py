@@ -19,6 +19,7 @@ import torch
 from assay.agents.async_rollout import AsyncRollouts
 from assay.agents.config import RunConfig
 from assay.agents.metrics import plot_metrics
+from assay.agents.policy import token_logprobs
 from assay.agents.rollout import Episode, collect_episodes
 from assay.agents.sampler import HFSampler, VLLMSampler
 from assay.agents.schedule import lr_factor, warmup_steps
@@ -28,7 +29,7 @@ from assay.envs.vector import make_vec
 from assay.registry import group_seeds
 from assay.verifiers.sampler import Sampler
 
-__all__ = ["Evaluation", "RLTrainer", "disable_dropout"]
+__all__ = ["Evaluation", "RLTrainer", "disable_dropout", "vllm_settings"]
 
 
 @dataclass(frozen=True)
@@ -103,13 +104,17 @@ class RLTrainer(Trainer):
             raise ValueError("async_rollouts builds its own sampler in the worker: do not pass one")
 
     def _build_sampler(self) -> Sampler:
-        t = Truncation(top_k=self.config.top_k, top_p=self.config.top_p, min_p=self.config.min_p)
-        if self.config.sampler == "hf":
-            return HFSampler(self.model, self.tokenizer, top_k=t.top_k, top_p=t.top_p, min_p=t.min_p)
-        if self.config.lora_r > 0:
+        c = self.config
+        t = Truncation(top_k=c.top_k, top_p=c.top_p, min_p=c.min_p)
+        if c.sampler == "hf":  # samples under the training dtype, as the trainer computes
+            return HFSampler(
+                self.model, self.tokenizer, dtype=self.dtype, top_k=t.top_k, top_p=t.top_p, min_p=t.min_p
+            )
+        if c.lora_r > 0:
             raise ValueError("sampler='vllm' with LoRA is not supported yet: use lora_r=0 or sampler='hf'")
-        vllm_dtype = "bfloat16" if self.dtype == torch.bfloat16 else "float32"
-        return VLLMSampler(self.config.model, dtype=vllm_dtype, top_k=t.top_k, top_p=t.top_p, min_p=t.min_p)
+        return VLLMSampler(
+            c.model, top_k=t.top_k, top_p=t.top_p, min_p=t.min_p, **vllm_settings(c, self.dtype, self.device)
+        )
 
     # -- one step's pieces --------------------------------------------------------------
 
@@ -127,10 +132,12 @@ class RLTrainer(Trainer):
                     self.model, self.tokenizer, env_id=c.env, env_kwargs=dict(c.env_kwargs),
                     num_prompts=c.num_prompts, group_size=self.group_size, seed=c.seed, start=self.step_count,
                     previous=self._previous, num_threads=c.num_threads, local_envs=self.envs,
-                    handover=c.async_handover, **limits,
+                    handover=c.async_handover, dtype=self.dtype, **limits,
                 )  # fmt: skip
             return self._async.get()
-        return collect_episodes(
+        if isinstance(self.sampler, VLLMSampler):
+            self.sampler.wake_up()  # asleep after a step with no update
+        episodes = collect_episodes(
             self.envs,
             self.sampler,
             self.tokenizer,
@@ -139,6 +146,8 @@ class RLTrainer(Trainer):
             seed=seed,
             **limits,
         )
+        self.after_rollout()
+        return episodes
 
     def minibatches(self, n: int, seed: int) -> Iterator[torch.Tensor]:
         """Row indices of each minibatch, for every epoch (a fresh seeded shuffle per epoch)."""
@@ -187,7 +196,7 @@ class RLTrainer(Trainer):
         envs = make_vec(c.env, num_envs=c.eval_tasks, vectorization_mode="sync", **dict(c.env_kwargs))
         try:
             episodes = collect_episodes(
-                envs, HFSampler(self.model, self.tokenizer), self.tokenizer, seeds=seeds,
+                envs, HFSampler(self.model, self.tokenizer, dtype=self.dtype), self.tokenizer, seeds=seeds,
                 max_new_tokens=c.max_new_tokens, temperature=0.0, seed=c.eval_seed, max_turns=c.max_turns,
             )  # fmt: skip
         finally:
@@ -198,9 +207,78 @@ class RLTrainer(Trainer):
             mean_reward=sum(e.reward for e in episodes) / n,
         )
 
+    def logprobs(
+        self, model: Any, input_ids: torch.Tensor, attn: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """``(n, T-1)`` float32 log-probs of ``model`` at the action tokens (``mask``), 0.0
+        elsewhere; the rows (right-padded) are cut to the longest one before the forward."""
+        return self._score(model, input_ids, attn, mask, None)[0]
+
+    def logprobs_entropy(
+        self,
+        model: Any,
+        input_ids: torch.Tensor,
+        attn: torch.Tensor,
+        mask: torch.Tensor,
+        *,
+        grad_entropy: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`logprobs` and the ``(n, T-1)`` entropy of the sampled (temperature-scaled)
+        distribution at the same action tokens, 0.0 elsewhere, from the same forward and the
+        same chunked head pass (`assay.agents.policy.token_logprobs` with ``entropy``); the
+        entropy has a gradient only with ``grad_entropy``."""
+        logp, ent = self._score(model, input_ids, attn, mask, grad_entropy)
+        assert ent is not None
+        return logp, ent
+
+    def _score(
+        self,
+        model: Any,
+        input_ids: torch.Tensor,
+        attn: torch.Tensor,
+        mask: torch.Tensor,
+        grad_entropy: bool | None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(logp, entropy or None)`` on the rows cut to their longest one, padded back."""
+        width = int(attn.any(dim=0).nonzero().max()) + 1 if bool(attn.any()) else 1
+        width = max(width, 2)
+        out = token_logprobs(
+            model,
+            input_ids[:, :width],
+            attn[:, :width],
+            temperature=self.config.temperature,
+            positions=mask[:, : width - 1],
+            entropy=grad_entropy is not None,
+            grad_entropy=bool(grad_entropy),
+        )
+        logp, ent = (out, None) if grad_entropy is None else out
+        pad = (0, input_ids.shape[1] - width)
+        return (
+            torch.nn.functional.pad(logp, pad),
+            torch.nn.functional.pad(ent, pad) if ent is not None else None,
+        )
+
+    def micro_logprobs(
+        self, model: Any, input_ids: torch.Tensor, attn: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """`logprobs` of the whole batch, ``micro_batch_size`` rows at a time (for no-grad passes:
+        the old policy's and the reference's)."""
+        return torch.cat(
+            [
+                self.logprobs(model, input_ids[sl], attn[sl], mask[sl])
+                for sl in self.micro_slices(len(input_ids))
+            ]
+        )
+
+    def after_rollout(self) -> None:
+        """With ``vllm_sleep``: put the engine to sleep while the trainer trains."""
+        if self.config.vllm_sleep and isinstance(self.sampler, VLLMSampler):
+            self.sampler.sleep()
+
     def after_update(self) -> None:
-        """Push the new weights to a sampler that keeps its own copy (vLLM)."""
+        """Push the new weights to a sampler that keeps its own copy (vLLM), waking it first."""
         if isinstance(self.sampler, VLLMSampler):
+            self.sampler.wake_up()
             self.sampler.sync_weights(self.model)
 
     def after_step(self) -> None:
@@ -342,3 +420,31 @@ class RLTrainer(Trainer):
             self._async.close()
             self._async = None
         self.envs.close()
+
+
+def vllm_settings(config: RunConfig, dtype: torch.dtype, device: torch.device) -> dict[str, Any]:
+    """`VLLMSampler` keyword arguments from ``config``'s ``vllm_*`` settings: on CPU a KV cache of
+    ``vllm_kv_cache_bytes`` (256 MiB when None) and eager mode; on CUDA the memory fraction
+    (unless KV bytes are given) and CUDA graphs unless ``vllm_enforce_eager``."""
+    c = config
+    cpu = device.type == "cpu"
+    if c.vllm_dtype == "auto":
+        vllm_dtype = "bfloat16" if dtype == torch.bfloat16 else "float32"
+    else:
+        vllm_dtype = c.vllm_dtype
+    out: dict[str, Any] = {
+        "dtype": vllm_dtype,
+        "max_model_len": c.vllm_max_model_len,
+        "enforce_eager": cpu if c.vllm_enforce_eager is None else c.vllm_enforce_eager,
+        "kv_cache_memory_bytes": c.vllm_kv_cache_bytes,
+    }
+    if c.vllm_kv_cache_bytes is None:
+        if cpu:
+            out["kv_cache_memory_bytes"] = 256 * 2**20
+        else:
+            out["gpu_memory_utilization"] = c.vllm_gpu_memory_utilization
+    if c.vllm_tensor_parallel_size != 1:
+        out["tensor_parallel_size"] = c.vllm_tensor_parallel_size
+    if c.vllm_sleep:
+        out["enable_sleep_mode"] = True
+    return out

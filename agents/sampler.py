@@ -17,6 +17,7 @@ exact ids of the conversation so far, so nothing is re-tokenised between turns.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +36,7 @@ __all__ = [
     "TokenPrompt",
     "VLLMSampler",
     "encode_prompts",
+    "eos_token_ids",
 ]
 
 TokenPrompt = str | Sequence[int]
@@ -55,6 +57,23 @@ def encode_prompts(tokenizer: Any, prompts: Sequence[TokenPrompt]) -> list[list[
 
 
 _ENGINES = ("loop", "lean", "hf-loop", "generate")
+
+
+def eos_token_ids(model: Any, tokenizer: Any) -> tuple[int, ...]:
+    """Every end-of-sequence id ``model`` declares: the tokenizer's ``eos_token_id`` first, then
+    each id of ``model.generation_config.eos_token_id`` (an int or a list), without repeats."""
+    ids: list[int] = []
+    declared = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    for x in [tokenizer.eos_token_id, *(declared if isinstance(declared, list | tuple) else [declared])]:
+        if x is not None and int(x) not in ids:
+            ids.append(int(x))
+    return tuple(ids)
+
+
+def _checkpointing(model: Any) -> bool:
+    """Whether transformers' gradient checkpointing is on (in training mode it turns the KV
+    cache off, so the sampler switches the model to eval mode)."""
+    return any(getattr(m, "gradient_checkpointing", False) is True for m in model.modules())
 
 
 class HFSampler:
@@ -78,6 +97,13 @@ class HFSampler:
             default); the reported log-probs are the truncated distribution's. Every engine
             applies them (``generate`` through transformers' own warpers, whose processed scores
             give the log-probs).
+        dtype: Sample under ``torch.autocast`` to this dtype (the trainer passes its training
+            dtype, so sampling and training compute alike: bfloat16 on CUDA); None or float32:
+            no autocast.
+
+    A completion ends at any end-of-sequence id the model declares: the tokenizer's
+    ``eos_token_id`` and every id in the model's ``generation_config.eos_token_id`` (an int or
+    a list: chat models list their end-of-turn token there).
 
     ``temperature=0`` is greedy decoding; its log-probs are those of the unscaled distribution.
     Sampling uses its own ``torch.Generator`` seeded from ``seed``: the global RNG is untouched.
@@ -96,6 +122,7 @@ class HFSampler:
         top_k: int = 0,
         top_p: float = 1.0,
         min_p: float = 0.0,
+        dtype: Any = None,
     ) -> None:
         if engine not in _ENGINES:
             raise ValueError(f"engine must be one of {_ENGINES}, got {engine!r}")
@@ -105,6 +132,9 @@ class HFSampler:
         self.batch_size = batch_size
         self.engine = engine
         self.eos_id: int | None = tokenizer.eos_token_id
+        self.eos_ids: tuple[int, ...] = eos_token_ids(model, tokenizer)
+        """Every end-of-sequence id (`eos_token_ids`); ``eos_id`` is the tokenizer's own."""
+        self.dtype = dtype
         pad = tokenizer.pad_token_id
         self.pad_id: int = int(pad if pad is not None else (self.eos_id or 0))
         self._texts: dict[tuple[int, ...], str] = {}
@@ -140,34 +170,57 @@ class HFSampler:
         per_chunk = max(1, (self.batch_size or n * max(len(encoded), 1)) // n)  # prompts per chunk
         flat: list[Sample] = []
         device = next(self.model.parameters()).device
-        switch = self.model.training and self._train_mode_matters()
+        switch = self.model.training and (self._train_mode_matters() or _checkpointing(self.model))
         if switch:
             self.model.eval()
+        autocast = (
+            torch.autocast(device_type=device.type, dtype=self.dtype)
+            if self.dtype is not None and self.dtype != torch.float32
+            else contextlib.nullcontext()
+        )
         try:
-            if self.engine != "generate":
-                gen = torch.Generator(device=device)
-                gen.manual_seed(seed)
-                with torch.no_grad():
-                    for start in range(0, len(encoded), per_chunk):
-                        chunk = encoded[start : start + per_chunk]
-                        flat.extend(self._decode(chunk, n, max_new_tokens, temperature, device, gen))
-            else:
-                ids = [p for p in encoded for _ in range(n)]
-                with (
-                    torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
-                    torch.no_grad(),
-                ):
-                    torch.manual_seed(seed)
-                    for start in range(0, len(ids), per_chunk * n):
-                        flat.extend(
-                            self._generate(
-                                ids[start : start + per_chunk * n], max_new_tokens, temperature, device
-                            )
-                        )
+            with autocast:
+                self._sample_all(encoded, n, max_new_tokens, temperature, seed, per_chunk, device, flat)
         finally:
             if switch:
                 self.model.train()
         return [flat[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+    def _sample_all(
+        self,
+        encoded: list[list[int]],
+        n: int,
+        max_new_tokens: int,
+        temperature: float,
+        seed: int,
+        per_chunk: int,
+        device: Any,
+        flat: list[Sample],
+    ) -> None:
+        """Sample ``n`` completions of each of ``encoded`` into ``flat``, ``per_chunk`` prompts
+        at a time."""
+        import torch
+
+        if self.engine != "generate":
+            gen = torch.Generator(device=device)
+            gen.manual_seed(seed)
+            with torch.no_grad():
+                for start in range(0, len(encoded), per_chunk):
+                    chunk = encoded[start : start + per_chunk]
+                    flat.extend(self._decode(chunk, n, max_new_tokens, temperature, device, gen))
+        else:
+            ids = [p for p in encoded for _ in range(n)]
+            with (
+                torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
+                torch.no_grad(),
+            ):
+                torch.manual_seed(seed)
+                for start in range(0, len(ids), per_chunk * n):
+                    flat.extend(
+                        self._generate(
+                            ids[start : start + per_chunk * n], max_new_tokens, temperature, device
+                        )
+                    )
 
     def _left_pad(self, ids: list[list[int]], device: Any) -> tuple[Any, Any]:
         import torch
@@ -219,6 +272,7 @@ class HFSampler:
         lengths = torch.full((total,), max_new_tokens, dtype=torch.long, device=device)
         greedy = temperature == 0
         truncate = self.truncation.active and not greedy
+        eos = torch.tensor(self.eos_ids, device=device) if self.eos_ids else None
         for t in range(max_new_tokens):
             logits = logits.float()
             scaled = logits if greedy else logits / temperature
@@ -231,8 +285,8 @@ class HFSampler:
             logps[alive, t] = logp.gather(1, nxt[:, None]).squeeze(1)
             if t == max_new_tokens - 1:
                 break
-            if self.eos_id is not None:
-                ended = running & (nxt == self.eos_id)
+            if eos is not None:
+                ended = running & torch.isin(nxt, eos)
                 if bool(ended.any()):
                     lengths[alive[ended]] = t + 1
                     running = running & ~ended
@@ -266,7 +320,7 @@ class HFSampler:
             text=self._text(toks),
             token_ids=toks,
             logprobs=logprobs,
-            finish_reason="stop" if toks and toks[-1] == self.eos_id else "length",
+            finish_reason="stop" if toks and toks[-1] in self.eos_ids else "length",
         )
 
     def _generate(
@@ -290,7 +344,7 @@ class HFSampler:
             max_new_tokens=max_new_tokens,
             min_new_tokens=None,
             pad_token_id=self.pad_id,
-            eos_token_id=self.eos_id,
+            eos_token_id=list(self.eos_ids) or None,
             output_logits=not truncate,
             output_scores=truncate,
             return_dict_in_generate=True,
@@ -305,8 +359,9 @@ class HFSampler:
         samples = []
         for i in range(len(ids)):
             toks = new[i].tolist()
-            if self.eos_id is not None and self.eos_id in toks:
-                toks = toks[: toks.index(self.eos_id) + 1]
+            ends = [i for i, t in enumerate(toks) if t in self.eos_ids]
+            if ends:
+                toks = toks[: ends[0] + 1]
             samples.append(self._sample(toks, [float(x) for x in chosen[i, : len(toks)].tolist()]))
         return samples
 
@@ -366,7 +421,9 @@ class VLLMSampler:
         model_path: A local model directory (``save_pretrained`` layout).
         dtype: vLLM's dtype (``"float32"`` on CPU, ``"bfloat16"`` on a GPU with it).
         max_model_len: Longest prompt plus completion.
-        kv_cache_memory_bytes: KV-cache size. Without it vLLM on CPU reserves most of the RAM.
+        kv_cache_memory_bytes: KV-cache size. Without it vLLM on CPU reserves most of the RAM;
+            None: vLLM sizes it from ``gpu_memory_utilization`` (a ``llm_kwargs`` key; CUDA).
+        enforce_eager: No CUDA graphs (always on CPU).
         top_k, top_p, min_p: Truncated sampling (off by default), passed to ``SamplingParams``;
             the processed log-probs are then the truncated distribution's (vLLM applies top-k
             and top-p before computing them), as `HFSampler`'s are.
@@ -390,7 +447,7 @@ class VLLMSampler:
         *,
         dtype: str = "float32",
         max_model_len: int = 512,
-        kv_cache_memory_bytes: int = 256 * 2**20,
+        kv_cache_memory_bytes: int | None = 256 * 2**20,
         in_process: bool = True,
         enforce_eager: bool = True,
         top_k: int = 0,
@@ -412,11 +469,14 @@ class VLLMSampler:
             ) from e
         self.model_path = str(model_path)
         self.in_process = in_process
+        if kv_cache_memory_bytes is not None:
+            llm_kwargs["kv_cache_memory_bytes"] = kv_cache_memory_bytes
+        self.sleep_mode = bool(llm_kwargs.get("enable_sleep_mode", False))
+        self.asleep = False
         self.llm = LLM(
             model=self.model_path,
             dtype=dtype,
             max_model_len=max_model_len,
-            kv_cache_memory_bytes=kv_cache_memory_bytes,
             enforce_eager=enforce_eager,
             logprobs_mode="processed_logprobs",
             **llm_kwargs,
@@ -465,6 +525,20 @@ class VLLMSampler:
                 )
             result.append(group)
         return result
+
+    def sleep(self) -> None:
+        """Free the engine's GPU memory until `wake_up` (``enable_sleep_mode=True`` only; level 1:
+        weights to CPU memory, KV cache dropped). A no-op without sleep mode, and on vLLM's CPU
+        backend (which frees nothing)."""
+        if self.sleep_mode and not self.asleep:
+            self.llm.sleep(level=1)
+            self.asleep = True
+
+    def wake_up(self) -> None:
+        """Undo `sleep` (a no-op when awake)."""
+        if self.asleep:
+            self.llm.wake_up()
+            self.asleep = False
 
     def sync_weights(self, model: Any, *, scratch_dir: str | Path | None = None) -> None:
         """Load ``model``'s current weights into the engine and drop its prefix cache.

