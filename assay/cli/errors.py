@@ -116,6 +116,8 @@ EXTRA_MODULES: dict[str, str] = {
     "uvloop": "serve",
     "websockets": "serve",
     "reasoning_gym": "reasoning-gym",
+    "skyrl_gym": "skyrl",
+    "textarena": "textarena",
     "py3langid": "rewards",
     "numba": "rewards",
 }
