@@ -37,7 +37,9 @@ def venv(tmp_path):
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
     ).stdout.strip()
     ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    Path(site, "parent_env.pth").write_text("\n".join(sorted(ours)) + "\n")
+    # addsitedir, not bare paths: the parent's own .pth files (the editable install's finder) must run too
+    lines = [f"import site; site.addsitedir({p!r})" for p in sorted(ours)]
+    Path(site, "parent_env.pth").write_text("\n".join(lines) + "\n")
     return python
 
 

@@ -27,7 +27,8 @@ def test_gpu_check_dry_run_prints_each_engine():
         check=False,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    figures = json.loads(out.stdout[out.stdout.index("{") :])
+    text = "\n" + out.stdout
+    figures = json.loads(text[text.rindex("\n{\n") + 1 :])  # the indented JSON the script prints last
     for engine in ("loop", "hf-loop"):
         assert figures[engine]["sample_tok_s"] > 0 and figures[engine]["train_tok_s"] > 0
     if figures["trl"] != "not installed":
