@@ -20,7 +20,11 @@ few times over (small models on CPU); at scale the sampler is a vLLM engine.
 
 The worker is a ``spawn`` process (no fork after torch's thread pools exist). It rebuilds the
 environments from their Gymnasium spec, so envs registered at run time travel too, as long as
-their entry point can be pickled (a class or a ``"module:Class"`` string).
+their entry point can be pickled (a class or a ``"module:Class"`` string). The tokenizer travels
+as the files ``save_pretrained`` writes and is loaded with ``AutoTokenizer``, as the trainer's
+was: a pickled tokenizer is its ``tokenizers`` JSON, which keeps one string per id, so a
+vocabulary where several strings share an id (`assay.agents.tiny`'s ``<unk>``) would decode
+that id to a different string in every worker process.
 
 Start-up: a spawned worker takes seconds to import torch and transformers. Until it reports
 ready, the trainer samples each batch itself, with the same stale weights, seeds and code, so
@@ -42,7 +46,7 @@ __all__ = ["AsyncRollouts"]
 
 def _worker(
     models: tuple[Any, Any],
-    tokenizer: Any,
+    tokenizer_files: dict[str, bytes],
     spec: Any,
     env_kwargs: dict[str, Any],
     rollout_kwargs: dict[str, Any],
@@ -59,12 +63,17 @@ def _worker(
     try:
         import torch
 
+        from assay.agents.chat import ChatFormat
         from assay.agents.rollout import collect_episodes
         from assay.agents.sampler import HFSampler
         from assay.envs.vector import make_vec
 
         if num_threads is not None:
             torch.set_num_threads(num_threads)
+        tokenizer = _load_tokenizer(tokenizer_files)
+        chat = rollout_kwargs.pop("chat", None)
+        if chat is not None:  # ("chat", system prompt): rendered with the tokenizer loaded here
+            rollout_kwargs["chat"] = ChatFormat(tokenizer, chat[1])
         if spec.id not in gym.registry:
             gym.registry[spec.id] = spec  # registered at run time in the trainer process
         num_envs = rollout_kwargs.pop("num_envs")
@@ -96,6 +105,33 @@ def _worker(
             j += 1
     except BaseException:  # noqa: BLE001 - reported to the trainer, which raises it
         out.put(("error", -1, traceback.format_exc()))
+
+
+def _tokenizer_files(tokenizer: Any) -> dict[str, bytes]:
+    """What ``tokenizer.save_pretrained`` writes (the tiny char tokenizer's ``<unk>`` entries
+    restored, `assay.agents.tiny.keep_unknown_bytes`), by file name."""
+    import tempfile
+    from pathlib import Path
+
+    from assay.agents.tiny import keep_unknown_bytes
+
+    with tempfile.TemporaryDirectory(prefix="assay-tokenizer-") as d:
+        tokenizer.save_pretrained(d)
+        keep_unknown_bytes(d)
+        return {p.name: p.read_bytes() for p in Path(d).iterdir() if p.is_file()}
+
+
+def _load_tokenizer(files: dict[str, bytes]) -> Any:
+    """``AutoTokenizer`` over `_tokenizer_files` (written to a temporary directory)."""
+    import tempfile
+    from pathlib import Path
+
+    from transformers import AutoTokenizer
+
+    with tempfile.TemporaryDirectory(prefix="assay-tokenizer-") as d:
+        for name, data in files.items():
+            (Path(d) / name).write_bytes(data)
+        return AutoTokenizer.from_pretrained(d)
 
 
 class _Seeds:
@@ -179,6 +215,8 @@ class AsyncRollouts:
             self.copies[(start - 1) % 2].load_state_dict(
                 previous if previous is not None else model.state_dict()
             )
+        chat = rollout_kwargs.get("chat")
+        worker_kwargs = {**rollout_kwargs, "chat": None if chat is None else ("chat", chat.system_prompt)}
         import torch.multiprocessing as tmp  # its pickler passes shared tensors by handle
 
         ctx = tmp.get_context("spawn")
@@ -188,10 +226,10 @@ class AsyncRollouts:
             target=_worker,
             args=(
                 self.copies,
-                tokenizer,
+                _tokenizer_files(tokenizer),
                 gym.spec(env_id),
                 dict(env_kwargs),
-                {**rollout_kwargs, "num_envs": num_prompts * group_size, "group_size": group_size},
+                {**worker_kwargs, "num_envs": num_prompts * group_size, "group_size": group_size},
                 self.seeds_of,
                 start,
                 num_threads,

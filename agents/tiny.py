@@ -18,7 +18,10 @@ byte with no vocabulary entry would be dropped), so the vocabulary also maps eve
 symbol outside the alphabet to ``<unk>``'s id: several strings share id 2, and ``len(tokenizer)``
 (which counts vocabulary strings) exceeds the model's ``vocab_size`` (the distinct ids,
 ``len(alphabet) + 3``). Decoding ``<unk>`` gives ``"<unk>"`` (or nothing with
-``skip_special_tokens``): unknown characters do not round-trip.
+``skip_special_tokens``): unknown characters do not round-trip. ``tokenizers`` serialises one
+string per id, so a pickled loaded tokenizer (its JSON) decodes id 2 to an arbitrary byte: send
+it to another process as ``save_pretrained`` files passed through `keep_unknown_bytes`, as the
+async rollout worker does.
 
 The tokenizer carries `CHAT_TEMPLATE` (system, user, assistant and tool turns, tool schemas
 through ``apply_chat_template(..., tools=...)``) when the alphabet spells its markers; the

@@ -108,6 +108,23 @@ def test_a_killed_owner_leaves_no_process_container_mount_dir_or_cgroup(kind, tm
             owner.wait()
 
 
+def _containers_in(pools: set[str]) -> list[str]:
+    """Containers (running or not) of the Docker sandboxes with these pool ids."""
+    import docker
+
+    from assay.sandboxes.docker import POOL_LABEL
+
+    client = docker.from_env()
+    try:
+        return [
+            c.id
+            for p in pools
+            for c in client.containers.list(all=True, filters={"label": f"{POOL_LABEL}={p}"})
+        ]
+    finally:
+        client.close()
+
+
 def _fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
@@ -133,6 +150,8 @@ def test_1000_episodes_through_make_vec_leave_nothing(kind):
             envs.step([action] * n_envs)  # a background process per episode
             envs.step(["done"] * n_envs)  # ends the episode (no tool call)
         assert len(_procs_with(MARK)) <= n_envs  # at most the still-open last episode of each env
+        pools = {e.unwrapped.episode.sandbox.pool_id for e in envs.envs} if kind == "docker" else set()
+        assert kind != "docker" or _containers_in(pools)  # the query sees them while open
     finally:
         envs.close()
     assert _wait_until(lambda: not _procs_with(MARK), 15.0)
@@ -145,11 +164,6 @@ def test_1000_episodes_through_make_vec_leave_nothing(kind):
     assert not after_dirs - before_dirs
     assert not [d for d in after_dirs - before_dirs if os.path.basename(d) in mounts]
     if kind == "docker":
-        import docker
-
-        client = docker.from_env()
-        try:
-            label = f"assay.sandbox.owner={__import__('socket').gethostname()}:{os.getpid()}"
-            assert _wait_until(lambda: not client.containers.list(all=True, filters={"label": label}), 20.0)
-        finally:
-            client.close()
+        # only these envs' containers: a shared sandbox of another test in this process has its own
+        assert len(pools) == n_envs
+        assert _wait_until(lambda: not _containers_in(pools), 20.0), _containers_in(pools)

@@ -158,3 +158,35 @@ def test_an_env_registered_at_run_time_reaches_the_worker(arith_dir, tmp_path, a
         assert 0.0 <= row["reward/mean"] <= 1.0
     finally:
         del gym.registry["assay-test/RuntimeArithmetic-v0"]
+
+
+@pytest.mark.parametrize("which", ["arith_dir", "tiny_dir"])
+def test_the_worker_decodes_every_token_as_the_trainer_does(which, request):
+    """The worker's tokenizer comes from ``save_pretrained`` files, not a pickle: a pickled tiny
+    tokenizer decoded ``<unk>``'s id to a random byte in each process (rewards then differed)."""
+    from transformers import AutoTokenizer
+
+    from assay.agents.async_rollout import _load_tokenizer, _tokenizer_files
+
+    tok = AutoTokenizer.from_pretrained(request.getfixturevalue(which))
+    loaded = _load_tokenizer(_tokenizer_files(tok))
+    assert type(loaded) is type(tok) and loaded.chat_template == tok.chat_template
+    ids = sorted(set(tok.get_vocab().values()))
+    assert [loaded.decode([i]) for i in ids] == [tok.decode([i]) for i in ids]
+    assert loaded.decode([2]) == "<unk>"
+    text = "12 + 3 = é\n"
+    assert loaded(text)["input_ids"] == tok(text)["input_ids"]
+
+
+def test_chat_prompts_are_the_same_whoever_samples(tiny_dir, tmp_path, add_kwargs):
+    """With a chat template the worker renders prompts with its own tokenizer: same run."""
+    runs = []
+    for handover in (0, 100):
+        trainer = GRPO(
+            _cfg(tiny_dir, tmp_path / str(handover), add_kwargs, steps=2, async_handover=handover,
+                 prompt_format="chat", system_prompt="Add.", max_new_tokens=6)
+        )  # fmt: skip
+        assert trainer.chat is not None
+        runs.append(STRIP(trainer.train()))
+        trainer.close()
+    assert runs[0] == runs[1]
