@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: soak setup demo test lint format typecheck layers tree test-fast clean sandbox-image test-docker vllm interop bench-venvs
+.PHONY: soak setup demo test lint format typecheck layers tree test-fast clean sandbox-image test-docker vllm interop interop-venvs bench-venvs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,8 +56,10 @@ bench-venvs:
 # loader and agent loop drive assay's tools. About 10 minutes from scratch on this machine.
 VERL_VENV := .venv-verl
 VERL_STAMP := $(VERL_VENV)/.installed
-$(VERL_STAMP): pyproject.toml
+$(VERL_STAMP): pyproject.toml $(STAMP)
 	test -x $(VERL_VENV)/bin/python || $(PYTHON) -m venv $(VERL_VENV)
+	# .venv's torch first (here the CPU wheel on disk): verl accepts it, and would pull a CUDA build
+	$(VERL_VENV)/bin/python -m pip install -q "torch==$$($(PY) -c 'import torch; print(torch.__version__.split("+")[0])')"
 	$(VERL_VENV)/bin/python -m pip install -q verl cachetools fastapi uvicorn
 	$(VERL_VENV)/bin/python -m pip install -q --no-deps -e .
 	$(VERL_VENV)/bin/python -m pip install -q "gymnasium>=1.2,<2" "typer>=0.12" "rich>=13" "jsonschema>=4.18" "docstring-parser>=0.16"
@@ -71,10 +73,13 @@ $(VERIFIERS_VENV)/.installed:
 	$(VERIFIERS_VENV)/bin/python -m pip install -q verifiers==0.4.0 "gymnasium>=1.2,<2"
 	touch $@
 
-# The interop tier: every adapter against the real package it adapts.
-interop: setup $(OPENENV_VENV)/.installed $(VERIFIERS_VENV)/.installed $(VERL_STAMP)
-	ASSAY_OPENENV_VENV=$(OPENENV_VENV) ASSAY_VERIFIERS_VENV=$(VERIFIERS_VENV) ASSAY_VERL_PYTHON=$(VERL_VENV)/bin/python \
-		$(PY) -m pytest -q -p no:xdist tests/integration/test_remote_env.py tests/integration/test_trl_environment.py \
+# The interop tier: every adapter against the real package it adapts. The tests find the venvs
+# in the checkout (tests/tiers.py); `make test` runs them too once the venvs exist, and CI
+# (.ci/run) builds them and sets ASSAY_REQUIRE_INTEROP=1. About 5 minutes from scratch with -j3.
+interop-venvs: $(OPENENV_VENV)/.installed $(VERIFIERS_VENV)/.installed $(VERL_STAMP)
+
+interop: setup interop-venvs
+	ASSAY_REQUIRE_INTEROP=1 $(PY) -m pytest -q -p no:xdist tests/integration/test_remote_env.py tests/integration/test_trl_environment.py \
 		tests/unit/envs/test_trl_environment.py tests/unit/interop tests/integration/test_from_peers.py
 
 lint: setup
@@ -120,4 +125,4 @@ test-fast: setup
 	$(PY) -m pytest -x -q -m "not slow and not docker and not e2e and not vllm"
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) $(VERL_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) $(VERL_VENV) $(OPENENV_VENV) $(VERIFIERS_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -25,17 +25,22 @@ Judged on all 100 pairs, greedy, every ``--eval-every-s`` seconds of training an
 the accuracy, the time it first reached ``--target``, and the accuracy on the two-digit sums.
 Evaluation time counts in each arm's clock (it is ~0.1 s).
 
-Run: ``python benchmarks/learning.py`` (at most about ``4 x budget``; needs ``pip install "assay[bench]"``
-for the TRL arms, which are skipped with a note when trl is missing).
+The SFT stage runs once; the recipe's GRPO and TRL's after-SFT arm start from its checkpoint
+with its time on their clocks. ``--parallel 2`` runs two arms at a time, each in its own process
+with one torch thread (on two cores each arm still has a core of its own).
+
+Run: ``python benchmarks/learning.py`` (at most about ``4 x budget``, ``2 x budget`` with
+``--parallel 2``; needs ``pip install "assay[bench]"`` for the TRL arms, which are skipped with a
+note when trl is missing).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -130,9 +135,8 @@ def run_grpo(model: Any, tok: Any, out: Path, trace: Trace, budget_s: float, see
     trainer.close()
 
 
-def arm_recipe(
-    model_dir: Path, tmp: Path, judge: Judge, args: argparse.Namespace
-) -> tuple[Trace, Path, float]:
+def sft_stage(model_dir: Path, tmp: Path, args: argparse.Namespace) -> tuple[Path, float]:
+    """The recipe's cold start: SFT on ``--sft-examples`` worked examples; its checkpoint and time."""
     start = time.perf_counter()
     model, tok = load_policy(model_dir)
     SFT(
@@ -144,10 +148,15 @@ def arm_recipe(
     sft_dir = tmp / "sft_model"
     model.save_pretrained(sft_dir)
     tok.save_pretrained(sft_dir)
-    sft_s = time.perf_counter() - start
-    trace = Trace(judge, args.eval_every_s, args.target, start)
+    return sft_dir, time.perf_counter() - start
+
+
+def arm_recipe(sft_dir: Path, tmp: Path, judge: Judge, args: argparse.Namespace, sft_s: float) -> Trace:
+    """GRPO from the SFT checkpoint, its clock starting at the SFT stage's time."""
+    model, tok = load_policy(sft_dir)
+    trace = Trace(judge, args.eval_every_s, args.target, time.perf_counter(), sft_s)
     run_grpo(model, tok, tmp / "recipe", trace, args.budget_s, args.seed)
-    return trace, sft_dir, sft_s
+    return trace
 
 
 def arm_grpo_alone(model_dir: Path, tmp: Path, judge: Judge, args: argparse.Namespace) -> Trace:
@@ -210,6 +219,27 @@ def arm_trl(model_dir: Path, tmp: Path, judge: Judge, args: argparse.Namespace, 
     return trace
 
 
+def run_arm(
+    kind: str, model_dir: Path, sft_dir: Path, sft_s: float, tmp: Path, args: argparse.Namespace
+) -> tuple[dict[str, Any], list[tuple[float, float, float]]] | str:
+    """One arm (in a process of its own with ``--parallel``): its summary and accuracy points,
+    or why it was skipped."""
+    torch.set_num_threads(1)
+    judge = Judge()
+    try:
+        if kind == "recipe":
+            trace = arm_recipe(sft_dir, tmp, judge, args, sft_s)
+        elif kind == "alone":
+            trace = arm_grpo_alone(model_dir, tmp, judge, args)
+        elif kind == "trl_sft":
+            trace = arm_trl(sft_dir, tmp / "t1", judge, args, sft_s)
+        else:
+            trace = arm_trl(model_dir, tmp / "t2", judge, args, 0.0)
+    except ImportError as e:
+        return f"skipped ({e})"
+    return trace.summary(), trace.points
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -221,6 +251,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-trl", action="store_true", help="skip the TRL arms")
     parser.add_argument("--recipe-only", action="store_true", help="run only the recipe arm")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=1,
+        help="arms run at once, each in its own process (one torch thread each)",
+    )
     args = parser.parse_args()
     if not 1 <= args.sft_examples <= 50:
         parser.error("--sft-examples must be in 1..50")
@@ -233,27 +269,30 @@ def main() -> None:
         tmp = Path(tmp_name)
         model_dir = init_tiny(tmp / "init", alphabet=ARITHMETIC_ALPHABET, seed=args.seed)
         untrained = judge(*load_policy(model_dir))
-        recipe, sft_dir, sft_s = arm_recipe(model_dir, tmp, judge, args)
-        results[f"assay SFT ({args.sft_examples} examples, {sft_s:.0f} s) + GRPO"] = recipe.summary()
-        console.print(f"recipe: {recipe.points}")
+        sft_dir, sft_s = sft_stage(model_dir, tmp, args)  # the recipe's first stage, once, shared with TRL
+        arms = [("recipe", f"assay SFT ({args.sft_examples} examples, {sft_s:.0f} s) + GRPO")]
         if not args.recipe_only:
-            alone = arm_grpo_alone(model_dir, tmp, judge, args)
-            results["assay GRPO alone"] = alone.summary()
-            console.print(f"GRPO alone: {alone.points}")
-        arms: list[tuple[str, Callable[[], Trace]]] = [
-            ("TRL GRPOTrainer after the same SFT", lambda: arm_trl(sft_dir, tmp / "t1", judge, args, sft_s)),
-            ("TRL GRPOTrainer alone", lambda: arm_trl(model_dir, tmp / "t2", judge, args, 0.0)),
-        ]
-        for name, fn in arms:
-            if args.no_trl or args.recipe_only:
-                break
-            try:
-                trace = fn()
-            except ImportError as e:
-                console.print(f"{name}: skipped ({e})")
+            arms.append(("alone", "assay GRPO alone"))
+        if not (args.recipe_only or args.no_trl):
+            arms += [
+                ("trl_sft", "TRL GRPOTrainer after the same SFT"),
+                ("trl_alone", "TRL GRPOTrainer alone"),
+            ]
+        jobs = [(kind, model_dir, sft_dir, sft_s, tmp, args) for kind, _ in arms]
+        if args.parallel > 1:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(args.parallel, mp_context=mp.get_context("spawn")) as pool:
+                outcomes = list(pool.map(run_arm, *zip(*jobs, strict=True)))
+        else:
+            outcomes = [run_arm(*job) for job in jobs]
+        for (_, name), got in zip(arms, outcomes, strict=True):
+            if isinstance(got, str):
+                console.print(f"{name}: {got}")
                 continue
-            results[name] = trace.summary()
-            console.print(f"{name}: {trace.points}")
+            results[name] = got[0]
+            console.print(f"{name}: {got[1]}")
 
     table = Table(
         title=(
@@ -277,7 +316,8 @@ def main() -> None:
         )
     console.print(table)
     console.print(
-        f"total wall time {time.perf_counter() - wall0:.0f} s (2 shared cores, nice'd, machine loaded)"
+        f"total wall time {time.perf_counter() - wall0:.0f} s, {args.parallel} arm(s) at a time, "
+        f"{os.cpu_count()} cores"
     )
 
 

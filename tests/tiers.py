@@ -1,4 +1,4 @@
-"""Test tiers (docker, vllm, e2e): skip on a laptop that lacks one, fail in CI where
+"""Test tiers (docker, vllm, e2e, interop, ...): skip on a laptop that lacks one, fail in CI where
 ``ASSAY_REQUIRE_<TIER>=1`` (set by ``.ci/run``). Importable from any test as ``tiers``
 (pyproject's ``pythonpath = ["tests"]``)."""
 
@@ -26,6 +26,23 @@ def docker_or_skip(reason: str = "no Docker daemon or sandbox image (run `assay 
 
     if not docker_ready():
         require_or_skip("docker", reason)
+
+
+PEER_VENVS = {"openenv": "ASSAY_OPENENV_VENV", "verifiers": "ASSAY_VERIFIERS_VENV", "verl": "ASSAY_VERL_VENV"}
+"""The interop tier's peers, each in a venv of its own (their pins clash with ours), and the
+variable that points at another venv than ``.venv-<name>`` in the checkout."""
+
+
+def peer_python(name: str) -> str:
+    """The interpreter of a peer's venv (``make interop-venvs`` builds ``.venv-<name>``); skips
+    without it, or fails where the interop tier is required (``ASSAY_REQUIRE_INTEROP=1``)."""
+    venv = Path(os.environ.get(PEER_VENVS[name]) or ROOT / f".venv-{name}")
+    py = venv / "bin" / "python"
+    if not py.is_file():
+        require_or_skip(
+            "interop", f"no {name} venv at {venv}: run `make interop-venvs` (or set {PEER_VENVS[name]})"
+        )
+    return str(py)
 
 
 def vllm_python() -> str:

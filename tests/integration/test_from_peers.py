@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+import tiers
 from gymnasium.utils.env_checker import check_env
 
 from assay.envs import from_openenv, from_textarena
 from assay.envs.open_env import OpenEnvError
 from assay.verifiers.base import Status
 
-OPENENV_PYTHON = Path(os.environ.get("ASSAY_OPENENV_VENV", "/work/venvs/openenv")) / "bin" / "python"
 GUESS_SERVER = Path(__file__).parent / "peers" / "openenv_guess_server.py"
 
 
@@ -96,14 +96,11 @@ def test_textarena_two_player_game_with_a_scripted_opponent():
 
 @pytest.fixture(scope="module")
 def openenv_server():
-    if not OPENENV_PYTHON.exists():
-        pytest.skip(
-            f"no openenv-core venv at {OPENENV_PYTHON.parent.parent} (make interop; ASSAY_OPENENV_VENV)"
-        )
+    openenv_python = tiers.peer_python("openenv")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([str(OPENENV_PYTHON), str(GUESS_SERVER), str(port)])
+    proc = subprocess.Popen([openenv_python, str(GUESS_SERVER), str(port)])
     deadline = time.monotonic() + 120  # openenv-core imports slowly on a loaded machine
     while time.monotonic() < deadline:
         with socket.socket() as s:
@@ -153,16 +150,12 @@ def test_openenv_sessions_are_separate_and_a_refused_action_is_an_error_turn(ope
         from_openenv("http://127.0.0.1:9", timeout_s=2)
 
 
-VERIFIERS_PYTHON = Path(os.environ.get("ASSAY_VERIFIERS_VENV", "/work/venvs/verifiers")) / "bin" / "python"
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_verifiers_tasks_are_an_assay_env_scored_by_verifiers_own_score(tmp_path):
     """Runs in verifiers' venv (its pins clash with ours), with this checkout on PYTHONPATH."""
-    if not VERIFIERS_PYTHON.exists():
-        pytest.skip(
-            f"no verifiers 0.4 venv at {VERIFIERS_PYTHON.parent.parent} (make interop; ASSAY_VERIFIERS_VENV)"
-        )
+    verifiers_python = tiers.peer_python("verifiers")
     tree = tmp_path / "tree" / "assay"  # the installed package's shape (as `make tree` builds it)
     tree.mkdir(parents=True)
     for entry in (REPO / "assay").iterdir():
@@ -170,7 +163,7 @@ def test_verifiers_tasks_are_an_assay_env_scored_by_verifiers_own_score(tmp_path
     for name in ("envs", "verifiers", "rewards", "agents", "sandboxes"):
         (tree / name).symlink_to(REPO / name)
     run = subprocess.run(
-        [str(VERIFIERS_PYTHON), str(Path(__file__).parent / "peers" / "verifiers_play.py")],
+        [verifiers_python, str(Path(__file__).parent / "peers" / "verifiers_play.py")],
         env={**os.environ, "PYTHONPATH": str(tree.parent), "PYTHONSAFEPATH": "1"},
         capture_output=True,
         text=True,

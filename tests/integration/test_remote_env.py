@@ -9,11 +9,11 @@ import socket
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import gymnasium as gym
 import httpx
 import pytest
+import tiers
 
 import assay
 from assay.envs.remote import RemoteEnv, RemoteEnvError
@@ -23,7 +23,6 @@ pytest.importorskip("websockets")
 
 ARITH = "assay/Arithmetic-v0"
 ALMANAC = "assay/Almanac-v0"
-OPENENV_PYTHON = Path(os.environ.get("ASSAY_OPENENV_VENV", "/work/venvs/openenv")) / "bin" / "python"
 
 
 def _free_port():
@@ -195,15 +194,13 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.skipif(
-    not OPENENV_PYTHON.exists(), reason=f"no openenv-core venv at {OPENENV_PYTHON} (make interop)"
-)
 def test_an_openenv_client_drives_an_assay_env(live):
+    openenv_python = tiers.peer_python("openenv")
     local = assay.make(ARITH).unwrapped
     local.reset(seed=11)
     gold = local.gold(local.task)
     done = subprocess.run(
-        [str(OPENENV_PYTHON), "-c", OPENENV_SCRIPT, f"{live}/v1/envs/{ARITH}", "11", gold],
+        [openenv_python, "-c", OPENENV_SCRIPT, f"{live}/v1/envs/{ARITH}", "11", gold],
         capture_output=True,
         text=True,
         timeout=120,

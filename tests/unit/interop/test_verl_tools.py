@@ -1,6 +1,6 @@
 """`assay.envs.verl_tools` in a real verl: verl's config loader builds the tools and its
 ToolAgentLoop's tool dispatch runs them (create/execute/release), in the verl venv
-(``ASSAY_VERL_PYTHON``, set by ``make interop``, which creates the venv; unset, the test skips)."""
+(``.venv-verl``, built by ``make interop-venvs``; the interop tier: skipped without it, required in CI)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import tiers
 
 import assay
 from assay.envs.verl_tools import verl_dataset, verl_tool_config
 from assay.errors import AssayError
 
-VERL_PYTHON = os.environ.get("ASSAY_VERL_PYTHON", "")  # set by make interop; unset: the test skips
 DRIVER = Path(__file__).with_name("verl_driver.py")
 
 
@@ -35,15 +35,12 @@ def test_config_lists_every_tool_with_its_schema() -> None:
         verl_tool_config("assay/Arithmetic-v0")  # no tools
 
 
-@pytest.mark.skipif(
-    not VERL_PYTHON or not Path(VERL_PYTHON).is_file(),
-    reason="no verl venv: set ASSAY_VERL_PYTHON (make interop does)",
-)
 def test_verl_agent_loop_drives_assay_tools() -> None:
+    verl_python = tiers.peer_python("verl")
     tree = str(Path(assay.__file__).parent.parent)  # the assay import root this test runs against
     env = {**os.environ, "PYTHONPATH": tree, "PYTHONSAFEPATH": "1"}
     proc = subprocess.run(
-        [VERL_PYTHON, str(DRIVER), "assay/Almanac-v0", "4"],
+        [verl_python, str(DRIVER), "assay/Almanac-v0", "4"],
         capture_output=True,
         text=True,
         env=env,
