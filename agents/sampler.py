@@ -105,6 +105,11 @@ class HFSampler:
     ``eos_token_id`` and every id in the model's ``generation_config.eos_token_id`` (an int or
     a list: chat models list their end-of-turn token there).
 
+    A sample's ``text`` is its tokens decoded with special tokens kept and only the final
+    end-of-sequence token dropped, so the env judges what the policy wrote: a policy cannot hide
+    an answer between tokens that decoding would skip (``"<unk>9<pad>"`` is not ``"9"``; the
+    tiny model learnt exactly that from scratch while the text skipped them).
+
     ``temperature=0`` is greedy decoding; its log-probs are those of the unscaled distribution.
     Sampling uses its own ``torch.Generator`` seeded from ``seed``: the global RNG is untouched.
     """
@@ -303,16 +308,19 @@ class HFSampler:
         return [self._sample(tokens_l[i][: lengths_l[i]], logps_l[i][: lengths_l[i]]) for i in range(total)]
 
     def _text(self, toks: list[int]) -> str:
-        """``toks`` decoded; short completions are memoised (a small policy repeats them often,
-        and a tokenizer call costs more than sampling a token)."""
+        """``toks`` decoded, special tokens kept, the final end-of-sequence token dropped;
+        short completions are memoised (a small policy repeats them often, and a tokenizer call
+        costs more than sampling a token)."""
+        if toks and toks[-1] in self.eos_ids:
+            toks = toks[:-1]
         if len(toks) > 16:
-            return str(self.tokenizer.decode(toks, skip_special_tokens=True))
+            return str(self.tokenizer.decode(toks, skip_special_tokens=False))
         key = tuple(toks)
         text = self._texts.get(key)
         if text is None:
             if len(self._texts) >= 1 << 16:
                 self._texts.clear()
-            text = self._texts[key] = str(self.tokenizer.decode(toks, skip_special_tokens=True))
+            text = self._texts[key] = str(self.tokenizer.decode(toks, skip_special_tokens=False))
         return text
 
     def _sample(self, toks: list[int], logprobs: list[float]) -> Sample:

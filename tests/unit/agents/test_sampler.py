@@ -30,7 +30,19 @@ def test_hf_sampler_follows_the_protocol(policy, engine):
         assert isinstance(sample, Sample)
         assert 1 <= len(sample.token_ids) <= 6 and len(sample.logprobs) == len(sample.token_ids)
         assert sample.finish_reason == ("stop" if sample.token_ids[-1] == tok.eos_token_id else "length")
-        assert sample.text == tok.decode(sample.token_ids, skip_special_tokens=True)
+        body = sample.token_ids[:-1] if sample.finish_reason == "stop" else sample.token_ids
+        assert sample.text == tok.decode(body, skip_special_tokens=False)
+
+
+def test_special_tokens_inside_a_completion_stay_in_its_text(policy):
+    """Only the final EOS is dropped: ``<unk>`` or ``<pad>`` around an answer is not hidden from
+    the env (a from-scratch policy learnt to be rewarded for ``"<unk>9<unk>"`` when it was)."""
+    model, tok = policy
+    s = HFSampler(model, tok)
+    nine = tok.convert_tokens_to_ids("9")
+    assert s._sample([2, nine, 0], [0.0] * 3).text == "<unk>9<pad>"
+    assert s._sample([nine, tok.eos_token_id], [0.0] * 2).text == "9"
+    assert s._sample([nine, tok.eos_token_id], [0.0] * 2).finish_reason == "stop"
 
 
 @ENGINES
