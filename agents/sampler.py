@@ -440,7 +440,8 @@ class VLLMSampler:
             weights go through a checkpoint directory on disk.
         **llm_kwargs: Passed to ``vllm.LLM``.
 
-    Log-probs are the temperature-scaled ones (``logprobs_mode="processed_logprobs"``).
+    Log-probs are the temperature-scaled ones (``logprobs_mode="processed_logprobs"``). Texts keep
+    special tokens and leave out the stop token (``skip_special_tokens=False``), as `HFSampler`'s.
     With the multi-process engine, build this under ``if __name__ == "__main__":``.
     In-process mode changes process-global state (vLLM reseeds the global RNG, fixes the torch
     thread count and starts a gloo process group): give it a process of its own in tests.
@@ -516,6 +517,7 @@ class VLLMSampler:
                 max_tokens=max_new_tokens,
                 seed=seed * 1_000_003 + i,
                 logprobs=0,
+                skip_special_tokens=False,  # as HFSampler: only the stop token is left out
             )
             for i in range(len(ids))
         ]

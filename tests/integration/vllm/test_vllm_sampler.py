@@ -22,7 +22,7 @@ def test_vllm_sampler_in_process_with_weight_sync(vllm_python, tmp_path):
     print(json.dumps(r, indent=1))  # the figures, for the log
     assert r["torch"].startswith("2.13.0")
     assert r["seeded_equal"] and r["other_seed_differs"] and r["token_prompts_equal"]
-    assert r["shapes"] == [8, 8, 8] and r["logprobs_ok"]
+    assert r["shapes"] == [8, 8, 8] and r["logprobs_ok"] and r["texts_as_hf"]
     # the gap between vLLM's log-probs and the torch policy's, per token, in float32
     assert r["gap_initial"] < 1e-3 and r["gap_initial_t07"] < 1e-3
     # GRPO steps sampled with vLLM; every update was synced into the engine

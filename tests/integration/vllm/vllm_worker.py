@@ -81,6 +81,15 @@ def main(work: str) -> None:
     out["shapes"] = [len(g) for g in a]
     out["logprobs_ok"] = all(len(s.logprobs) == len(s.token_ids) > 0 for g in a for s in g)
     out["finish_reasons"] = sorted({s.finish_reason for g in a for s in g})
+    tok = trainer.tokenizer
+    out["texts_as_hf"] = all(  # special tokens kept, the stop token left out (HFSampler's text)
+        s.text
+        == tok.decode(
+            s.token_ids[:-1] if s.finish_reason == "stop" else s.token_ids, skip_special_tokens=False
+        )
+        for g in a
+        for s in g
+    )
     out["gap_initial"] = _gap(trainer.model, trainer.tokenizer, prompts, a, 1.0)
     out["gap_initial_t07"] = _gap(
         trainer.model,
