@@ -51,7 +51,7 @@ from rich.table import Table
 from assay.agents import GRPO, GRPOConfig, HFSampler, init_tiny
 from assay.agents.policy import load_policy
 from assay.agents.preference.sft import SFT
-from assay.agents.tiny import ARITHMETIC_ALPHABET
+from assay.agents.tiny import ARITHMETIC_ALPHABET, keep_unknown_bytes
 from assay.envs.math.arithmetic import ArithmeticEnv
 from assay.verifiers.base import Status
 
@@ -148,6 +148,7 @@ def sft_stage(model_dir: Path, tmp: Path, args: argparse.Namespace) -> tuple[Pat
     sft_dir = tmp / "sft_model"
     model.save_pretrained(sft_dir)
     tok.save_pretrained(sft_dir)
+    keep_unknown_bytes(sft_dir)  # the char tokenizer's <unk> entries (a re-save drops them)
     return sft_dir, time.perf_counter() - start
 
 

@@ -16,6 +16,7 @@ from assay.agents.preference.offline import split_indices
 from assay.agents.preference.rm import RewardModel, RewardModelTrainer, env_selector, load_reward_model
 from assay.agents.preference.sequences import collate, completion_logps, encode
 from assay.agents.preference.sft import SFT
+from assay.agents.tiny import keep_unknown_bytes
 from assay.envs import SingleTurnEnv, Task
 from assay.rewards.base import Rubric
 from assay.verifiers.base import Status, Verdict
@@ -291,6 +292,7 @@ def test_a_reference_directory_and_a_reward_model_scorer(tiny_dir, tiny, tmp_pat
     rm_model, rm_tok = load_reward_model(tiny_dir)
     rm_model.save_pretrained(tmp_path / "rm")
     rm_tok.save_pretrained(tmp_path / "rm")
+    keep_unknown_bytes(tmp_path / "rm")  # as the trainers' own exports do (else <unk> gets a new id)
     online_cfg = OnlineDPOConfig(
         env=ENV,
         out_dir=str(tmp_path / "o"),
