@@ -220,9 +220,6 @@ class RunConfig(TrainerConfig):
             raise ValueError("warmup_steps must be >= 0, warmup_ratio and min_lr_ratio in [0, 1]")
         if self.top_k < 0 or not 0.0 < self.top_p <= 1.0 or not 0.0 <= self.min_p < 1.0:
             raise ValueError("top_k must be >= 0, top_p in (0, 1], min_p in [0, 1)")
-        truncating = self.top_k > 0 or self.top_p < 1.0 or self.min_p > 0.0
-        if truncating and self.async_rollouts:
-            raise ValueError("top_k/top_p/min_p with async_rollouts is not supported yet")
         if self.ref_update_every < 0 or self.eval_tasks < 0:
             raise ValueError("ref_update_every and eval_tasks must be >= 0")
         if self.ref_update_every > 0 and self.lora_r > 0:

@@ -194,8 +194,6 @@ def test_truncated_sampling_in_the_trainer_turns_tis_on(arith_dir, tmp_path, add
     trainer.close()
     # the sampled log-probs are the truncated distribution's: above the policy's, corrected by TIS
     assert m["skipped"] == 0.0 and m["tis"] == 1.0 and m["logprob_gap"] > 1e-3
-    with pytest.raises(ValueError, match="async"):
-        _cfg(arith_dir, tmp_path, add_kwargs, top_p=0.9, async_rollouts=True)
 
 
 # -- reward scaling, GSPO, dual clip -------------------------------------------------------
