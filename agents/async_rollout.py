@@ -55,7 +55,7 @@ def _worker(
     num_threads: int | None,
     published: Any,
     out: Any,
-    dtype: Any = None,
+    sampler_kwargs: dict[str, Any] | None = None,
 ) -> None:
     """Report ready, then sample batches ``k, k + 1, ...`` from the ``("start", k)`` message on;
     batch ``j`` waits for the weights of update ``j - 1`` (``published`` counts the updates
@@ -78,7 +78,7 @@ def _worker(
             gym.registry[spec.id] = spec  # registered at run time in the trainer process
         num_envs = rollout_kwargs.pop("num_envs")
         envs = make_vec(spec.id, num_envs=num_envs, vectorization_mode="sync", **env_kwargs)
-        samplers = [HFSampler(m, tokenizer, dtype=dtype) for m in models]
+        samplers = [HFSampler(m, tokenizer, **(sampler_kwargs or {})) for m in models]
         out.put(("ready", -1, None))
         have = start  # weights of updates 0..have are published
         j = -1
@@ -167,6 +167,7 @@ class AsyncRollouts:
         timeout_s: Longest wait for one batch before giving up with an error.
         dtype: The samplers' autocast dtype (`HFSampler`'s ``dtype``: the trainer's training
             dtype, so sampled and recomputed log-probs are computed alike); None: none.
+        top_k, top_p, min_p: Truncated sampling (`HFSampler`'s), in the worker and here alike.
         **rollout_kwargs: Passed to `collect_episodes` (``max_new_tokens``, ``temperature``...).
     """
 
@@ -187,6 +188,9 @@ class AsyncRollouts:
         handover: int | None = None,
         timeout_s: float = 600.0,
         dtype: Any = None,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        min_p: float = 0.0,
         **rollout_kwargs: Any,
     ) -> None:
         import copy
@@ -204,7 +208,7 @@ class AsyncRollouts:
         self.handed_over = False
         self.rollout_kwargs = {**rollout_kwargs, "group_size": group_size}
         self._local_samplers: list[Any] | None = None
-        self.dtype = dtype
+        self.sampler_kwargs: dict[str, Any] = dict(dtype=dtype, top_k=top_k, top_p=top_p, min_p=min_p)
         self.copies = (copy.deepcopy(model).eval(), copy.deepcopy(model).eval())
         for m in self.copies:
             m.requires_grad_(False)
@@ -235,7 +239,7 @@ class AsyncRollouts:
                 num_threads,
                 self.published,
                 self.out,
-                dtype,
+                self.sampler_kwargs,
             ),
             daemon=True,
             name="assay-rollouts",
@@ -269,7 +273,7 @@ class AsyncRollouts:
         from assay.agents.sampler import HFSampler
 
         if self._local_samplers is None:
-            self._local_samplers = [HFSampler(m, self.tokenizer, dtype=self.dtype) for m in self.copies]
+            self._local_samplers = [HFSampler(m, self.tokenizer, **self.sampler_kwargs) for m in self.copies]
         seeds, seed = self.seeds_of(j)
         sampler = self._local_samplers[max(j - 1, 0) % 2]
         episodes = collect_episodes(

@@ -220,9 +220,6 @@ class RunConfig(TrainerConfig):
             raise ValueError("warmup_steps must be >= 0, warmup_ratio and min_lr_ratio in [0, 1]")
         if self.top_k < 0 or not 0.0 < self.top_p <= 1.0 or not 0.0 <= self.min_p < 1.0:
             raise ValueError("top_k must be >= 0, top_p in (0, 1], min_p in [0, 1)")
-        truncating = self.top_k > 0 or self.top_p < 1.0 or self.min_p > 0.0
-        if truncating and self.async_rollouts:
-            raise ValueError("top_k/top_p/min_p with async_rollouts is not supported yet")
         if self.ref_update_every < 0 or self.eval_tasks < 0:
             raise ValueError("ref_update_every and eval_tasks must be >= 0")
         if self.ref_update_every > 0 and self.lora_r > 0:
@@ -355,11 +352,19 @@ class PPOConfig(RunConfig):
     """Passes over each rollout batch."""
     num_minibatches: int = 2
     """Optimizer steps per pass."""
+    entropy_coef: float = 0.0
+    """Entropy bonus: ``- entropy_coef * H_t`` added to each action token's policy loss (0: none;
+    the entropy at the action tokens is logged either way, as ``entropy``)."""
+    no_eos_penalty: float = 0.0
+    """Subtracted from the reward of an episode with an action that hit ``max_new_tokens``
+    without an end-of-sequence token (0: none), before the advantages."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.critic not in ("head", "separate"):
             raise ValueError(f"critic must be 'head' or 'separate', got {self.critic!r}")
+        if self.entropy_coef < 0 or self.no_eos_penalty < 0:
+            raise ValueError("entropy_coef and no_eos_penalty must be >= 0")
         if not 0 <= self.lam <= 1 or not 0 <= self.gamma <= 1:
             raise ValueError("gamma and lam must be in [0, 1]")
 

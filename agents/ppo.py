@@ -5,12 +5,15 @@ One step:
 1. Sample one episode for each of ``num_prompts`` tasks (`collect_episodes`).
 2. With the sampling-time policy (no gradient, eval mode: no dropout): per-token log-probs,
    values and (if ``kl_coef > 0``) the reference model's log-probs. Per-token reward ``r_t = -kl_coef * (log pi - log pi_ref)_t``,
-   plus the episode's reward on its last action token.
+   plus the episode's reward on its last action token (less ``no_eos_penalty`` if an action hit
+   ``max_new_tokens`` without EOS).
 3. GAE over the action tokens (observation tokens are skipped, not steps) gives advantages and
    returns; advantages are whitened over the batch (``whiten_advantages``).
 4. ``num_epochs`` passes over ``num_minibatches`` minibatches: the clipped surrogate (mean over
-   the minibatch's action tokens) plus ``vf_coef`` times the clipped value loss; gradient
-   accumulation over ``micro_batch_size`` chunks, gradient-norm clipping.
+   the minibatch's action tokens) plus ``vf_coef`` times the clipped value loss, minus
+   ``entropy_coef`` times each action token's entropy (logged as ``entropy`` either way, from
+   the same forward pass); gradient accumulation over ``micro_batch_size`` chunks, gradient-norm
+   clipping.
 
 The value function is a linear head on the policy's last hidden state (``critic="head"``,
 shared trunk) or on a separate copy of the initial model's trunk (``critic="separate"``; with
@@ -26,6 +29,7 @@ truncated importance sampling when they differ).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from typing import Any
 
@@ -103,21 +107,24 @@ class PPO(RLTrainer):
         self.optimizer.load_state_dict(state["optimizer"])
 
     def _forward(
-        self, input_ids: torch.Tensor, attn: torch.Tensor, mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log-probs ``(N, T-1)`` at the action tokens (0 elsewhere) and values ``(N, T-1)``;
-        the rows (right-padded) are cut to the longest one first."""
+        self, input_ids: torch.Tensor, attn: torch.Tensor, mask: torch.Tensor, *, grad_entropy: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Log-probs ``(N, T-1)`` at the action tokens (0 elsewhere), values ``(N, T-1)`` and the
+        entropy at the action tokens (with a gradient only with ``grad_entropy``); the rows
+        (right-padded) are cut to the longest one first."""
         full = input_ids.shape[1]
         width = max(int(attn.any(dim=0).nonzero().max()) + 1 if bool(attn.any()) else 1, 2)
         input_ids, attn = input_ids[:, :width], attn[:, :width]
         with self.autocast():
-            logp, hidden = token_logprobs(
+            logp, ent, hidden = token_logprobs(
                 self.model,
                 input_ids,
                 attn,
                 temperature=self.config.temperature,
                 return_hidden=True,
                 positions=mask[:, : width - 1],
+                entropy=True,
+                grad_entropy=grad_entropy,
             )
             if self.critic is not None:
                 hidden = self.critic(
@@ -125,7 +132,7 @@ class PPO(RLTrainer):
                 ).last_hidden_state
             values = self.value_head(hidden)
         pad = (0, full - width)
-        return F.pad(logp.float(), pad), F.pad(values.float(), pad)
+        return F.pad(logp.float(), pad), F.pad(values.float(), pad), F.pad(ent.float(), pad)
 
     def token_rewards(self, batch: Batch, logp: torch.Tensor, ref: torch.Tensor | None) -> torch.Tensor:
         """``(N, T-1)``: the KL penalty on every action token plus the episode reward on the last."""
@@ -140,6 +147,14 @@ class PPO(RLTrainer):
         r[has, last[has]] += batch.rewards[has].to(r.dtype)
         return r
 
+    def episode_rewards(self, episodes: list[Any], rewards: torch.Tensor) -> torch.Tensor:
+        """The episodes' rewards less ``no_eos_penalty`` for those with an overlong action."""
+        c = self.config
+        if c.no_eos_penalty <= 0:
+            return rewards
+        overlong = torch.tensor([float(e.overlong) for e in episodes], dtype=rewards.dtype)
+        return rewards - c.no_eos_penalty * overlong.to(rewards.device)
+
     def step(self) -> dict[str, float]:
         c = self.config
         lr = self.set_lr(self.optimizer)
@@ -149,6 +164,8 @@ class PPO(RLTrainer):
         t_rollout = time.perf_counter() - t0
         t1 = time.perf_counter()
         cpu = to_batch(episodes, self.pad_id)
+        env_rewards = cpu.rewards  # reported; the trained rewards carry the no-EOS penalty
+        cpu = dataclasses.replace(cpu, rewards=self.episode_rewards(episodes, cpu.rewards))
         dev = self.device
         batch = Batch(
             *(
@@ -162,8 +179,8 @@ class PPO(RLTrainer):
             chunks = [
                 self._forward(input_ids[sl], attn[sl], mask[sl]) for sl in self.micro_slices(len(episodes))
             ]
-            old = torch.cat([lp for lp, _ in chunks])
-            old_values = torch.cat([v for _, v in chunks])
+            old = torch.cat([lp for lp, _, _ in chunks])
+            old_values = torch.cat([v for _, v, _ in chunks])
             ref = None
             if self.use_ref:
                 with self.reference(self.ref_model) as reference:
@@ -179,18 +196,23 @@ class PPO(RLTrainer):
         if c.whiten_advantages:
             adv = whiten(adv, mask)
 
-        pg_losses, vf_losses, clip_fracs, norms = [], [], [], []
+        pg_losses, vf_losses, clip_fracs, norms, ents = [], [], [], [], []
         for mb in self.minibatches(len(episodes), seed):
             weights = token_weights(mask[mb], "token")
             denom = mask[mb].sum().clamp(min=1.0)
             for sl in self.micro_slices(len(mb)):
                 rows = mb[sl]
-                logp, values = self._forward(input_ids[rows], attn[rows], mask[rows])
+                logp, values, ent = self._forward(
+                    input_ids[rows], attn[rows], mask[rows], grad_entropy=c.entropy_coef > 0
+                )
                 per_tok, clipped = clipped_surrogate(
                     logp, old[rows], adv[rows], eps_low=c.clip_eps, eps_high=c.clip_eps, dual_clip=c.dual_clip
                 )
                 if tis is not None:
                     per_tok = per_tok * tis[rows]
+                if c.entropy_coef > 0:
+                    per_tok = per_tok - c.entropy_coef * ent
+                ents.append(masked_mean(ent.detach(), mask[rows]).item())
                 pg = (weights[sl] * per_tok).sum()
                 share = mask[rows].sum() / denom  # this chunk's share of the minibatch's tokens
                 vf = (
@@ -204,10 +226,11 @@ class PPO(RLTrainer):
             norms.append(self.optimizer_step(self.optimizer, self.params))
         self.after_update()
         raw = cpu.rewards
+        shown = env_rewards
         metrics: dict[str, float] = {
             "step": self.step_count + 1,
-            "reward/mean": raw.mean().item(),
-            "reward/std": raw.std().item() if raw.numel() > 1 else 0.0,
+            "reward/mean": shown.mean().item(),
+            "reward/std": shown.std().item() if shown.numel() > 1 else 0.0,
             "correct": sum(e.status == "correct" for e in episodes) / len(episodes),
             "no_answer": sum(e.status == "no_answer" for e in episodes) / len(episodes),
             "tokens/mean": sum(e.num_action_tokens for e in episodes) / len(episodes),
@@ -218,6 +241,7 @@ class PPO(RLTrainer):
             "kl": masked_mean(approx_kl_k3(old, ref), mask).item() if ref is not None else float("nan"),
             "grad_norm": sum(norms) / len(norms),
             "clip_frac": sum(clip_fracs) / len(clip_fracs),
+            "entropy": sum(ents) / len(ents) if ents else float("nan"),
             "logprob_gap": gap,
             "tis": float(tis is not None),
             "time/rollout": t_rollout,

@@ -132,7 +132,8 @@ class RLTrainer(Trainer):
                     self.model, self.tokenizer, env_id=c.env, env_kwargs=dict(c.env_kwargs),
                     num_prompts=c.num_prompts, group_size=self.group_size, seed=c.seed, start=self.step_count,
                     previous=self._previous, num_threads=c.num_threads, local_envs=self.envs,
-                    handover=c.async_handover, dtype=self.dtype, **limits,
+                    handover=c.async_handover, dtype=self.dtype, top_k=c.top_k, top_p=c.top_p, min_p=c.min_p,
+                    **limits,
                 )  # fmt: skip
             return self._async.get()
         if isinstance(self.sampler, VLLMSampler):

@@ -10,12 +10,18 @@ A failed call is a result with ``isError: true`` and the ``error: ...`` text, ne
 error. `serve_stdio` and `serve_http` run it (streamable HTTP binds loopback by default; the SDK
 then also turns on its DNS-rebinding protection).
 
-Non-guarantees: there is no authentication (bind loopback, or put it behind your own proxy); the
-tools of one env share one episode's state across every client of this server.
+`serve_http` with a ``token`` answers only requests carrying ``Authorization: Bearer <token>``
+(401 otherwise, compared in constant time); ``assay mcp serve`` reads it from ``ASSAY_MCP_TOKEN``
+and refuses a non-loopback interface without one. Clients send it with
+`assay.envs.tools.mcp_client.MCPServerConfig`'s ``headers``.
+
+Non-guarantees: the tools of one env share one episode's state across every client of this
+server; there is no TLS (put it behind your own proxy for that).
 """
 
 from __future__ import annotations
 
+import hmac
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -128,9 +134,46 @@ def serve_stdio(server: Any) -> None:
     anyio.run(main)
 
 
-def serve_http(server: Any, *, host: str = "127.0.0.1", port: int = 8765, path: str = "/mcp") -> None:
-    """Serve streamable HTTP at ``http://host:port{path}`` until interrupted."""
+class BearerAuth:
+    """ASGI middleware: every HTTP request needs ``Authorization: Bearer <token>``; others get 401
+    (lifespan events pass through)."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        if not token:
+            raise ValueError("the token must not be empty")
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            given = dict(scope.get("headers") or ()).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                body = b'{"error": "missing or wrong bearer token"}'
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"www-authenticate", b"Bearer"),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def serve_http(
+    server: Any, *, host: str = "127.0.0.1", port: int = 8765, path: str = "/mcp", token: str | None = None
+) -> None:
+    """Serve streamable HTTP at ``http://host:port{path}`` until interrupted (with ``token``:
+    only to requests that carry it as a bearer token)."""
     import uvicorn
 
     app = server.streamable_http_app(streamable_http_path=path, host=host)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(BearerAuth(app, token) if token else app, host=host, port=port, log_level="warning")

@@ -65,6 +65,8 @@ class MCPServerConfig:
         env: Extra environment variables for it (added to a minimal inherited set, as the SDK does).
         cwd: Its working directory.
         url: A streamable-HTTP endpoint.
+        headers: HTTP headers sent with every request to ``url`` (e.g. ``{"Authorization":
+            "Bearer ..."}`` for ``assay mcp serve`` with a token). Never shown by `describe`.
         call_timeout_s: Deadline of one tool call.
         startup_timeout_s: Deadline to connect and list the tools.
         shared: One connection per process for every env that names this config.
@@ -78,6 +80,7 @@ class MCPServerConfig:
     env: Mapping[str, str] | None = None
     cwd: str | None = None
     url: str | None = None
+    headers: Mapping[str, str] | None = None
     call_timeout_s: float = 30.0
     startup_timeout_s: float = 30.0
     shared: bool = False
@@ -88,6 +91,10 @@ class MCPServerConfig:
     def __post_init__(self) -> None:
         if (self.command is None) == (self.url is None):
             raise ValueError("give exactly one of command (stdio) or url (streamable HTTP)")
+        if self.headers is not None:
+            if self.url is None:
+                raise ValueError("headers are for a url (streamable HTTP), not a stdio command")
+            object.__setattr__(self, "headers", {str(k): str(v) for k, v in self.headers.items()})
         if not self.call_timeout_s > 0 or not self.startup_timeout_s > 0:
             raise ValueError("call_timeout_s and startup_timeout_s must be > 0")
         if self.shared and self.fresh_per_episode:
@@ -114,7 +121,8 @@ class MCPServerConfig:
     def key(self) -> str:
         """What makes two configs the same server (for ``shared``)."""
         env = sorted((self.env or {}).items())
-        return json.dumps([self.command, list(self.args), env, self.cwd, self.url])
+        headers = sorted((self.headers or {}).items())
+        return json.dumps([self.command, list(self.args), env, self.cwd, self.url, headers])
 
     def describe(self) -> str:
         return self.url if self.url is not None else " ".join([str(self.command), *self.args])
@@ -224,11 +232,22 @@ class MCPConnection:
                 cwd=config.cwd,
             )
         errlog = open(os.devnull, "w")  # noqa: SIM115 - closed below, after the client stops
+        stack = contextlib.AsyncExitStack()  # an HTTP client of our own (headers), closed last
         try:
             if config.url is None:
                 from mcp.client.stdio import stdio_client
 
                 transport = stdio_client(server, errlog=errlog)
+                client = mcp.Client(transport, read_timeout_seconds=config.call_timeout_s, cache=None)
+            elif config.headers:
+                import httpx2
+                from mcp.client.streamable_http import streamable_http_client
+
+                http = httpx2.AsyncClient(
+                    headers=dict(config.headers), timeout=httpx2.Timeout(30.0, read=300.0)
+                )
+                await stack.enter_async_context(http)
+                transport = streamable_http_client(server, http_client=http)
                 client = mcp.Client(transport, read_timeout_seconds=config.call_timeout_s, cache=None)
             else:
                 client = mcp.Client(server, read_timeout_seconds=config.call_timeout_s, cache=None)
@@ -244,6 +263,7 @@ class MCPConnection:
                 raise
         finally:
             self._client = None
+            await stack.aclose()
             errlog.close()
 
     def _submit(self, coro: Coroutine[Any, Any, _T]) -> Future[_T]:

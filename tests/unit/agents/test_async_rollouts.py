@@ -190,3 +190,26 @@ def test_chat_prompts_are_the_same_whoever_samples(tiny_dir, tmp_path, add_kwarg
         runs.append(STRIP(trainer.train()))
         trainer.close()
     assert runs[0] == runs[1]
+
+
+def test_truncated_sampling_runs_in_the_worker_too(arith_dir, tmp_path, add_kwargs):
+    """top-k in the worker as in the trainer: the same run whoever samples, and each batch's
+    log-probs are the truncated distribution's (above the stale policy's own)."""
+    runs, batches = {}, []
+    for handover in (0, 100):
+        trainer = GRPO(
+            _cfg(arith_dir, tmp_path / str(handover), add_kwargs, steps=3, top_k=2, async_handover=handover)
+        )
+        rollout = trainer.rollout
+        trainer.rollout = lambda seed, r=rollout: (batches.append(r(seed)), batches[-1])[1]
+        theta0 = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+        runs[handover] = STRIP(trainer.train())
+        trainer.close()
+    assert runs[0] == runs[100]
+    model, tok = trainer.model, trainer.tokenizer
+    model.load_state_dict(theta0)  # batch 0 was sampled with the initial weights
+    b = to_batch(batches[0], tok.pad_token_id)
+    with torch.no_grad():
+        full = token_logprobs(model, b.input_ids, b.attention_mask)
+    gap = ((b.sampler_logprobs - full) * b.loss_mask).sum() / b.loss_mask.sum()
+    assert gap > 0.5  # log(1 / mass of the top 2): the tiny model spreads mass over ~20 tokens

@@ -194,8 +194,6 @@ def test_truncated_sampling_in_the_trainer_turns_tis_on(arith_dir, tmp_path, add
     trainer.close()
     # the sampled log-probs are the truncated distribution's: above the policy's, corrected by TIS
     assert m["skipped"] == 0.0 and m["tis"] == 1.0 and m["logprob_gap"] > 1e-3
-    with pytest.raises(ValueError, match="async"):
-        _cfg(arith_dir, tmp_path, add_kwargs, top_p=0.9, async_rollouts=True)
 
 
 # -- reward scaling, GSPO, dual clip -------------------------------------------------------
@@ -455,3 +453,32 @@ def test_the_trainers_leave_the_packages_spot_check_a_function():
 
     code = "from assay.agents import GRPO, spot_check; import inspect; assert inspect.isfunction(spot_check)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def test_ppo_logs_entropy_takes_the_bonus_and_the_no_eos_penalty(
+    arith_dir, tmp_path, add_kwargs, token_script
+):
+    reply = lambda p, i: str(_answer(p)) + ("    " if i % 2 else "")  # noqa: E731  odd: no EOS in 4 tokens
+    out = {}
+    for coef in (0.0, 0.5):
+        cfg = _cfg(
+            arith_dir, tmp_path / str(coef), add_kwargs, cls=PPOConfig, entropy_coef=coef, no_eos_penalty=0.5,
+            num_epochs=1, num_minibatches=1,
+        )  # fmt: skip
+        model, tok = load_policy(arith_dir)
+        trainer = PPO(cfg, model=model, tokenizer=tok, sampler=token_script(tok, reply))
+        eps = trainer.rollout(0)
+        r = trainer.episode_rewards(eps, torch.tensor([e.reward for e in eps]))
+        out[coef] = trainer.step()
+        trainer.close()
+    assert any(e.overlong for e in eps) and not all(e.overlong for e in eps)
+    assert r.tolist() == [e.reward - (0.5 if e.overlong else 0.0) for e in eps]
+    assert out[0.0]["reward/mean"] == sum(e.reward for e in eps) / len(eps)  # reported: the env's
+    assert 0 < out[0.0]["entropy"] < math.log(len(tok))
+    assert out[0.5]["entropy"] == pytest.approx(out[0.0]["entropy"], abs=1e-6)
+    # token-level policy loss: sum_t w_t (pg_t - c H_t) = pg - c * mean H over the action tokens
+    assert out[0.5]["loss/policy"] == pytest.approx(
+        out[0.0]["loss/policy"] - 0.5 * out[0.0]["entropy"], abs=1e-5
+    )
+    with pytest.raises(ValueError, match="entropy_coef"):
+        _cfg(arith_dir, tmp_path, add_kwargs, cls=PPOConfig, entropy_coef=-1.0)

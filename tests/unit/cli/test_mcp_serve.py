@@ -107,3 +107,68 @@ def test_an_envs_tools_served_over_mcp_drive_another_env():
         env.close()
     finally:
         tools["find_customer"].state.close()
+
+
+def _serve_http(port, token=None):
+    env = {**os.environ}
+    env.pop("ASSAY_MCP_TOKEN", None)
+    if token is not None:
+        env["ASSAY_MCP_TOKEN"] = token
+    proc = subprocess.Popen(
+        [*SERVE, "--tools", "calculator", "--transport", "http", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("assay mcp serve did not listen")
+
+
+def test_a_token_guards_the_http_server():
+    """With ``ASSAY_MCP_TOKEN`` set, a request without that bearer token gets 401; assay's MCP
+    client sends it through ``MCPServerConfig(headers=...)``."""
+    import httpx
+
+    from assay.envs.tools.mcp_client import MCPUnavailable
+
+    port = _free_port()
+    proc = _serve_http(port, token="s3cret")
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        hello = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+        accept = {"Accept": "application/json, text/event-stream"}
+        assert httpx.post(url, json=hello, headers=accept, timeout=30).status_code == 401
+        wrong = {**accept, "Authorization": "Bearer s3cre"}
+        assert httpx.post(url, json=hello, headers=wrong, timeout=30).status_code == 401
+        with pytest.raises(MCPUnavailable):
+            mcp_tools(MCPServerConfig(url=url, startup_timeout_s=30))
+        tools = mcp_tools(
+            MCPServerConfig(url=url, headers={"Authorization": "Bearer s3cret"}, startup_timeout_s=60)
+        )
+        try:
+            assert [t.name for t in tools] == ["calculator"]
+            assert tools[0](expression="6*7") == "42"
+        finally:
+            tools[0].state.close()
+        assert "s3cret" not in MCPServerConfig(url=url, headers={"Authorization": "Bearer s3cret"}).describe()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_a_non_loopback_interface_needs_a_token(monkeypatch):
+    from typer.testing import CliRunner
+
+    from assay.cli import app
+
+    monkeypatch.delenv("ASSAY_MCP_TOKEN", raising=False)
+    result = CliRunner().invoke(app, ["mcp", "serve", "--transport", "http", "--host", "0.0.0.0"])
+    assert result.exit_code == 2
+    assert "not loopback" in result.output and "ASSAY_MCP_TOKEN" in result.output
+    with pytest.raises(ValueError, match="headers are for a url"):
+        MCPServerConfig(command="x", headers={"Authorization": "Bearer t"})
