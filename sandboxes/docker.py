@@ -79,7 +79,7 @@ def reap_orphans(*, everything: bool = False) -> int:
     removed = 0
     host = socket.gethostname()
     try:
-        for c in client.containers.list(all=True, filters={"label": LABEL}):
+        for c in client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True):
             owner = c.labels.get(OWNER_LABEL, "")
             owner_host, _, pid = owner.rpartition(":")
             alive = owner_host == host and pid.isdigit() and pid_alive(int(pid))

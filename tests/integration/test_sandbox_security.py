@@ -221,7 +221,9 @@ def test_1000_executions_leave_nothing_behind(kind):
         from assay.sandboxes.docker import POOL_LABEL, _client
 
         client = _client()
-        mine = client.containers.list(all=True, filters={"label": f"{POOL_LABEL}={sandbox.pool_id}"})
+        mine = client.containers.list(
+            all=True, filters={"label": f"{POOL_LABEL}={sandbox.pool_id}"}, ignore_removed=True
+        )
         client.close()
         assert mine == []
     else:
@@ -271,7 +273,9 @@ def test_a_crashed_host_process_leaves_nothing_behind(kind):
 
             client = _client()
             try:
-                return client.containers.list(all=True, filters={"label": f"{POOL_LABEL}={marker}"})
+                return client.containers.list(
+                    all=True, filters={"label": f"{POOL_LABEL}={marker}"}, ignore_removed=True
+                )
             finally:
                 client.close()
         found = []

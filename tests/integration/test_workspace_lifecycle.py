@@ -89,7 +89,7 @@ def test_a_killed_owner_leaves_no_process_container_mount_dir_or_cgroup(kind, tm
 
                 def gone():
                     label = f"assay.sandbox.owner={__import__('socket').gethostname()}:{pid}"
-                    return not client.containers.list(all=True, filters={"label": label})
+                    return not client.containers.list(all=True, filters={"label": label}, ignore_removed=True)
 
                 assert _wait_until(gone, 20.0), "a container outlived its owner"
             finally:
@@ -119,7 +119,9 @@ def _containers_in(pools: set[str]) -> list[str]:
         return [
             c.id
             for p in pools
-            for c in client.containers.list(all=True, filters={"label": f"{POOL_LABEL}={p}"})
+            for c in client.containers.list(
+                all=True, filters={"label": f"{POOL_LABEL}={p}"}, ignore_removed=True
+            )
         ]
     finally:
         client.close()
